@@ -1,0 +1,253 @@
+"""The softmax family of margin losses, written as one idea.
+
+Every loss here differs from plain softmax only in the target-class logit:
+the cosine between a feature and its own class weight is replaced by a
+target term f(theta), the other columns keep cos(theta_j), and the result is
+scaled (by s when features are normalized, by the norms when they are kept).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    label: str
+    default: float
+    low: float
+    high: float
+    step: float
+    unit: str = ""  # "rad" marks angular margins, shown in degrees beside the value
+    integer: bool = False  # multiplicative margins need an integer for the psi construction
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    name: str
+    title: str
+    paper: str
+    summary: str
+    params: tuple[Param, ...]
+    keeps_feature_norm: bool  # logits scale with ||x|| (no s) instead of with s
+    keeps_weight_norm: bool  # logits scale with ||W_j|| too
+    presets: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def defaults(self) -> dict[str, float]:
+        return {p.name: p.default for p in self.params}
+
+
+def _scale(default: float) -> Param:
+    return Param("s", "scale s", default, 1.0, 64.0, 0.5,
+                 help="Radius of the hypersphere the normalized logits live on.")
+
+
+def _int_margin(default: int) -> Param:
+    return Param("m", "margin m", default, 1, 6, 1, integer=True,
+                 help="Multiplies the angle: the target uses psi(m * theta).")
+
+
+_LAMBDA = Param("lam", "lambda", 0.0, 0.0, 20.0, 0.5,
+                help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
+                     "Training anneals it from large to small.")
+
+LOSSES: dict[str, LossSpec] = {
+    "softmax": LossSpec(
+        "softmax", "Softmax", "classic multinomial logistic regression",
+        "Logits W x + b: no normalization, no margin.",
+        (), keeps_feature_norm=True, keeps_weight_norm=True),
+    "lsoftmax": LossSpec(
+        "lsoftmax", "L-Softmax",
+        "Liu et al., Large-Margin Softmax Loss for Convolutional Neural Networks, ICML 2016",
+        "Multiplicative angular margin psi(m theta); feature and weight norms are kept.",
+        (_int_margin(2), _LAMBDA), keeps_feature_norm=True, keeps_weight_norm=True,
+        presets={"paper": {"m": 4, "lam": 0.0}}),
+    "sphereface": LossSpec(
+        "sphereface", "A-Softmax (SphereFace)",
+        "Liu et al., SphereFace: Deep Hypersphere Embedding for Face Recognition, CVPR 2017",
+        "Weights normalized (||W|| = 1, b = 0), multiplicative angular margin psi(m theta).",
+        (_int_margin(4), _LAMBDA), keeps_feature_norm=True, keeps_weight_norm=False,
+        presets={"paper": {"m": 4, "lam": 5.0}}),
+    "normface": LossSpec(
+        "normface", "NormFace",
+        "Wang et al., NormFace: L2 Hypersphere Embedding for Face Verification, ACM MM 2017",
+        "Features and weights normalized, logits s cos(theta): no margin, only a scale.",
+        (_scale(16.0),), keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 16.0}}),
+    "cosface": LossSpec(
+        "cosface", "CosFace (AM-Softmax)",
+        "Wang et al., CosFace: Large Margin Cosine Loss for Deep Face Recognition, CVPR 2018",
+        "Additive cosine margin: s (cos(theta) - m).",
+        (_scale(64.0), Param("m", "margin m", 0.35, 0.0, 1.0, 0.01,
+                             help="Subtracted from the target cosine.")),
+        keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 64.0, "m": 0.35}}),
+    "arcface": LossSpec(
+        "arcface", "ArcFace",
+        "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
+        "Additive angular margin: s cos(theta + m).",
+        (_scale(64.0), Param("m", "margin m", 0.5, 0.0, 1.5, 0.01, unit="rad",
+                             help="Added to the target angle, in radians.")),
+        keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 64.0, "m": 0.5}}),
+    "combined": LossSpec(
+        "combined", "Combined margin",
+        "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
+        "All three margins at once: s (cos(m1 theta + m2) - m3).",
+        (_scale(64.0),
+         Param("m1", "m1 (multiplicative)", 1.0, 1.0, 4.0, 0.05),
+         Param("m2", "m2 (additive angular)", 0.3, 0.0, 1.5, 0.01, unit="rad"),
+         Param("m3", "m3 (additive cosine)", 0.2, 0.0, 1.0, 0.01)),
+        keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 64.0, "m1": 1.0, "m2": 0.3, "m3": 0.2}}),
+}
+
+
+def get_spec(name: str) -> LossSpec:
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None
+
+
+def resolve_params(name: str, params: dict) -> dict[str, float]:
+    """Defaults filled in; unknown names, non-integers where an integer is needed and
+    values outside the documented range are rejected with a message that says which."""
+    spec = get_spec(name)
+    unknown = set(params) - {p.name for p in spec.params}
+    if unknown:
+        allowed = ", ".join(p.name for p in spec.params) or "none"
+        raise ValueError(f"{name} has no parameter {', '.join(sorted(unknown))}; it takes: {allowed}")
+    values = spec.defaults() | dict(params)
+    for p in spec.params:
+        v = float(values[p.name])
+        if not math.isfinite(v) or not p.low <= v <= p.high:
+            raise ValueError(f"{name}: {p.name}={values[p.name]} is outside [{p.low}, {p.high}]")
+        if p.integer and v != int(v):
+            raise ValueError(f"{name}: {p.name} must be an integer, got {values[p.name]}")
+        values[p.name] = int(v) if p.integer else v
+    return values
+
+
+def _clamp_eps(dtype: torch.dtype) -> float:
+    # acos has an infinite slope at +-1: stay a few ulps inside so the gradient stays finite.
+    return 4 * torch.finfo(dtype).eps
+
+
+def _chebyshev(cos: torch.Tensor, m: int) -> torch.Tensor:
+    """cos(m theta) as the polynomial T_m(cos theta): exact, with a finite gradient everywhere."""
+    prev, cur = torch.ones_like(cos), cos
+    if m == 0:
+        return prev
+    for _ in range(m - 1):
+        prev, cur = cur, 2 * cos * cur - prev
+    return cur
+
+
+def psi(cos: torch.Tensor, m: int) -> torch.Tensor:
+    """(-1)^k cos(m theta) - 2k for theta in [k pi/m, (k+1) pi/m]: continuous and decreasing."""
+    k = torch.zeros_like(cos)
+    for j in range(1, m):  # k counts the thresholds j*pi/m that theta has passed
+        k = k + (cos <= math.cos(j * math.pi / m)).to(cos.dtype)
+    sign = 1 - 2 * torch.remainder(k, 2)
+    return sign * _chebyshev(cos, m) - 2 * k
+
+
+def _sin_from_cos(cos: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt((1 - cos * cos).clamp_min(_clamp_eps(cos.dtype)))
+
+
+def _theta_from_cos(cos: torch.Tensor) -> torch.Tensor:
+    eps = _clamp_eps(cos.dtype)
+    return torch.acos(cos.clamp(-1 + eps, 1 - eps))
+
+
+def _arcface(cos: torch.Tensor, m: float, raw: bool) -> torch.Tensor:
+    shifted = cos * math.cos(m) - _sin_from_cos(cos) * math.sin(m)
+    if raw:
+        return shifted
+    # Past theta = pi - m, cos(theta + m) turns back up; the usual fix is a cosine margin.
+    return torch.where(cos >= math.cos(math.pi - m), shifted, cos - m * math.sin(m))
+
+
+def _combined(cos: torch.Tensor, m1: float, m2: float, m3: float, raw: bool) -> torch.Tensor:
+    theta = _theta_from_cos(cos)
+    curve = torch.cos(m1 * theta + m2) - m3
+    if raw:
+        return curve
+    # Past theta_c, where m1 theta + m2 reaches pi, continue with cos(theta) shifted to meet
+    # the curve at its minimum, so the target keeps decreasing and stays continuous.
+    theta_c = (math.pi - m2) / m1
+    if theta_c >= math.pi:
+        return curve
+    tail = cos - math.cos(theta_c) - 1 - m3
+    return torch.where(theta <= theta_c, curve, tail)
+
+
+def target_from_cos(name: str, cos: torch.Tensor, params: dict, raw: bool = False) -> torch.Tensor:
+    """The target-class term f(theta) from cos(theta), before any scaling."""
+    p = resolve_params(name, params)
+    if name in ("softmax", "normface"):
+        return cos
+    if name in ("lsoftmax", "sphereface"):
+        return (p["lam"] * cos + psi(cos, p["m"])) / (1 + p["lam"])
+    if name == "cosface":
+        return cos - p["m"]
+    if name == "arcface":
+        return _arcface(cos, p["m"], raw)
+    return _combined(cos, p["m1"], p["m2"], p["m3"], raw)
+
+
+def target_logit(name: str, theta, *, raw: bool = False, **params):
+    """f(theta) for theta in radians; numpy arrays and floats in, numpy/float out, tensors stay
+    tensors (and keep their graph). raw=True shows ArcFace/combined without the monotonic fix."""
+    if isinstance(theta, torch.Tensor):
+        return target_from_cos(name, torch.cos(theta), params, raw)
+    t = torch.as_tensor(np.asarray(theta, dtype=np.float64))
+    out = target_from_cos(name, torch.cos(t), params, raw).numpy()
+    return float(out) if out.ndim == 0 else out
+
+
+def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
+                  bias: torch.Tensor | None = None, **params) -> torch.Tensor:
+    """Logits (B, C) whose mean cross-entropy is the loss; weight is (C, D) like nn.Linear.
+
+    Computed in at least float32 so s * cos up to 64 cannot overflow half precision.
+    """
+    spec = get_spec(name)
+    p = resolve_params(name, params)
+    dtype = torch.promote_types(features.dtype, torch.float32)
+    x, w = features.to(dtype), weight.to(dtype)
+    if name == "softmax":
+        return F.linear(x, w, None if bias is None else bias.to(dtype))
+    if bias is not None:
+        raise ValueError(f"{name} has no bias: only softmax takes one")
+    x_norm = x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    w_norm = w.norm(dim=1).clamp_min(1e-12)
+    cos = ((x / x_norm) @ (w / w_norm[:, None]).T).clamp(-1, 1)
+    index = labels.view(-1, 1)
+    target = target_from_cos(name, cos.gather(1, index), p)
+    # Same as cos + onehot * (target - cos), without touching the other B*(C-1) entries.
+    logits = cos.scatter(1, index, target)
+    scale = x_norm if spec.keeps_feature_norm else p["s"]
+    return logits * (scale * w_norm if spec.keeps_weight_norm else scale)
+
+
+def margin_loss(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
+                bias: torch.Tensor | None = None, **params) -> torch.Tensor:
+    return F.cross_entropy(margin_logits(name, features, weight, labels, bias, **params), labels)
+
+
+def annealed_lambda(step: int, base: float = 1000.0, gamma: float = 0.12, power: float = 1.0,
+                    lambda_min: float = 5.0) -> float:
+    """SphereFace's schedule: start near plain softmax, then let the margin take over."""
+    return max(lambda_min, base * (1 + gamma * step) ** -power)

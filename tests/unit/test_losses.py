@@ -1,0 +1,196 @@
+"""The loss library against an oracle written separately with plain angles and numpy."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lossviz.losses import (LOSSES, annealed_lambda, margin_logits, margin_loss, psi,
+                            resolve_params, target_logit)
+
+PARAMS = {
+    "softmax": {},
+    "lsoftmax": {"m": 3},
+    "sphereface": {"m": 4, "lam": 2.0},
+    "normface": {"s": 10.0},
+    "cosface": {"s": 30.0, "m": 0.35},
+    "arcface": {"s": 30.0, "m": 0.5},
+    "combined": {"s": 30.0, "m1": 1.3, "m2": 0.3, "m3": 0.1},
+}
+
+
+def oracle_target(name, theta, p):
+    """The target term from its paper's formula, applied to the angle itself."""
+    def psi_by_angle(m):
+        k = np.minimum(np.floor(m * theta / np.pi), m - 1)
+        return (-1) ** k * np.cos(m * theta) - 2 * k
+    if name in ("softmax", "normface"):
+        return np.cos(theta)
+    if name in ("lsoftmax", "sphereface"):
+        return (p["lam"] * np.cos(theta) + psi_by_angle(p["m"])) / (1 + p["lam"])
+    if name == "cosface":
+        return np.cos(theta) - p["m"]
+    if name == "arcface":
+        m = p["m"]
+        return np.where(theta + m <= np.pi, np.cos(theta + m), np.cos(theta) - m * np.sin(m))
+    m1, m2, m3 = p["m1"], p["m2"], p["m3"]
+    theta_c = (np.pi - m2) / m1
+    tail = np.cos(theta) - np.cos(theta_c) - 1 - m3
+    return np.where(theta <= theta_c, np.cos(m1 * theta + m2) - m3, tail)
+
+
+def oracle_loss(name, x, w, y, p):
+    xn, wn = np.linalg.norm(x, axis=1), np.linalg.norm(w, axis=1)
+    cos = np.clip((x @ w.T) / np.outer(xn, wn), -1, 1)
+    rows = np.arange(len(y))
+    target_cos = oracle_target(name, np.arccos(cos[rows, y]), {**LOSSES[name].defaults(), **p})
+    cos[rows, y] = target_cos
+    spec = LOSSES[name]
+    scale = xn[:, None] if spec.keeps_feature_norm else p.get("s", 1.0)
+    logits = cos * (scale * wn[None, :] if spec.keeps_weight_norm else scale)
+    top = logits.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    return float(np.mean(lse - logits[rows, y]))
+
+
+def angle_sweep():
+    """Features every 7.5 degrees (norms 0.5..3) against five 2D weights of mixed norms."""
+    angles = np.radians(np.arange(0, 360, 7.5))
+    norms = 0.5 + 2.5 * (np.arange(len(angles)) % 5) / 4
+    x = np.stack([np.cos(angles), np.sin(angles)], 1) * norms[:, None]
+    w_angles = np.radians([0, 72, 144, 216, 288])
+    w = np.stack([np.cos(w_angles), np.sin(w_angles)], 1) * np.array([1, 2, 0.7, 1.5, 1.1])[:, None]
+    y = np.arange(len(angles)) % 5
+    return x, w, y
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 2e-4)])
+def test_loss_matches_oracle_over_angle_sweep(name, dtype, tol):
+    x, w, y = angle_sweep()
+    got = margin_loss(name, torch.tensor(x, dtype=dtype), torch.tensor(w, dtype=dtype),
+                      torch.tensor(y), **PARAMS[name]).item()
+    assert got == pytest.approx(oracle_loss(name, x, w, y, PARAMS[name]), rel=tol, abs=tol)
+
+
+def test_softmax_bias_is_added():
+    x, w, y = angle_sweep()
+    b = torch.tensor([0.5, -1.0, 0.0, 2.0, 0.3], dtype=torch.float64)
+    logits = margin_logits("softmax", torch.tensor(x), torch.tensor(w), torch.tensor(y), bias=b)
+    np.testing.assert_allclose(logits.numpy(), x @ w.T + b.numpy(), atol=1e-12)
+
+
+def _logits(name, x, w, y, **p):
+    return margin_logits(name, torch.tensor(x), torch.tensor(w), torch.tensor(y), **p).numpy()
+
+
+@pytest.mark.parametrize("m", [0.1, 0.35, 0.6])
+def test_combined_reduces_to_its_three_special_cases(m):
+    x, w, y = angle_sweep()
+    np.testing.assert_allclose(_logits("combined", x, w, y, s=20.0, m1=1, m2=0, m3=0),
+                               _logits("normface", x, w, y, s=20.0), atol=1e-6)
+    np.testing.assert_allclose(_logits("combined", x, w, y, s=20.0, m1=1, m2=0, m3=m),
+                               _logits("cosface", x, w, y, s=20.0, m=m), atol=1e-6)
+    theta = np.linspace(0, np.pi - m - 1e-9, 500)
+    np.testing.assert_allclose(target_logit("combined", theta, m1=1, m2=m, m3=0),
+                               target_logit("arcface", theta, m=m), atol=1e-6)
+
+
+def test_multiplicative_margin_one_is_plain_softmax():
+    x, w, y = angle_sweep()
+    np.testing.assert_allclose(_logits("lsoftmax", x, w, y, m=1), x @ w.T, atol=1e-9)
+    w_unit = w / np.linalg.norm(w, axis=1, keepdims=True)
+    np.testing.assert_allclose(_logits("sphereface", x, w, y, m=1), x @ w_unit.T, atol=1e-9)
+
+
+@pytest.mark.parametrize("m", range(1, 7))
+def test_psi_is_continuous_and_decreasing(m):
+    theta = torch.linspace(0, math.pi, 20001, dtype=torch.float64)
+    values = psi(torch.cos(theta), m)
+    steps = values.diff()
+    assert steps.max() <= 1e-12, "psi must not increase anywhere on [0, pi]"
+    assert steps.abs().max() < 1e-2, "a jump means psi is discontinuous"
+    assert values[0] == pytest.approx(1.0) and values[-1] == pytest.approx(1 - 2 * m)
+
+
+def test_target_values_at_known_angles():
+    sixty = math.radians(60)
+    assert target_logit("arcface", sixty, m=0.5) == pytest.approx(math.cos(sixty + 0.5))
+    assert target_logit("cosface", sixty, m=0.35) == pytest.approx(0.5 - 0.35)
+    assert target_logit("sphereface", sixty, m=4) == pytest.approx(-math.cos(4 * sixty) - 2)
+    assert target_logit("combined", sixty, m1=2, m2=0.1, m3=0.2) == \
+        pytest.approx(math.cos(2 * sixty + 0.1) - 0.2)
+
+
+def test_arcface_fix_is_monotonic_where_raw_curve_turns_back():
+    theta = np.linspace(0, np.pi, 3001)
+    raw = target_logit("arcface", theta, m=0.5, raw=True)
+    fixed = target_logit("arcface", theta, m=0.5)
+    assert np.diff(raw).max() > 0.0  # cos(theta + m) rises again past pi - m
+    assert np.diff(fixed).max() <= 1e-12
+    past = theta > np.pi - 0.5
+    np.testing.assert_allclose(fixed[past], np.cos(theta[past]) - 0.5 * np.sin(0.5))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("s", [1.0, 64.0])
+def test_gradients_are_finite_at_cos_plus_and_minus_one(name, s):
+    w = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    # each feature lies exactly on its own weight, or exactly opposite it
+    x = torch.tensor([[2.0, 0.0, 0.0], [0.0, -3.0, 0.0], [0.0, 0.0, 0.5], [-1.0, 0.0, 0.0]],
+                     requires_grad=True)
+    y = torch.tensor([0, 1, 2, 0])
+    w.requires_grad_(True)
+    params = {k: v for k, v in PARAMS[name].items() if k != "s"}
+    if "s" in LOSSES[name].defaults():
+        params["s"] = s
+    loss = margin_loss(name, x, w, y, **params)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(x.grad).all() and torch.isfinite(w.grad).all()
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs_give_float32_logits_and_finite_gradients(name, dtype):
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(64, 3, generator=gen) * 20).to(dtype).requires_grad_(True)
+    w = torch.randn(10, 3, generator=gen).to(dtype).requires_grad_(True)
+    y = torch.randint(0, 10, (64,), generator=gen)
+    params = {**PARAMS[name], **({"s": 64.0} if "s" in PARAMS[name] else {})}
+    logits = margin_logits(name, x, w, y, **params)
+    assert logits.dtype == torch.float32
+    loss = torch.nn.functional.cross_entropy(logits, y)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(x.grad.float()).all()
+    reference = margin_loss(name, x.detach().float(), w.detach().float(), y, **params)
+    assert loss.item() == pytest.approx(reference.item(), rel=0.05)
+
+
+def test_bad_parameters_say_what_is_wrong():
+    with pytest.raises(ValueError, match="unknown loss 'arc'"):
+        resolve_params("arc", {})
+    with pytest.raises(ValueError, match="no parameter q"):
+        resolve_params("cosface", {"q": 1})
+    with pytest.raises(ValueError, match="must be an integer"):
+        resolve_params("sphereface", {"m": 2.5})
+    with pytest.raises(ValueError, match="outside"):
+        resolve_params("arcface", {"s": float("nan")})
+    with pytest.raises(ValueError, match="only softmax takes one"):
+        margin_logits("cosface", torch.ones(1, 2), torch.ones(3, 2), torch.zeros(1, dtype=int),
+                      bias=torch.zeros(3))
+
+
+def test_lambda_annealing_schedule():
+    assert annealed_lambda(0) == 1000.0
+    assert annealed_lambda(100) == pytest.approx(1000 / 13)
+    assert annealed_lambda(10**6) == 5.0
+    assert annealed_lambda(10, base=100, gamma=1, power=2, lambda_min=0) == pytest.approx(100 / 121)
+
+
+def test_every_loss_documents_its_parameters_and_presets():
+    for spec in LOSSES.values():
+        for p in spec.params:
+            assert p.low <= p.default <= p.high and p.step > 0
+        for preset in spec.presets.values():
+            resolve_params(spec.name, preset)
