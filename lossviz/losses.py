@@ -104,7 +104,7 @@ LOSSES: dict[str, LossSpec] = {
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
         "All three margins at once: s (cos(m1 theta + m2) - m3).",
         (_scale(64.0),
-         Param("m1", "m1 (multiplicative)", 1.0, 1.0, 4.0, 0.05),
+         Param("m1", "m1 (multiplicative)", 1.0, 0.5, 4.0, 0.05),
          Param("m2", "m2 (additive angular)", 0.3, 0.0, 1.5, 0.01, unit="rad"),
          Param("m3", "m3 (additive cosine)", 0.2, 0.0, 1.0, 0.01)),
         keeps_feature_norm=False, keeps_weight_norm=False,

@@ -1,0 +1,107 @@
+"""A page's settings as one declarative table, read from and written to the URL query string,
+so a copied link reproduces the view. Reading never raises: a bad value is clamped or dropped,
+and a sentence saying so is returned for the page to show."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from lossviz.losses import LOSSES
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the query-string key
+    default: Any
+    kind: str = "float"  # float | int | bool | choice | multi
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+def loss_param_fields(losses=None) -> list[Field]:
+    """One field per loss parameter, named '<loss>.<param>' (e.g. arcface.m)."""
+    fields = []
+    for name in losses or LOSSES:
+        for p in LOSSES[name].params:
+            kind = "int" if p.integer else "float"
+            fields.append(Field(f"{name}.{p.name}", p.default, kind, p.low, p.high))
+    return fields
+
+
+def _clamped(field: Field, value: float, text: str, warnings: list) -> float:
+    bounded = min(max(value, field.low), field.high)
+    if bounded != value:
+        warnings.append(f"{field.name}={text} is outside [{field.low:g}, {field.high:g}]; "
+                        f"using {bounded:g}.")
+    return bounded
+
+
+def _parse_number(field: Field, text: str, warnings: list):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        warnings.append(f"{field.name}={text!r} is not a number; it was ignored.")
+        return None
+    if field.kind == "int" and value != int(value):
+        warnings.append(f"{field.name}={text} must be a whole number; using {round(value)}.")
+        value = round(value)
+    value = _clamped(field, value, text, warnings)
+    return int(value) if field.kind == "int" else value
+
+
+def _parse_one(field: Field, text: str, warnings: list):
+    if field.kind in ("float", "int"):
+        return _parse_number(field, text, warnings)
+    if field.kind == "bool":
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        warnings.append(f"{field.name}={text!r} is not on/off; it was ignored.")
+        return None
+    if field.kind == "choice":
+        if text in field.choices:
+            return text
+        warnings.append(f"{field.name}={text!r} is not one of {', '.join(field.choices)}; "
+                        "it was ignored.")
+        return None
+    items = [item for item in text.split(",") if item]
+    unknown = [item for item in items if item not in field.choices]
+    if unknown:
+        warnings.append(f"{field.name}: unknown {', '.join(unknown)} ignored.")
+    return list(dict.fromkeys(item for item in items if item in field.choices))
+
+
+def parse_query(query: Mapping[str, str], fields: list[Field]) -> tuple[dict, list[str]]:
+    """The values that the query sets (only those), and warnings for what was off."""
+    by_name = {f.name: f for f in fields}
+    values, warnings = {}, []
+    for key, text in query.items():
+        field = by_name.get(key)
+        if field is None:
+            warnings.append(f"Unknown setting {key!r} ignored.")
+            continue
+        value = _parse_one(field, str(text), warnings)
+        if value is not None:
+            values[key] = value
+    return values, warnings
+
+
+def _format(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list):
+        return ",".join(value)
+    if isinstance(value, float):
+        return format(value, ".6g")
+    return str(value)
+
+
+def to_query(values: Mapping[str, Any], fields: list[Field]) -> dict[str, str]:
+    """The query string for values, leaving out what equals its default to keep links short."""
+    return {f.name: _format(values[f.name]) for f in fields
+            if f.name in values and values[f.name] != f.default}
