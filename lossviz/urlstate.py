@@ -105,3 +105,10 @@ def to_query(values: Mapping[str, Any], fields: list[Field]) -> dict[str, str]:
     """The query string for values, leaving out what equals its default to keep links short."""
     return {f.name: _format(values[f.name]) for f in fields
             if f.name in values and values[f.name] != f.default}
+
+
+def loss_link(loss: str, params: dict, loss_field: str) -> dict[str, str]:
+    """Query string that opens a page on one loss with these parameters."""
+    query = {loss_field: loss}
+    query.update({f"{loss}.{name}": _format(float(v)) for name, v in params.items()})
+    return query

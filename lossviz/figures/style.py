@@ -1,0 +1,32 @@
+"""Colors and layout shared by every figure, chosen to stay readable on a lecture projector."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+# One color per loss, the same on every page (and in exported figures).
+LOSS_COLORS = {
+    "softmax": "#4c4c4c", "lsoftmax": "#8c564b", "sphereface": "#9467bd", "normface": "#17becf",
+    "cosface": "#2ca02c", "arcface": "#d62728", "combined": "#1f77b4",
+}
+# A second palette for reference curves drawn beside the user's own.
+REFERENCE_COLORS = ["#7f7f7f", "#c5b0d5", "#e377c2", "#ff9896", "#98df8a", "#aec7e8", "#ffbb78"]
+# Ten classes (MNIST digits), colorblind-aware Tableau 10.
+CLASS_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+GAP_COLOR = "#d9d9d9"
+WARN_FILL = "rgba(214, 39, 40, 0.12)"
+
+
+def base_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left"),
+        template="plotly_white", height=height, font=dict(size=15),
+        margin=dict(l=60, r=20, t=60, b=55),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0),
+    )
+    return fig
+
+
+def degree_axis(fig: go.Figure, title: str = "θ (degrees)", axis: str = "xaxis") -> go.Figure:
+    fig.update_layout({axis: dict(title=title, range=[0, 180], dtick=30)})
+    return fig

@@ -1,0 +1,78 @@
+"""The only streamlit-aware helpers: widget keys, URL binding and widgets shared by pages."""
+from __future__ import annotations
+
+import copy
+import math
+
+import streamlit as st
+
+from lossviz.losses import LOSSES, Param
+from lossviz.urlstate import Field, parse_query, to_query
+
+
+def require_router() -> None:
+    """Call first on every page. Streamlit treats a folder named pages/ beside app.py as a
+    legacy multipage app until st.navigation has run once in the server process, so a shared
+    deep link opened first would run the page bare, without app.py's router, title and layout.
+    Switch the process over to the router and rerun, which runs app.py for this URL."""
+    from streamlit.runtime.pages_manager import PagesManager  # internal: no public switch
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def key(page: str, name: str) -> str:
+    """Session-state key of a page's setting; also the widget key AppTest addresses."""
+    return f"{page}:{name}"
+
+
+def bind_url(page: str, fields: list[Field]) -> None:
+    """Call before the page's widgets. Seeds each setting with its default and, when the URL
+    differs from what this page last wrote (a shared link, a link from another page), with the
+    URL's values. Bad values are clamped or dropped with a visible warning."""
+    for field in fields:
+        st.session_state.setdefault(key(page, field.name), copy.copy(field.default))
+    query = {name: st.query_params[name] for name in st.query_params}
+    if query == st.session_state.get(key(page, "_url")):
+        return
+    values, warnings = parse_query(query, fields)
+    for name, value in values.items():
+        st.session_state[key(page, name)] = value
+    for warning in warnings:
+        st.warning(f"Link setting: {warning}", icon="⚠️")
+
+
+def write_url(page: str, fields: list[Field]) -> None:
+    """Call after the widgets: the URL now reproduces what is on screen."""
+    values = {f.name: st.session_state[key(page, f.name)] for f in fields}
+    query = to_query(values, fields)
+    st.session_state[key(page, "_url")] = query
+    st.query_params.from_dict(query)
+
+
+def value(page: str, name: str):
+    return st.session_state[key(page, name)]
+
+
+def _param_label(p: Param) -> str:
+    return f"{p.label} (rad)" if p.unit == "rad" else p.label
+
+
+def param_slider(page: str, loss: str, p: Param):
+    """A slider for one loss parameter; angular margins also show their value in degrees."""
+    widget_key = key(page, f"{loss}.{p.name}")
+    number_format = "%d" if p.integer else ("%.2f" if p.step < 0.1 else "%.1f")
+    current = st.slider(_param_label(p), p.low, p.high, step=p.step, key=widget_key,
+                        help=p.help, format=number_format)
+    if p.unit == "rad":
+        st.caption(f"{p.name} = {current:.2f} rad = {math.degrees(current):.1f}°")
+    return current
+
+
+def loss_params(page: str, loss: str) -> dict:
+    """Sliders for every parameter of a loss; returns their values by parameter name."""
+    return {p.name: param_slider(page, loss, p) for p in LOSSES[loss].params}
+
+
+def loss_title(name: str) -> str:
+    return LOSSES[name].title
