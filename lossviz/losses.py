@@ -231,15 +231,20 @@ def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, label
         return F.linear(x, w, None if bias is None else bias.to(dtype))
     if bias is not None:
         raise ValueError(f"{name} has no bias: only softmax takes one")
-    x_norm = x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    w_norm = w.norm(dim=1).clamp_min(1e-12)
-    cos = ((x / x_norm) @ (w / w_norm[:, None]).T).clamp(-1, 1)
-    index = labels.view(-1, 1)
-    target = target_from_cos(name, cos.gather(1, index), p)
-    # Same as cos + onehot * (target - cos), without touching the other B*(C-1) entries.
-    logits = cos.scatter(1, index, target)
-    scale = x_norm if spec.keeps_feature_norm else p["s"]
-    return logits * (scale * w_norm if spec.keeps_weight_norm else scale)
+    x_unit, w_y = F.normalize(x, dim=1), w[labels]
+    # Fold the scale into the small operands: logits = a_i b_j cos_ij with a = ||x|| or s and
+    # b = ||W|| or 1, so no pass over the (B, C) matrix is spent on it.
+    rows = x if spec.keeps_feature_norm else p["s"] * x_unit
+    cols = w if spec.keeps_weight_norm else F.normalize(w, dim=1)
+    logits = rows @ cols.T
+    cos_y = (x_unit * F.normalize(w_y, dim=1)).sum(dim=1).clamp(-1, 1)
+    scale_y = x.norm(dim=1) if spec.keeps_feature_norm else p["s"]
+    if spec.keeps_weight_norm:
+        scale_y = scale_y * w_y.norm(dim=1)
+    correction = scale_y * (target_from_cos(name, cos_y, p) - cos_y)
+    # Same as cos + onehot * (target - cos), scaled; in place on the matmul output (mm keeps
+    # its inputs, not its output, for backward) and without touching the other B(C-1) entries.
+    return logits.scatter_add_(1, labels.view(-1, 1), correction.view(-1, 1))
 
 
 def margin_loss(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,

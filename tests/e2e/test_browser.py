@@ -1,0 +1,80 @@
+"""Every page in headless Chromium: it renders, a slider redraws its chart, nothing raises."""
+import time
+
+from tests.e2e.conftest import assert_no_exception, open_app, screenshot, wait_idle
+
+TRACE_Y = """([index, name]) => {
+  const plot = document.querySelectorAll('.js-plotly-plot')[index];
+  const trace = plot.data.find(t => t.name === name);
+  return JSON.stringify(trace.y);  // a plain array, or plotly's {dtype, bdata} typed array
+}"""
+
+
+def chart_values(page, index, name):
+    return page.evaluate(TRACE_Y, [index, name])
+
+
+def wait_for_change(read, old, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while read() == old:
+        assert time.monotonic() < deadline, "the chart did not change"
+        time.sleep(0.2)
+
+
+def nudge_slider(page, label, presses=3):
+    thumb = page.locator("[data-testid='stSlider']").filter(has_text=label).get_by_role("slider")
+    thumb.focus()
+    for _ in range(presses):
+        thumb.press("ArrowRight")
+        wait_idle(page)
+
+
+def test_target_logit_page_redraws_on_slider(page, app_url):
+    open_app(page, app_url, "?losses=arcface,cosface")
+    page.wait_for_selector(".js-plotly-plot")
+    before = chart_values(page, 0, "ArcFace")
+    nudge_slider(page, "margin m (rad)")
+    wait_for_change(lambda: chart_values(page, 0, "ArcFace"), before)
+    assert "arcface.m=0.5" in page.url
+    assert_no_exception(page)
+    screenshot(page, "curves")
+
+
+def test_decision_margins_page_redraws_on_slider(page, app_url):
+    open_app(page, app_url, "margins?loss=cosface")  # its gap depends on the weights' angle
+    metric = page.locator("[data-testid='stMetricValue']")
+    before, wedges = metric.inner_text(), chart_values(page, 0, "class 1 wins with margin")
+    nudge_slider(page, "angle between W", presses=3)
+    wait_for_change(metric.inner_text, before)
+    wait_for_change(lambda: chart_values(page, 0, "class 1 wins with margin"), wedges)
+    assert page.locator(".js-plotly-plot").count() == 2
+    assert "phi=9" in page.url
+    assert_no_exception(page)
+    screenshot(page, "margins")
+
+
+def test_theory_link_opens_margins_with_the_loss_set(page, app_url):
+    open_app(page, app_url, "theory")
+    assert page.locator(".katex").count() >= 7
+    screenshot(page, "theory")
+    page.get_by_role("link", name="Open its decision margins").nth(4).click()  # CosFace
+    page.wait_for_url("**/margins?**")
+    wait_idle(page)
+    assert "loss=cosface" in page.url
+    assert page.get_by_role("combobox", name="Loss").input_value() == "CosFace (AM-Softmax)"
+    assert_no_exception(page)
+
+
+def test_chinese_theory_page(page, app_url):
+    open_app(page, app_url, "theory?lang=zh")
+    assert page.locator("h1").first.inner_text().startswith("理论")
+    assert_no_exception(page)
+    screenshot(page, "theory-zh")
+
+
+def test_malformed_link_warns_without_crashing(page, app_url):
+    open_app(page, app_url, "margins?loss=bogus&phi=abc&arcface.m=99")
+    alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
+    assert any("bogus" in a for a in alerts) and any("outside" in a for a in alerts)
+    assert page.locator(".js-plotly-plot").count() == 2
+    assert_no_exception(page)
