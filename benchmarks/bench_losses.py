@@ -1,6 +1,6 @@
 """margin_loss forward+backward against plain F.cross_entropy(a @ b.T), side by side.
 
-    python benchmarks/bench_losses.py [--repeats 30]
+    python -m benchmarks.bench_losses [--repeats 30]
 
 The plain baseline multiplies leaf tensors chosen so that its logits have the same values as
 the margin loss's non-target logits (s * x/||x|| against W/||W|| for the normalized losses):
