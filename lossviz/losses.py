@@ -26,6 +26,7 @@ class Param:
     unit: str = ""  # "rad" marks angular margins, shown in degrees beside the value
     integer: bool = False  # multiplicative margins need an integer for the psi construction
     help: str = ""
+    neutral: float | None = None  # the value that means "no margin": margin warm-up starts here
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ LOSSES: dict[str, LossSpec] = {
         "Wang et al., CosFace: Large Margin Cosine Loss for Deep Face Recognition, CVPR 2018",
         "Additive cosine margin: s (cos(theta) - m).",
         (_scale(64.0), Param("m", "margin m", 0.35, 0.0, 1.0, 0.01,
-                             help="Subtracted from the target cosine.")),
+                             help="Subtracted from the target cosine.", neutral=0.0)),
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m": 0.35}}),
     "arcface": LossSpec(
@@ -96,7 +97,7 @@ LOSSES: dict[str, LossSpec] = {
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
         "Additive angular margin: s cos(theta + m).",
         (_scale(64.0), Param("m", "margin m", 0.5, 0.0, 1.5, 0.01, unit="rad",
-                             help="Added to the target angle, in radians.")),
+                             help="Added to the target angle, in radians.", neutral=0.0)),
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m": 0.5}}),
     "combined": LossSpec(
@@ -104,9 +105,9 @@ LOSSES: dict[str, LossSpec] = {
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
         "All three margins at once: s (cos(m1 theta + m2) - m3).",
         (_scale(64.0),
-         Param("m1", "m1 (multiplicative)", 1.0, 0.5, 4.0, 0.05),
-         Param("m2", "m2 (additive angular)", 0.3, 0.0, 1.5, 0.01, unit="rad"),
-         Param("m3", "m3 (additive cosine)", 0.2, 0.0, 1.0, 0.01)),
+         Param("m1", "m1 (multiplicative)", 1.0, 0.5, 4.0, 0.05, neutral=1.0),
+         Param("m2", "m2 (additive angular)", 0.3, 0.0, 1.5, 0.01, unit="rad", neutral=0.0),
+         Param("m3", "m3 (additive cosine)", 0.2, 0.0, 1.0, 0.01, neutral=0.0)),
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m1": 1.0, "m2": 0.3, "m3": 0.2}}),
 }

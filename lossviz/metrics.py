@@ -1,0 +1,36 @@
+"""Angles that say how well features gather around their class weights."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+def angles_to_weights(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(N, C) angles in degrees between each feature and each class weight."""
+    return np.degrees(np.arccos(np.clip(_unit(features) @ _unit(weights).T, -1.0, 1.0)))
+
+
+def own_and_nearest_other(features, labels, weights) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature: angle to its own class weight, and to the nearest other class weight."""
+    angles = angles_to_weights(features, weights)
+    rows = np.arange(len(labels))
+    own = angles[rows, labels]
+    others = angles.copy()
+    others[rows, labels] = np.inf
+    return own, others.min(axis=1)
+
+
+def weight_angles(weights: np.ndarray) -> np.ndarray:
+    """(C, C) angles in degrees between class weights, the diagonal set to nan."""
+    angles = angles_to_weights(weights, weights)
+    np.fill_diagonal(angles, np.nan)
+    return angles
+
+
+def angle_metrics(features, labels, weights) -> tuple[float, float]:
+    """(mean angle of features to their own weight, smallest angle between two weights)."""
+    own, _ = own_and_nearest_other(features, labels, weights)
+    return float(own.mean()), float(np.nanmin(weight_angles(weights)))

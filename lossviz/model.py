@@ -1,0 +1,37 @@
+"""A tiny CNN whose last layer is a 2- or 3-dimensional feature, and the class weights that the
+margin losses compare it with."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081  # MNIST's, close enough for Fashion-MNIST too
+
+
+def _conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(channels_out), nn.PReLU(channels_out), nn.MaxPool2d(2))
+
+
+class FeatureNet(nn.Module):
+    """28x28 digits -> a feature of `dim` numbers. The feature layer is linear: a ReLU in front
+    of it would trap every feature in one quadrant (octant in 3D)."""
+
+    def __init__(self, dim: int = 2, num_classes: int = 10, bias: bool = False):
+        super().__init__()
+        self.body = nn.Sequential(
+            _conv_block(1, 16), _conv_block(16, 32), _conv_block(32, 64), nn.Flatten(),
+            nn.Linear(64 * 3 * 3, 64, bias=False), nn.BatchNorm1d(64), nn.PReLU(64),
+            nn.Linear(64, dim))
+        # Class weights (C, D) like nn.Linear.weight; the loss decides whether they are normalized.
+        self.weight = nn.Parameter(torch.empty(num_classes, dim))
+        nn.init.normal_(self.weight, std=1.0)
+        self.bias = nn.Parameter(torch.zeros(num_classes)) if bias else None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body(images)
+
+
+def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
+    """(N, 28, 28) uint8 -> (N, 1, 28, 28) float, standardized."""
+    return ((images_uint8.float() / 255.0 - PIXEL_MEAN) / PIXEL_STD).unsqueeze(1)

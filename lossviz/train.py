@@ -1,0 +1,249 @@
+"""One training run as plain code: a config, a model, a step, an evaluation. The CLI runs it in
+a loop; the live Trainer runs the same steps in a background thread."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from lossviz.data import Dataset
+from lossviz.losses import LOSSES, annealed_lambda, margin_logits, resolve_params
+from lossviz.metrics import angle_metrics
+from lossviz.model import FeatureNet, to_input
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    loss: str = "softmax"
+    params: dict = field(default_factory=dict)  # the loss's s, m, m1, m2, m3 (defaults if absent)
+    dim: int = 2  # feature dimension: 2 (circle) or 3 (sphere)
+    epochs: int = 30
+    batch_size: int = 128  # large enough to keep both CPU cores busy, small enough to move
+    lr: float = 3e-3
+    lr_floor: float = 0.02  # cosine decay over the planned epochs, down to lr * lr_floor
+    optimizer: str = "adam"  # Adam trains every preset; SGD+momentum is there to compare
+    seed: int = 0
+    warmup_steps: int = 0  # margins ramp from "no margin" to their value over these steps
+    # SphereFace / L-Softmax: lambda = max(lambda_min, base (1 + gamma step)^-power)
+    lambda_base: float = 1000.0
+    lambda_gamma: float = 0.12
+    lambda_power: float = 1.0
+    lambda_min: float = 5.0
+    device: str = "auto"
+
+    def __post_init__(self):
+        resolve_params(self.loss, {k: v for k, v in self.params.items()})
+        if self.dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3, got {self.dim}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)) or self.batch_size < 1 or self.epochs < 0:
+            raise ValueError("lr must be positive, batch_size at least 1, epochs not negative")
+
+
+def preset_config(loss: str, dim: int, **overrides) -> TrainConfig:
+    """The loss's preset for this feature dimension, with any field overridden."""
+    params = dict(LOSSES[loss].presets.get(f"{dim}d", {}))
+    params.update(overrides.pop("params", {}))
+    return TrainConfig(loss=loss, params=params, dim=dim, **overrides)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available[name]:
+        raise ValueError(f"device {name!r} is not available on this machine")
+    return torch.device(name)
+
+
+def params_in_force(config: TrainConfig, step: int) -> dict:
+    """The loss parameters used at this step: margins warmed up, lambda annealed."""
+    spec = LOSSES[config.loss]
+    params = resolve_params(config.loss, config.params)
+    ramp = min(1.0, step / config.warmup_steps) if config.warmup_steps > 0 else 1.0
+    for p in spec.params:
+        if p.neutral is not None and not p.integer:
+            params[p.name] = p.neutral + ramp * (params[p.name] - p.neutral)
+    if "lam" in params:
+        params["lam"] = annealed_lambda(step, config.lambda_base, config.lambda_gamma,
+                                        config.lambda_power, config.lambda_min)
+    return params
+
+
+def predict_logits(loss: str, features: torch.Tensor, weight: torch.Tensor, bias=None):
+    """Logits without any margin: what decides the predicted class at test time."""
+    spec = LOSSES[loss]
+    w = weight if spec.keeps_weight_norm else torch.nn.functional.normalize(weight, dim=1)
+    x = features if spec.keeps_feature_norm else torch.nn.functional.normalize(features, dim=1)
+    logits = x @ w.T
+    return logits + bias if bias is not None else logits
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    loss: float
+    accuracy: float
+    features: np.ndarray  # (N, D)
+    labels: np.ndarray
+    predictions: np.ndarray
+    weights: np.ndarray  # (C, D)
+    mean_own_angle: float  # degrees
+    min_weight_angle: float  # degrees
+
+
+class Run:
+    """A model, its optimizer and its place in the data: one step at a time."""
+
+    def __init__(self, config: TrainConfig, dataset: Dataset, eval_points: int = 2000):
+        self.config = config
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        num_classes = len(dataset.class_names)
+        self.model = FeatureNet(config.dim, num_classes, bias=config.loss == "softmax")
+        self.model.to(self.device)
+        self.optimizer = self._make_optimizer(config)
+        self.train_images = torch.from_numpy(dataset.train_images.copy())
+        self.train_labels = torch.from_numpy(dataset.train_labels.copy())
+        self.eval_images = torch.from_numpy(dataset.test_images[:eval_points].copy())
+        self.eval_labels = torch.from_numpy(dataset.test_labels[:eval_points].copy())
+        self.order_generator = torch.Generator().manual_seed(config.seed)
+        self.step, self.epoch, self._cursor = 0, 0, 0
+        self._order = torch.randperm(len(self.train_labels), generator=self.order_generator)
+
+    def _make_optimizer(self, config: TrainConfig):
+        if config.optimizer == "sgd":
+            return torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=0.9,
+                                   weight_decay=5e-4)
+        return torch.optim.Adam(self.model.parameters(), lr=config.lr)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train_labels) / self.config.batch_size)
+
+    def reconfigure(self, config: TrainConfig) -> None:
+        """Loss, parameters and learning rate change at the next step; the model stays."""
+        if config.dim != self.config.dim or config.device != self.config.device:
+            raise ValueError("dim and device are fixed for a run: reset to change them")
+        if config.optimizer != self.config.optimizer:
+            self.optimizer = self._make_optimizer(config)
+        self.config = config
+
+    def learning_rate(self) -> float:
+        """Cosine decay over the planned epochs; a live run that goes on keeps the floor."""
+        planned = max(1, self.config.epochs * self.steps_per_epoch)
+        progress = min(1.0, self.step / planned)
+        floor = self.config.lr * self.config.lr_floor
+        return floor + (self.config.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def _set_lr(self):
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+
+    def _next_batch(self):
+        if self._cursor >= len(self._order):
+            self.epoch += 1
+            self._cursor = 0
+            self._order = torch.randperm(len(self.train_labels), generator=self.order_generator)
+        index = self._order[self._cursor:self._cursor + self.config.batch_size]
+        self._cursor += len(index)
+        images = to_input(self.train_images[index]).to(self.device, non_blocking=True)
+        return images, self.train_labels[index].to(self.device, non_blocking=True)
+
+    def _bias(self):
+        """Only softmax has a bias; a run switched to another loss keeps it unused."""
+        return self.model.bias if self.config.loss == "softmax" else None
+
+    def train_step(self) -> tuple[float, float, int]:
+        """One batch. Returns (loss, accuracy, batch size); the loss is nan, and nothing is
+        changed, when the loss or its gradient is not finite."""
+        self.model.train()
+        images, labels = self._next_batch()
+        params = params_in_force(self.config, self.step)
+        # batch-norm statistics move in the forward pass: keep them to undo a NaN step
+        saved_buffers = [buffer.clone() for buffer in self.model.buffers()]
+        features = self.model(images)
+        bias = self._bias()
+        logits = margin_logits(self.config.loss, features, self.model.weight, labels, bias, **params)
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
+        if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                for buffer, saved in zip(self.model.buffers(), saved_buffers):
+                    buffer.copy_(saved)
+            return float("nan"), float("nan"), len(labels)
+        self._set_lr()
+        self.optimizer.step()
+        self.step += 1
+        accuracy = (predict_logits(self.config.loss, features.detach(), self.model.weight.detach(),
+                                   None if bias is None else bias.detach()).argmax(1) == labels)
+        return loss.item(), accuracy.float().mean().item(), len(labels)
+
+    @torch.no_grad()
+    def evaluate(self, images=None, labels=None, batch_size: int = 1000) -> Evaluation:
+        images = self.eval_images if images is None else images
+        labels = self.eval_labels if labels is None else labels
+        self.model.eval()
+        features = torch.cat([self.model(to_input(images[i:i + batch_size]).to(self.device))
+                              for i in range(0, len(images), batch_size)]).float().cpu()
+        weight = self.model.weight.detach().float().cpu()
+        bias = self._bias()
+        bias = None if bias is None else bias.detach().float().cpu()
+        params = params_in_force(self.config, self.step)
+        logits = margin_logits(self.config.loss, features, weight, labels, bias, **params)
+        loss = torch.nn.functional.cross_entropy(logits, labels).item()
+        predictions = predict_logits(self.config.loss, features, weight, bias).argmax(1)
+        feats, w = features.numpy(), weight.numpy()
+        own, min_between = angle_metrics(feats, labels.numpy(), w)
+        return Evaluation(loss, (predictions == labels).float().mean().item(), feats,
+                          labels.numpy(), predictions.numpy(), w, own, min_between)
+
+    def evaluate_full_test(self, dataset: Dataset) -> Evaluation:
+        return self.evaluate(torch.from_numpy(dataset.test_images.copy()),
+                             torch.from_numpy(dataset.test_labels.copy()))
+
+
+def train_epochs(run: Run, dataset: Dataset, progress=None) -> dict:
+    """Train run.config.epochs epochs; the final metrics as plain numbers."""
+    total = run.config.epochs * run.steps_per_epoch
+    losses, accuracies, samples, nan_steps = [], [], 0, 0
+    start = time.perf_counter()
+    while run.step < total:
+        loss, accuracy, size = run.train_step()
+        if math.isnan(loss):
+            nan_steps += 1
+            if nan_steps > 10:
+                break
+            continue
+        samples += size
+        losses.append(loss)
+        accuracies.append(accuracy)
+        if progress and run.step % run.steps_per_epoch == 0:
+            progress(run.step // run.steps_per_epoch, run.config.epochs, float(np.mean(losses[-run.steps_per_epoch:])))
+    elapsed = time.perf_counter() - start
+    test = run.evaluate_full_test(dataset)
+    train = run.evaluate(torch.from_numpy(dataset.train_images.copy()),
+                         torch.from_numpy(dataset.train_labels.copy()))
+    return {"loss": run.config.loss, "dim": run.config.dim, "params": params_in_force(run.config, run.step),
+            "epochs": run.step / run.steps_per_epoch, "steps": run.step, "nan": nan_steps > 0,
+            "train_accuracy": train.accuracy, "train_loss": train.loss,
+            "test_accuracy": test.accuracy, "test_loss": test.loss,
+            "mean_own_angle_deg": test.mean_own_angle, "min_weight_angle_deg": test.min_weight_angle,
+            "samples_per_s": samples / elapsed if elapsed > 0 else 0.0,
+            "seconds": elapsed, "device": str(run.device)}

@@ -1,0 +1,88 @@
+import threading
+import time
+
+import pytest
+
+from lossviz.trainer import PAUSED, RUNNING, WAITING, Trainer
+from lossviz.train import TrainConfig
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def trainer(small_set):
+    made = Trainer(TrainConfig(loss="softmax", dim=2, batch_size=64), small_set)
+    yield made
+    made.stop()
+
+
+def test_step_pause_resume(trainer):
+    trainer.step(3)
+    wait_for(lambda: trainer.snapshot().step == 3)
+    trainer.start()
+    wait_for(lambda: trainer.snapshot().step > 6 and trainer.snapshot().status == RUNNING)
+    trainer.pause()
+    wait_for(lambda: trainer.snapshot().status == PAUSED)
+    time.sleep(0.3)
+    paused_at = trainer.snapshot().step
+    time.sleep(0.5)
+    assert trainer.snapshot().step == paused_at
+    snap = trainer.snapshot()
+    assert snap.evaluation.features.shape == (200, 2)
+    assert len(snap.history.steps) >= 1 and snap.samples_per_s > 0
+
+
+def test_update_takes_effect_and_reset_bumps_generation(trainer):
+    trainer.update(TrainConfig(loss="cosface", params={"s": 10.0, "m": 0.2}, dim=2))
+    trainer.step()
+    wait_for(lambda: trainer.snapshot().params.get("m") == 0.2)
+    assert trainer.snapshot().config.loss == "cosface"
+    trainer.reset(TrainConfig(loss="arcface", dim=3))
+    wait_for(lambda: trainer.snapshot().generation == 1)
+    snap = trainer.snapshot()
+    assert snap.step == 0 and snap.evaluation.features.shape[1] == 3 and snap.history.steps == ()
+
+
+def test_nan_pauses_with_a_message_and_keeps_the_weights(trainer):
+    trainer.start()
+    wait_for(lambda: trainer.snapshot().step > 2)
+    trainer._run.model.register_forward_hook(lambda m, a, out: out * float("nan"))
+    wait_for(lambda: trainer.snapshot().status == PAUSED)
+    assert "NaN" in trainer.snapshot().message
+
+
+def test_thread_is_gone_after_stop(trainer):
+    trainer.start()
+    wait_for(lambda: trainer.alive)
+    trainer.stop()
+    assert not trainer.alive
+
+
+def test_abandoned_trainer_pauses_then_exits(small_set):
+    trainer = Trainer(TrainConfig(dim=2, batch_size=64), small_set, pause_after=0.5, exit_after=1.5)
+    trainer.start()
+    wait_for(lambda: trainer._snapshot.status == RUNNING)  # read without a heartbeat
+    wait_for(lambda: not trainer.alive, timeout=20)
+    assert trainer._snapshot.status == PAUSED
+
+
+def test_server_wide_limit_makes_the_next_run_wait(small_set):
+    slots = threading.BoundedSemaphore(1)
+    first = Trainer(TrainConfig(dim=2, batch_size=64), small_set, slots=slots)
+    second = Trainer(TrainConfig(dim=2, batch_size=64), small_set, slots=slots)
+    try:
+        first.start()
+        wait_for(lambda: first.snapshot().status == RUNNING)
+        second.start()
+        wait_for(lambda: second.snapshot().status == WAITING)
+        assert "starts as soon as" in second.snapshot().message
+        first.pause()
+        wait_for(lambda: second.snapshot().status == RUNNING)
+    finally:
+        first.stop()
+        second.stop()
