@@ -27,6 +27,11 @@ class Param:
     integer: bool = False  # multiplicative margins need an integer for the psi construction
     help: str = ""
     neutral: float | None = None  # the value that means "no margin": margin warm-up starts here
+    slider_high: float | None = None  # a narrower top for the slider than the valid range
+
+    @property
+    def ui_high(self) -> float:
+        return self.high if self.slider_high is None else self.slider_high
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ def _int_margin(default: int) -> Param:
                  help="Multiplies the angle: the target uses psi(m * theta).")
 
 
-_LAMBDA = Param("lam", "lambda", 0.0, 0.0, 20.0, 0.5,
+_LAMBDA = Param("lam", "lambda", 0.0, 0.0, 1000.0, 0.5, slider_high=20.0,
                 help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
                      "Training anneals it from large to small.")
 

@@ -2,6 +2,8 @@
 margin losses compare it with."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -24,12 +26,28 @@ class FeatureNet(nn.Module):
             nn.Linear(64 * 3 * 3, 64, bias=False), nn.BatchNorm1d(64), nn.PReLU(64),
             nn.Linear(64, dim))
         # Class weights (C, D) like nn.Linear.weight; the loss decides whether they are normalized.
-        self.weight = nn.Parameter(torch.empty(num_classes, dim))
-        nn.init.normal_(self.weight, std=1.0)
+        self.weight = nn.Parameter(spread_directions(num_classes, dim))
         self.bias = nn.Parameter(torch.zeros(num_classes)) if bias else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)
+
+
+def spread_directions(count: int, dim: int) -> torch.Tensor:
+    """Unit vectors spread evenly: around the circle in 2D, a Fibonacci lattice on the sphere
+    in 3D. Class weights start here: from a random start two classes can end up sharing one
+    sector of the circle, and features cannot pass through a third class to separate them."""
+    index = torch.arange(count, dtype=torch.float32)
+    if dim == 2:
+        angle = 2 * math.pi * index / count
+        return torch.stack([angle.cos(), angle.sin()], dim=1)
+    z = 1 - 2 * (index + 0.5) / count
+    radius = (1 - z * z).sqrt()
+    angle = math.pi * (3 - math.sqrt(5)) * index
+    points = torch.stack([radius * angle.cos(), radius * angle.sin(), z], dim=1)
+    if dim == 3:
+        return points
+    raise ValueError(f"dim must be 2 or 3, got {dim}")
 
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:

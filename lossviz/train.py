@@ -29,6 +29,7 @@ class TrainConfig:
     lr_floor: float = 0.02  # cosine decay over the planned epochs, down to lr * lr_floor
     optimizer: str = "adam"  # Adam trains every preset; SGD+momentum is there to compare
     seed: int = 0
+    shift: int = 2  # random shifts up to this many pixels: 4,000 digits are few to learn from
     warmup_steps: int = 0  # margins ramp from "no margin" to their value over these steps
     # SphereFace / L-Softmax: lambda = max(lambda_min, base (1 + gamma step)^-power)
     lambda_base: float = 1000.0
@@ -54,6 +55,12 @@ def preset_config(loss: str, dim: int, **overrides) -> TrainConfig:
     params = dict(LOSSES[loss].presets.get(f"{dim}d", {}))
     params.update(overrides.pop("params", {}))
     return TrainConfig(loss=loss, params=params, dim=dim, **overrides)
+
+
+def needs_reset(old: TrainConfig, new: TrainConfig) -> bool:
+    """Settings a running model cannot take on: they need a new run."""
+    return any(getattr(old, name) != getattr(new, name)
+               for name in ("dim", "seed", "device", "batch_size", "shift"))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -91,6 +98,18 @@ def predict_logits(loss: str, features: torch.Tensor, weight: torch.Tensor, bias
     x = features if spec.keeps_feature_norm else torch.nn.functional.normalize(features, dim=1)
     logits = x @ w.T
     return logits + bias if bias is not None else logits
+
+
+def random_shift(images: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each (28, 28) image moved by its own random whole-pixel offset, zeros shifted in."""
+    if shift <= 0:
+        return images
+    count, height, width = images.shape
+    padded = torch.nn.functional.pad(images, (shift, shift, shift, shift))
+    dy, dx = torch.randint(0, 2 * shift + 1, (2, count, 1), generator=generator)
+    rows = (torch.arange(height) + dy)[:, :, None]
+    cols = (torch.arange(width) + dx)[:, None, :]
+    return padded[torch.arange(count)[:, None, None], rows, cols]
 
 
 @dataclass(frozen=True)
@@ -134,6 +153,10 @@ class Run:
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.train_labels) / self.config.batch_size)
 
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.config.epochs * self.steps_per_epoch
+
     def reconfigure(self, config: TrainConfig) -> None:
         """Loss, parameters and learning rate change at the next step; the model stays."""
         if config.dim != self.config.dim or config.device != self.config.device:
@@ -160,7 +183,8 @@ class Run:
             self._order = torch.randperm(len(self.train_labels), generator=self.order_generator)
         index = self._order[self._cursor:self._cursor + self.config.batch_size]
         self._cursor += len(index)
-        images = to_input(self.train_images[index]).to(self.device, non_blocking=True)
+        images = random_shift(self.train_images[index], self.config.shift, self.order_generator)
+        images = to_input(images).to(self.device, non_blocking=True)
         return images, self.train_labels[index].to(self.device, non_blocking=True)
 
     def _bias(self):

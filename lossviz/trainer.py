@@ -50,7 +50,7 @@ class Snapshot:
 class Trainer:
     def __init__(self, config: TrainConfig, dataset: Dataset, slots: threading.Semaphore | None = None,
                  eval_budget: float = 0.05, pause_after: float = 15.0, exit_after: float = 45.0):
-        self._dataset, self._slots = dataset, slots
+        self.dataset, self._slots = dataset, slots
         self._eval_budget = eval_budget  # share of the time spent evaluating the test subset
         self._pause_after, self._exit_after = pause_after, exit_after
         self._lock = threading.Condition()
@@ -58,8 +58,10 @@ class Trainer:
         self._holds_slot = False
         self._wanted, self._single_steps, self._pending = PAUSED, 0, None
         self._stop = False
+        self._finish_announced = False  # pause once when the planned epochs are done
         self._last_seen = time.monotonic()
         self._run = Run(config, dataset)
+        self._requested = (0, config)  # (generation, config) most recently asked for
         self._generation = 0
         self._snapshot = self._fresh_snapshot(IDLE, None)
 
@@ -79,6 +81,7 @@ class Trainer:
     def update(self, config: TrainConfig):
         """New loss, parameters or learning rate: in force from the next step."""
         with self._lock:
+            self._requested = (self._requested[0], config)
             self._pending = ("update", config)
             self._lock.notify_all()
         self._ensure_thread()
@@ -86,6 +89,7 @@ class Trainer:
     def reset(self, config: TrainConfig):
         """A new run (new weights) with this config; older snapshots become stale."""
         with self._lock:
+            self._requested = (self._requested[0] + 1, config)
             self._pending = ("reset", config)
             self._wanted, self._single_steps = PAUSED, 0
             self._lock.notify_all()
@@ -103,6 +107,23 @@ class Trainer:
         with self._lock:
             self._last_seen = time.monotonic()
             return self._snapshot
+
+    @property
+    def config(self) -> TrainConfig:
+        """The configuration most recently asked for (it may not be in force yet)."""
+        with self._lock:
+            return self._requested[1]
+
+    def is_current(self, snapshot: Snapshot) -> bool:
+        """False for a snapshot of a run that a reset has already replaced."""
+        with self._lock:
+            return snapshot.generation == self._requested[0]
+
+    @property
+    def wants_to_run(self) -> bool:
+        """True from the moment Start is pressed, before the thread has picked it up."""
+        with self._lock:
+            return self._wanted == RUNNING or self._single_steps > 0
 
     @property
     def alive(self) -> bool:
@@ -166,6 +187,10 @@ class Trainer:
             if self._single_steps > 0:
                 self._single_steps -= 1
                 return "single"
+            if self._wanted == RUNNING and self._run.finished and not self._finish_announced:
+                self._finish_announced, self._wanted = True, PAUSED
+                self._set_status(PAUSED, f"Finished {self._run.config.epochs} epochs. "
+                                         "Start again to keep training at the final learning rate.")
             if self._wanted == RUNNING and self._take_slot():
                 if self._snapshot.status != RUNNING:
                     self._set_status(RUNNING, None)
@@ -181,8 +206,9 @@ class Trainer:
         kind, config = self._pending
         self._pending = None
         if kind == "reset":
-            self._run = Run(config, self._dataset)
+            self._run = Run(config, self.dataset)
             self._generation += 1
+            self._finish_announced = False
             self._snapshot = self._fresh_snapshot(IDLE, None)
         else:
             self._run.reconfigure(config)

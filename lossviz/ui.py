@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -62,7 +65,7 @@ def param_slider(page: str, loss: str, p: Param):
     """A slider for one loss parameter; angular margins also show their value in degrees."""
     widget_key = key(page, f"{loss}.{p.name}")
     number_format = "%d" if p.integer else ("%.2f" if p.step < 0.1 else "%.1f")
-    current = st.slider(_param_label(p), p.low, p.high, step=p.step, key=widget_key,
+    current = st.slider(_param_label(p), p.low, p.ui_high, step=p.step, key=widget_key,
                         help=p.help, format=number_format)
     if p.unit == "rad":
         st.caption(f"{p.name} = {current:.2f} rad = {math.degrees(current):.1f}°")
@@ -76,3 +79,20 @@ def loss_params(page: str, loss: str) -> dict:
 
 def loss_title(name: str) -> str:
     return LOSSES[name].title
+
+
+@st.cache_resource(show_spinner="Loading digits…")
+def shared_dataset(source: str, folder: str | None):
+    """One read-only copy per server, shared by every browser session."""
+    from lossviz.data import load_source
+    return load_source(source, Path(folder) if folder else None)
+
+
+@st.cache_resource
+def trainer_slots():
+    """How many trainers may run at once on this server (LOSSVIZ_MAX_TRAINERS, default 4)."""
+    try:
+        count = max(1, int(os.environ.get("LOSSVIZ_MAX_TRAINERS", "4")))
+    except ValueError:
+        count = 4
+    return threading.BoundedSemaphore(count)

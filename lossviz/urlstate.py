@@ -22,13 +22,16 @@ class Field:
     choices: tuple[str, ...] = ()
 
 
-def loss_param_fields(losses=None) -> list[Field]:
-    """One field per loss parameter, named '<loss>.<param>' (e.g. arcface.m)."""
+def loss_param_fields(losses=None, preset: str | None = None) -> list[Field]:
+    """One field per loss parameter, named '<loss>.<param>' (e.g. arcface.m), defaulting to
+    the loss's preset of that name where it has one."""
     fields = []
     for name in losses or LOSSES:
+        defaults = LOSSES[name].presets.get(preset, {}) if preset else {}
         for p in LOSSES[name].params:
             kind = "int" if p.integer else "float"
-            fields.append(Field(f"{name}.{p.name}", p.default, kind, p.low, p.high))
+            default = defaults.get(p.name, p.default)
+            fields.append(Field(f"{name}.{p.name}", default, kind, p.low, p.ui_high))
     return fields
 
 

@@ -30,7 +30,7 @@ def nudge_slider(page, label, presses=3):
 
 
 def test_target_logit_page_redraws_on_slider(page, app_url):
-    open_app(page, app_url, "?losses=arcface,cosface")
+    open_app(page, app_url, "curves?losses=arcface,cosface")
     page.wait_for_selector(".js-plotly-plot")
     before = chart_values(page, 0, "ArcFace")
     nudge_slider(page, "margin m (rad)")

@@ -1,0 +1,122 @@
+"""Live training against a bare loop, and the cost of one page refresh, side by side.
+
+    python -m benchmarks.bench_training [--seconds 10]
+
+1. Throughput: the same model and data trained (a) by a bare loop of Run.train_step and (b) by
+   the live Trainer thread while a second thread plays the page, taking a snapshot and building
+   every playground figure (as JSON, as Streamlit sends it) twice a second. Bare, live, bare
+   again; the ratio is live over the mean of the two bare phases.
+2. Figures: building the playground's figures from a snapshot of 2,000 points, 2D and 3D.
+Never a pass/fail test: it prints numbers.
+"""
+import argparse
+import statistics
+import threading
+import time
+
+import numpy as np
+import plotly.io
+
+from lossviz.data import load_bundled
+from lossviz.figures.training import (angle_histogram_figure, curves_figure, features_2d_figure,
+                                      features_3d_figure, stable_limit)
+from lossviz.train import Run, preset_config
+from lossviz.trainer import History, Trainer
+
+
+def bare_rate(config, dataset, seconds):
+    run = Run(config, dataset)
+    for _ in range(3):
+        run.train_step()
+    samples, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        samples += run.train_step()[2]
+    return samples / (time.perf_counter() - start)
+
+
+def page_figures(snap, class_names):
+    ev = snap.evaluation
+    args = (ev.features, ev.labels, ev.predictions, ev.weights, class_names,
+            snap.config.loss, snap.params)
+    if snap.config.dim == 2:
+        limit = stable_limit(None, float(np.abs(ev.features).max(initial=0.0)))
+        features = features_2d_figure(*args, raw_limit=limit)
+    else:
+        features = features_3d_figure(*args)
+    figures = [features, curves_figure(snap.history),
+               angle_histogram_figure(ev.features, ev.labels, ev.weights)]
+    return [plotly.io.to_json(f) for f in figures]
+
+
+def live_rate(config, dataset, seconds):
+    trainer = Trainer(config, dataset)
+    done = threading.Event()
+
+    def page():
+        while not done.is_set():
+            page_figures(trainer.snapshot(), dataset.class_names)
+            time.sleep(0.5)
+
+    trainer.start()
+    while trainer.snapshot().step < 3:
+        time.sleep(0.01)
+    viewer = threading.Thread(target=page)
+    viewer.start()
+    step0, start = trainer.snapshot().step, time.perf_counter()
+    time.sleep(seconds)
+    steps = trainer.snapshot().step - step0
+    elapsed = time.perf_counter() - start
+    done.set()
+    viewer.join()
+    trainer.stop()
+    return steps * config.batch_size / elapsed
+
+
+def figure_times(dataset, repeats=20):
+    rng = np.random.default_rng(0)
+    times = {}
+    for dim in (2, 3):
+        config = preset_config("arcface", dim)
+        run = Run(config, dataset)
+        images = np.concatenate([dataset.test_images, dataset.train_images])[:2000]
+        labels = np.concatenate([dataset.test_labels, dataset.train_labels])[:2000]
+        import torch
+        ev = run.evaluate(torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()))
+        snap = Trainer.__new__(Trainer)  # only the snapshot's fields are needed
+        history = History()
+        for i in range(200):  # a long run's worth of curve points
+            history = history.plus(steps=i, epochs=i / 30, train_loss=rng.random(),
+                                   train_accuracy=rng.random(), test_loss=rng.random(),
+                                   test_accuracy=rng.random())
+        from lossviz.trainer import Snapshot
+        snap = Snapshot(0, "running", None, 0, 0.0, config, dict(config.params), 0.001, 0.0, ev,
+                        history)
+        page_figures(snap, dataset.class_names)
+        durations = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            page_figures(snap, dataset.class_names)
+            durations.append(time.perf_counter() - start)
+        times[dim] = (statistics.median(durations), len(ev.labels))
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    dataset = load_bundled()
+    config = preset_config("arcface", 2)
+    bare_1 = bare_rate(config, dataset, args.seconds)
+    live = live_rate(config, dataset, args.seconds)
+    bare_2 = bare_rate(config, dataset, args.seconds)
+    bare = (bare_1 + bare_2) / 2
+    print(f"bare loop: {bare_1:,.0f} and {bare_2:,.0f} samples/s; live trainer with the page "
+          f"refreshing: {live:,.0f} samples/s; ratio live/bare = {live / bare:.2f}")
+    for dim, (seconds, points) in figure_times(dataset).items():
+        print(f"{dim}D: building the playground figures from {points} points: "
+              f"{seconds * 1e3:.1f} ms per refresh (median)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Playground: a tiny network learns digits live while its features gather on the circle or sphere."""
+import math
+import os
+
+import numpy as np
+import streamlit as st
+
+from lossviz import ui
+from lossviz.data import DATA_ENV, SOURCES
+from lossviz.figures.training import (angle_histogram_figure, curves_figure, features_2d_figure,
+                                      features_3d_figure, stable_limit)
+from lossviz.losses import LOSSES
+from lossviz.margins import feasibility
+from lossviz.train import DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device
+from lossviz.trainer import PAUSED, WAITING, Trainer
+from lossviz.urlstate import Field, loss_param_fields
+
+PAGE = "playground"
+FIELDS = [
+    Field("loss", "arcface", "choice", choices=tuple(LOSSES)),
+    Field("dim", 2, "int", 2, 3),
+    Field("lr", 0.003, "float", 0.0001, 0.1),
+    Field("optimizer", "adam", "choice", choices=OPTIMIZERS),
+    Field("seed", 0, "int", 0, 1_000_000),
+    Field("warmup", 0, "int", 0, 5000),
+    Field("epochs", 30, "int", 1, 300),
+    Field("lambda_min", 5.0, "float", 0.0, 1000.0),
+    Field("device", "auto", "choice", choices=DEVICES),
+    Field("data", "bundled", "choice", choices=SOURCES),
+    *loss_param_fields(preset="2d"),
+]
+SOURCE_NAMES = {"bundled": "MNIST, 5,000 bundled digits", "mnist": "MNIST, full (IDX files)",
+                "fashion": "Fashion-MNIST (IDX files)"}
+
+
+def load_preset(loss: str, dim: int):
+    for name, value in LOSSES[loss].presets.get(f"{dim}d", {}).items():
+        st.session_state[ui.key(PAGE, f"{loss}.{name}")] = value
+
+
+def data_controls():
+    with st.sidebar.expander("Data", expanded=False):
+        source = st.selectbox("Data set", SOURCES, key=ui.key(PAGE, "data"),
+                              format_func=SOURCE_NAMES.get)
+        folder = st.text_input("Folder of IDX files", value=os.environ.get(DATA_ENV, ""),
+                               key=ui.key(PAGE, "folder"), disabled=source == "bundled",
+                               help=f"Or set {DATA_ENV}. Fashion-MNIST defaults to where Debian's "
+                                    "dataset-fashion-mnist installs it.")
+    dataset, warning = ui.shared_dataset(source, folder.strip() or None)
+    if warning:
+        st.warning(warning, icon="⚠️")
+    return dataset
+
+
+def margin_controls(loss: str) -> dict:
+    params = {p.name: ui.param_slider(PAGE, loss, p) for p in LOSSES[loss].params if p.name != "lam"}
+    if "lam" in {p.name for p in LOSSES[loss].params}:
+        st.number_input("λ floor (annealed from 1000)", 0.0, 1000.0, step=1.0,
+                        key=ui.key(PAGE, "lambda_min"))
+    return params
+
+
+def config_controls() -> TrainConfig:
+    with st.sidebar:
+        loss = st.selectbox("Loss", list(LOSSES), key=ui.key(PAGE, "loss"), format_func=ui.loss_title)
+        dim = st.radio("Feature dimension", (2, 3), key=ui.key(PAGE, "dim"), horizontal=True,
+                       format_func=lambda d: f"{d}D")
+        st.button("Load the preset for this loss and dimension", on_click=load_preset,
+                  args=(loss, dim), key=ui.key(PAGE, "preset"))
+        params = margin_controls(loss)
+        with st.expander("Training", expanded=False):
+            st.number_input("learning rate", 0.0001, 0.1, step=0.0005, format="%.4f",
+                            key=ui.key(PAGE, "lr"))
+            st.selectbox("optimizer", OPTIMIZERS, key=ui.key(PAGE, "optimizer"),
+                         format_func={"adam": "Adam", "sgd": "SGD with momentum"}.get)
+            st.number_input("epochs", 1, 300, key=ui.key(PAGE, "epochs"))
+            st.number_input("margin warm-up steps", 0, 5000, step=50, key=ui.key(PAGE, "warmup"))
+            st.number_input("seed", 0, 1_000_000, key=ui.key(PAGE, "seed"))
+            st.selectbox("device", DEVICES, key=ui.key(PAGE, "device"))
+    return TrainConfig(loss=loss, params=params, dim=dim, lr=ui.value(PAGE, "lr"),
+                       optimizer=ui.value(PAGE, "optimizer"), epochs=ui.value(PAGE, "epochs"),
+                       warmup_steps=ui.value(PAGE, "warmup"), seed=ui.value(PAGE, "seed"),
+                       lambda_min=ui.value(PAGE, "lambda_min"), device=usable_device())
+
+
+def usable_device() -> str:
+    device = ui.value(PAGE, "device")
+    try:
+        resolve_device(device)
+        return device
+    except ValueError as err:
+        st.sidebar.error(f"{err}; training on the CPU instead.")
+        return "cpu"
+
+
+def session_trainer(config: TrainConfig, dataset) -> Trainer:
+    """This browser session's trainer: created once, updated in place when it can be, and
+    reset when the model itself must change (dimension, seed, device, data)."""
+    trainer = st.session_state.get(ui.key(PAGE, "trainer"))
+    if trainer is None or trainer.dataset is not dataset:
+        if trainer is not None:
+            trainer.stop(timeout=0)
+        trainer = Trainer(config, dataset, slots=ui.trainer_slots())
+        st.session_state[ui.key(PAGE, "trainer")] = trainer
+    elif needs_reset(trainer.config, config):
+        trainer.reset(config)
+    elif trainer.config != config:
+        trainer.update(config)
+    return trainer
+
+
+def feasibility_note(config: TrainConfig):
+    params = dict(config.params)
+    if "lam" in {p.name for p in LOSSES[config.loss].params}:
+        params["lam"] = config.lambda_min
+    result = feasibility(config.loss, params, 10, config.dim)
+    if not result.feasible:
+        st.warning(f"This margin cannot be met by 10 classes with {config.dim}D features: the "
+                   "network will train, but no class can win with its full margin. See "
+                   "Decision margins, or load the preset.", icon="⚠️")
+    elif math.degrees(result.halfwidth) < 5:
+        st.warning(f"A tight margin for {config.dim}D: each class can only win within "
+                   f"{math.degrees(result.halfwidth):.1f}° of its weight.", icon="⚠️")
+
+
+def control_buttons(trainer: Trainer):
+    start, step, reset = st.columns(3)
+    if trainer.wants_to_run:
+        start.button("Pause", icon=":material/pause:", on_click=trainer.pause,
+                     key=ui.key(PAGE, "pause"), width="stretch")
+    else:
+        start.button("Start", icon=":material/play_arrow:", on_click=trainer.start,
+                     key=ui.key(PAGE, "start"), type="primary", width="stretch")
+    step.button("One step", icon=":material/skip_next:", on_click=trainer.step,
+                key=ui.key(PAGE, "step"), width="stretch")
+    reset.button("Reset", icon=":material/restart_alt:", on_click=lambda: trainer.reset(trainer.config),
+                 key=ui.key(PAGE, "reset"), width="stretch")
+
+
+def progress_line(snap):
+    planned = snap.config.epochs
+    lam = snap.params.get("lam")
+    text = (f"epoch {snap.epoch:.2f} / {planned} · step {snap.step} · "
+            f"{snap.samples_per_s:,.0f} samples/s · lr {snap.learning_rate:.4g}"
+            + (f" · λ {lam:.3g}" if lam is not None else ""))
+    st.progress(min(1.0, snap.epoch / planned), text=text)
+    if snap.message:
+        (st.info if snap.status in (PAUSED, WAITING) else st.warning)(snap.message)
+    if snap.evaluation is not None:
+        ev = snap.evaluation
+        columns = st.columns(4)
+        columns[0].metric("test accuracy", f"{ev.accuracy:.1%}")
+        columns[1].metric("test loss", f"{ev.loss:.3f}")
+        columns[2].metric("mean angle to own weight", f"{ev.mean_own_angle:.1f}°")
+        columns[3].metric("closest class weights", f"{ev.min_weight_angle:.1f}°")
+
+
+def feature_view(snap, dataset):
+    ev = snap.evaluation
+    args = (ev.features, ev.labels, ev.predictions, ev.weights, dataset.class_names,
+            snap.config.loss, snap.params)
+    if snap.config.dim == 2:
+        limit_key = ui.key(PAGE, f"limit-{snap.generation}")
+        limit = stable_limit(st.session_state.get(limit_key),
+                             float(np.abs(ev.features).max(initial=0.0)))
+        st.session_state[limit_key] = limit
+        figure = features_2d_figure(*args, raw_limit=limit)
+    else:
+        figure = features_3d_figure(*args)
+    chart, digit = st.columns([4, 1])
+    with chart:
+        event = st.plotly_chart(figure, key=ui.key(PAGE, "features"), on_select="rerun",
+                                selection_mode="points")
+    with digit:
+        show_selected_digit(event, ev, dataset)
+
+
+def show_selected_digit(event, ev, dataset):
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata") is not None:
+        st.session_state[ui.key(PAGE, "picked")] = int(np.ravel(points[0]["customdata"])[0])
+    picked = st.session_state.get(ui.key(PAGE, "picked"))
+    if picked is None or picked >= len(ev.labels):
+        st.caption("Click a point to see its digit.")
+        return
+    names = dataset.class_names
+    st.image(np.kron(dataset.test_images[picked], np.ones((6, 6), dtype=np.uint8)),
+             caption=f"test #{picked}: {names[ev.labels[picked]]}, "
+                     f"predicted {names[ev.predictions[picked]]}")
+
+
+def live_view(trainer: Trainer):
+    polling = trainer.wants_to_run
+
+    @st.fragment(run_every=0.5 if polling else None)
+    def refresh():
+        snap = trainer.snapshot()
+        if polling and not trainer.wants_to_run:
+            st.rerun()  # it paused itself (finished, NaN, nobody watching): redraw the buttons
+        if not trainer.is_current(snap):
+            st.info("Starting the new run…")
+            return
+        progress_line(snap)
+        feature_view(snap, trainer.dataset)
+        curves, angles = st.columns(2)
+        curves.plotly_chart(curves_figure(snap.history), key=ui.key(PAGE, "curves"))
+        ev = snap.evaluation
+        angles.plotly_chart(angle_histogram_figure(ev.features, ev.labels, ev.weights),
+                            key=ui.key(PAGE, "angles"))
+
+    refresh()
+
+
+def playground_page():
+    ui.require_router()
+    st.title("Playground")
+    st.write("Pick a loss, press Start, and watch a tiny network's features gather on the "
+             "circle (2D) or the sphere (3D). Settings take effect at the next step.")
+    ui.bind_url(PAGE, FIELDS)
+    dataset = data_controls()
+    config = config_controls()
+    trainer = session_trainer(config, dataset)
+    feasibility_note(config)
+    control_buttons(trainer)
+    live_view(trainer)
+    ui.write_url(PAGE, FIELDS)
+
+
+playground_page()
