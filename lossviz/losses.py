@@ -70,25 +70,26 @@ LOSSES: dict[str, LossSpec] = {
     "softmax": LossSpec(
         "softmax", "Softmax", "classic multinomial logistic regression",
         "Logits W x + b: no normalization, no margin.",
-        (), keeps_feature_norm=True, keeps_weight_norm=True),
+        (), keeps_feature_norm=True, keeps_weight_norm=True,
+        presets={"2d": {}, "3d": {}}),
     "lsoftmax": LossSpec(
         "lsoftmax", "L-Softmax",
         "Liu et al., Large-Margin Softmax Loss for Convolutional Neural Networks, ICML 2016",
         "Multiplicative angular margin psi(m theta); feature and weight norms are kept.",
         (_int_margin(2), _LAMBDA), keeps_feature_norm=True, keeps_weight_norm=True,
-        presets={"paper": {"m": 4, "lam": 0.0}}),
+        presets={"paper": {"m": 4, "lam": 0.0}, "2d": {"m": 2}, "3d": {"m": 3}}),
     "sphereface": LossSpec(
         "sphereface", "A-Softmax (SphereFace)",
         "Liu et al., SphereFace: Deep Hypersphere Embedding for Face Recognition, CVPR 2017",
         "Weights normalized (||W|| = 1, b = 0), multiplicative angular margin psi(m theta).",
         (_int_margin(4), _LAMBDA), keeps_feature_norm=True, keeps_weight_norm=False,
-        presets={"paper": {"m": 4, "lam": 5.0}}),
+        presets={"paper": {"m": 4, "lam": 5.0}, "2d": {"m": 2}, "3d": {"m": 4}}),
     "normface": LossSpec(
         "normface", "NormFace",
         "Wang et al., NormFace: L2 Hypersphere Embedding for Face Verification, ACM MM 2017",
         "Features and weights normalized, logits s cos(theta): no margin, only a scale.",
         (_scale(16.0),), keeps_feature_norm=False, keeps_weight_norm=False,
-        presets={"paper": {"s": 16.0}}),
+        presets={"paper": {"s": 16.0}, "2d": {"s": 16.0}, "3d": {"s": 16.0}}),
     "cosface": LossSpec(
         "cosface", "CosFace (AM-Softmax)",
         "Wang et al., CosFace: Large Margin Cosine Loss for Deep Face Recognition, CVPR 2018",
@@ -96,7 +97,8 @@ LOSSES: dict[str, LossSpec] = {
         (_scale(64.0), Param("m", "margin m", 0.35, 0.0, 1.0, 0.01,
                              help="Subtracted from the target cosine.", neutral=0.0)),
         keeps_feature_norm=False, keeps_weight_norm=False,
-        presets={"paper": {"s": 64.0, "m": 0.35}}),
+        presets={"paper": {"s": 64.0, "m": 0.35}, "2d": {"s": 16.0, "m": 0.1},
+                 "3d": {"s": 16.0, "m": 0.25}}),
     "arcface": LossSpec(
         "arcface", "ArcFace",
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
@@ -104,7 +106,8 @@ LOSSES: dict[str, LossSpec] = {
         (_scale(64.0), Param("m", "margin m", 0.5, 0.0, 1.5, 0.01, unit="rad",
                              help="Added to the target angle, in radians.", neutral=0.0)),
         keeps_feature_norm=False, keeps_weight_norm=False,
-        presets={"paper": {"s": 64.0, "m": 0.5}}),
+        presets={"paper": {"s": 64.0, "m": 0.5}, "2d": {"s": 16.0, "m": 0.1},
+                 "3d": {"s": 16.0, "m": 0.3}}),
     "combined": LossSpec(
         "combined", "Combined margin",
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
@@ -114,7 +117,9 @@ LOSSES: dict[str, LossSpec] = {
          Param("m2", "m2 (additive angular)", 0.3, 0.0, 1.5, 0.01, unit="rad", neutral=0.0),
          Param("m3", "m3 (additive cosine)", 0.2, 0.0, 1.0, 0.01, neutral=0.0)),
         keeps_feature_norm=False, keeps_weight_norm=False,
-        presets={"paper": {"s": 64.0, "m1": 1.0, "m2": 0.3, "m3": 0.2}}),
+        presets={"paper": {"s": 64.0, "m1": 1.0, "m2": 0.3, "m3": 0.2},
+                 "2d": {"s": 16.0, "m1": 1.0, "m2": 0.05, "m3": 0.05},
+                 "3d": {"s": 16.0, "m1": 1.0, "m2": 0.2, "m3": 0.1}}),
 }
 
 

@@ -49,7 +49,7 @@ class Snapshot:
 
 class Trainer:
     def __init__(self, config: TrainConfig, dataset: Dataset, slots: threading.Semaphore | None = None,
-                 eval_budget: float = 0.05, pause_after: float = 15.0, exit_after: float = 45.0):
+                 eval_budget: float = 0.08, pause_after: float = 15.0, exit_after: float = 45.0):
         self.dataset, self._slots = dataset, slots
         self._eval_budget = eval_budget  # share of the time spent evaluating the test subset
         self._pause_after, self._exit_after = pause_after, exit_after

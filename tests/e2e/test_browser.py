@@ -78,3 +78,39 @@ def test_malformed_link_warns_without_crashing(page, app_url):
     assert any("bogus" in a for a in alerts) and any("outside" in a for a in alerts)
     assert page.locator(".js-plotly-plot").count() == 2
     assert_no_exception(page)
+
+
+def progress_text(page):
+    return page.locator("[data-testid='stProgress']").inner_text()
+
+
+def train_for_a_moment(page):
+    page.get_by_role("button", name="Start").click()
+    start_text = progress_text(page)
+    wait_for_change(lambda: progress_text(page), start_text, timeout=60)
+    page.wait_for_timeout(3000)
+
+
+def test_playground_trains_pauses_and_resets_in_2d(page, app_url):
+    open_app(page, app_url, "?dim=2")
+    page.wait_for_selector(".js-plotly-plot")
+    before = chart_values(page, 0, "0")
+    train_for_a_moment(page)
+    assert "step 0 " not in progress_text(page)
+    wait_for_change(lambda: chart_values(page, 0, "0"), before)  # the digits' features moved
+    screenshot(page, "playground-2d")
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Start").wait_for()
+    page.get_by_role("button", name="Reset").click()
+    wait_for_change(lambda: "step 0 " in progress_text(page), False)
+    assert_no_exception(page)
+
+
+def test_playground_shows_the_sphere_in_3d(page, app_url):
+    open_app(page, app_url, "?dim=3&loss=cosface")
+    train_for_a_moment(page)
+    assert page.locator(".js-plotly-plot").first.evaluate("p => p.data[0].type") == "surface"
+    screenshot(page, "playground-3d")
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Start").wait_for()
+    assert_no_exception(page)

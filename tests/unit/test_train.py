@@ -46,10 +46,14 @@ def test_warmup_and_lambda_annealing():
     assert params_in_force(sphere, 10**6)["lam"] == 5.0
 
 
-def test_every_loss_has_2d_and_3d_presets():
-    for name in LOSSES:
+def test_every_loss_has_2d_and_3d_presets_that_its_margin_allows():
+    from lossviz.margins import feasibility
+    for name, spec in LOSSES.items():
         for dim in (2, 3):
-            assert preset_config(name, dim).dim == dim
+            config = preset_config(name, dim)
+            assert config.params == spec.presets[f"{dim}d"]
+            params = {**config.params, **({"lam": config.lambda_min} if "lam" in spec.defaults() else {})}
+            assert feasibility(name, params, 10, dim).feasible
 
 
 def test_bad_config_is_refused():
