@@ -19,12 +19,14 @@ class FeatureNet(nn.Module):
     """28x28 digits -> a feature of `dim` numbers. The feature layer is linear: a ReLU in front
     of it would trap every feature in one quadrant (octant in 3D)."""
 
-    def __init__(self, dim: int = 2, num_classes: int = 10, bias: bool = False):
+    def __init__(self, dim: int = 2, num_classes: int = 10, bias: bool = False, width: int = 16):
         super().__init__()
+        # width 16: at width 8 a step is twice as fast, but 2D NormFace and ArcFace stay
+        # below 90% test accuracy after 30 epochs on the bundled digits
         self.body = nn.Sequential(
-            _conv_block(1, 16), _conv_block(16, 32), _conv_block(32, 64), nn.Flatten(),
-            nn.Linear(64 * 3 * 3, 64, bias=False), nn.BatchNorm1d(64), nn.PReLU(64),
-            nn.Linear(64, dim))
+            _conv_block(1, width), _conv_block(width, 2 * width), _conv_block(2 * width, 4 * width),
+            nn.Flatten(), nn.Linear(4 * width * 3 * 3, 64, bias=False), nn.BatchNorm1d(64),
+            nn.PReLU(64), nn.Linear(64, dim))
         # Class weights (C, D) like nn.Linear.weight; the loss decides whether they are normalized.
         self.weight = nn.Parameter(spread_directions(num_classes, dim))
         self.bias = nn.Parameter(torch.zeros(num_classes)) if bias else None

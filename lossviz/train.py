@@ -220,7 +220,7 @@ class Run:
         return loss.item(), accuracy.float().mean().item(), len(labels)
 
     @torch.no_grad()
-    def evaluate(self, images=None, labels=None, batch_size: int = 1000) -> Evaluation:
+    def evaluate(self, images=None, labels=None, batch_size: int = 250) -> Evaluation:
         images = self.eval_images if images is None else images
         labels = self.eval_labels if labels is None else labels
         self.model.eval()

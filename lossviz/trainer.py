@@ -9,14 +9,27 @@ a little later, so an abandoned session leaves nothing running.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
+
+import torch
 
 from lossviz.data import Dataset
 from lossviz.train import Evaluation, Run, TrainConfig, params_in_force
 
 IDLE, RUNNING, PAUSED, WAITING = "idle", "running", "paused", "waiting"
+
+
+def training_threads() -> int:
+    """Threads for the trainer's math: all cores but one (LOSSVIZ_TRAIN_THREADS overrides).
+    The spare core serves the page: when the page's Python work takes a core from a team of
+    OpenMP threads, the whole team waits at every barrier and training crawls."""
+    try:
+        return max(1, int(os.environ["LOSSVIZ_TRAIN_THREADS"]))
+    except (KeyError, ValueError):
+        return max(1, (os.cpu_count() or 2) - 1)
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,7 @@ class Snapshot:
 
 class Trainer:
     def __init__(self, config: TrainConfig, dataset: Dataset, slots: threading.Semaphore | None = None,
-                 eval_budget: float = 0.08, pause_after: float = 15.0, exit_after: float = 45.0):
+                 eval_budget: float = 0.1, pause_after: float = 15.0, exit_after: float = 45.0):
         self.dataset, self._slots = dataset, slots
         self._eval_budget = eval_budget  # share of the time spent evaluating the test subset
         self._pause_after, self._exit_after = pause_after, exit_after
@@ -145,6 +158,7 @@ class Trainer:
 
     # ---- the training thread ---------------------------------------------------------------
     def _loop(self):
+        torch.set_num_threads(training_threads())
         timer = _Throughput()
         last_eval, eval_cost = 0.0, 0.0
         try:
@@ -165,7 +179,10 @@ class Trainer:
                     continue
                 timer.add(size, loss, accuracy)
                 now = time.monotonic()
-                if action == "single" or now - last_eval >= max(0.4, eval_cost / self._eval_budget):
+                # evaluate within the time budget, but at least every 2 s: one slow evaluation
+                # (a busy machine, a first call) must not freeze the view
+                interval = min(2.0, max(0.5, eval_cost / self._eval_budget))
+                if action == "single" or now - last_eval >= interval:
                     started = time.monotonic()
                     self._publish(timer)
                     last_eval, eval_cost = time.monotonic(), time.monotonic() - started

@@ -155,24 +155,39 @@ def progress_line(snap):
         columns[3].metric("closest class weights", f"{ev.min_weight_angle:.1f}°")
 
 
-def feature_view(snap, dataset):
+def build_figures(snap, class_names) -> dict:
     ev = snap.evaluation
-    args = (ev.features, ev.labels, ev.predictions, ev.weights, dataset.class_names,
+    args = (ev.features, ev.labels, ev.predictions, ev.weights, class_names,
             snap.config.loss, snap.params)
     if snap.config.dim == 2:
         limit_key = ui.key(PAGE, f"limit-{snap.generation}")
         limit = stable_limit(st.session_state.get(limit_key),
                              float(np.abs(ev.features).max(initial=0.0)))
         st.session_state[limit_key] = limit
-        figure = features_2d_figure(*args, raw_limit=limit)
+        features = features_2d_figure(*args, raw_limit=limit)
     else:
-        figure = features_3d_figure(*args)
+        features = features_3d_figure(*args)
+    return {"features": features, "curves": curves_figure(snap.history),
+            "angles": angle_histogram_figure(ev.features, ev.labels, ev.weights)}
+
+
+def snapshot_figures(snap, class_names) -> dict:
+    """The page refreshes more often than the trainer publishes: build figures once per
+    snapshot, so the CPU goes to training rather than to drawing the same picture again."""
+    cached = st.session_state.get(ui.key(PAGE, "figures"))
+    if cached is None or cached[0] is not snap:
+        cached = (snap, build_figures(snap, class_names))
+        st.session_state[ui.key(PAGE, "figures")] = cached
+    return cached[1]
+
+
+def feature_view(figure, snap, dataset):
     chart, digit = st.columns([4, 1])
     with chart:
         event = st.plotly_chart(figure, key=ui.key(PAGE, "features"), on_select="rerun",
                                 selection_mode="points")
     with digit:
-        show_selected_digit(event, ev, dataset)
+        show_selected_digit(event, snap.evaluation, dataset)
 
 
 def show_selected_digit(event, ev, dataset):
@@ -201,12 +216,11 @@ def live_view(trainer: Trainer):
             st.info("Starting the new run…")
             return
         progress_line(snap)
-        feature_view(snap, trainer.dataset)
+        figures = snapshot_figures(snap, trainer.dataset.class_names)
+        feature_view(figures["features"], snap, trainer.dataset)
         curves, angles = st.columns(2)
-        curves.plotly_chart(curves_figure(snap.history), key=ui.key(PAGE, "curves"))
-        ev = snap.evaluation
-        angles.plotly_chart(angle_histogram_figure(ev.features, ev.labels, ev.weights),
-                            key=ui.key(PAGE, "angles"))
+        curves.plotly_chart(figures["curves"], key=ui.key(PAGE, "curves"))
+        angles.plotly_chart(figures["angles"], key=ui.key(PAGE, "angles"))
 
     refresh()
 

@@ -20,7 +20,7 @@ WARN_FILL = "rgba(214, 39, 40, 0.12)"
 def base_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left"),
-        template="plotly_white", height=height, font=dict(size=15),
+        height=height, font=dict(size=15),  # no template: st.plotly_chart applies the app's theme
         margin=dict(l=60, r=20, t=60, b=55),
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0),
     )

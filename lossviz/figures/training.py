@@ -38,50 +38,76 @@ def region_codes(loss: str, params: dict, directions: np.ndarray, weights: np.nd
     return predicted, target > others.max(axis=1)
 
 
-def _class_scatter(points, labels, predictions, class_names, row_col=None, three_d=False):
-    traces = []
-    for cls, name in enumerate(class_names):
-        members = np.flatnonzero(labels == cls)
-        wrong = predictions[members] != cls
-        marker = dict(color=CLASS_COLORS[cls % 10], size=4 if three_d else 6,
-                      symbol=np.where(wrong, "x", "circle").tolist() if not three_d else None,
-                      line=dict(width=0))
-        coords = dict(x=points[members, 0], y=points[members, 1])
-        if three_d:
-            coords["z"] = points[members, 2]
-        trace_type = go.Scatter3d if three_d else go.Scattergl
-        traces.append(trace_type(
-            **coords, mode="markers", name=name, legendgroup=name, marker=marker,
-            showlegend=row_col in (None, (1, 1)), customdata=members,
-            hovertemplate=f"class {name}<br>#%{{customdata}}<extra></extra>"))
-    return traces
+def _discrete_scale(colors: list[str]) -> list:
+    """A colorscale on which integer i (0 <= i < len(colors)) takes colors[i]."""
+    n = len(colors)
+    scale = []
+    for i, color in enumerate(colors):
+        scale += [[i / n, color], [(i + 1) / n, color]]
+    return scale
 
 
-def _weight_lines(weights, length, three_d=False):
-    traces = []
-    for cls, w in enumerate(_unit(weights) * length):
-        coords = dict(x=[0, w[0]], y=[0, w[1]])
-        if three_d:
-            coords["z"] = [0, w[2]]
-        trace_type = go.Scatter3d if three_d else go.Scatter
-        traces.append(trace_type(**coords, mode="lines", showlegend=False, hoverinfo="skip",
-                                 line=dict(color=CLASS_COLORS[cls % 10], width=6 if three_d else 4)))
-    return traces
+RING_COLORS = CLASS_COLORS + [GAP_COLOR]  # index 10: the margin gap
 
 
-def _ring(codes, wins, directions, radius, width):
-    """The circle drawn as colored arcs: predicted class where it wins with its margin, grey
-    where it does not (the margin band)."""
-    color_index = np.where(wins, codes, -1)
-    edges = np.flatnonzero(np.diff(color_index)) + 1
-    traces = []
-    for start, end in zip(np.r_[0, edges], np.r_[edges, len(color_index)]):
-        arc = directions[start:min(end + 1, len(directions))] * radius
-        cls = color_index[start]
-        traces.append(go.Scatter(x=arc[:, 0], y=arc[:, 1], mode="lines", hoverinfo="skip",
-                                 showlegend=False, line=dict(
-                                     width=width, color=GAP_COLOR if cls < 0 else CLASS_COLORS[cls % 10])))
-    return traces
+def _coords(points, three_d):
+    coords = dict(x=points[:, 0], y=points[:, 1])
+    if three_d:
+        coords["z"] = points[:, 2]
+    return coords
+
+
+def _feature_trace(points, labels, predictions, class_names, three_d=False):
+    """Every feature in one trace, colored by its class; customdata holds its index in the
+    test subset (a click turns it into its digit), its class and the predicted class."""
+    trace_type = go.Scatter3d if three_d else go.Scatter
+    return trace_type(
+        **_coords(points, three_d), mode="markers", showlegend=False,
+        customdata=np.stack([np.arange(len(labels)), labels, predictions], axis=1),
+        hovertemplate="test #%{customdata[0]}: class %{customdata[1]}, "
+                      "predicted %{customdata[2]}<extra></extra>",
+        marker=dict(color=labels % 10, colorscale=_discrete_scale(CLASS_COLORS), cmin=0,
+                    cmax=10, size=3 if three_d else 6, opacity=0.85))
+
+
+def _misclassified_trace(points, labels, predictions, three_d=False, legend=True):
+    wrong = np.flatnonzero(labels != predictions)
+    trace_type = go.Scatter3d if three_d else go.Scatter
+    return trace_type(**_coords(points[wrong], three_d), mode="markers", name="misclassified",
+                      legendgroup="misclassified", showlegend=legend, hoverinfo="skip",
+                      marker=dict(symbol="x", color="black", size=3 if three_d else 5,
+                                  opacity=0.8))
+
+
+def _weight_traces(weights, length, class_names, three_d=False):
+    """Class weights as spokes from the origin (one trace), each tip a diamond in its class
+    color labelled with the class name (another): the labels double as the legend."""
+    tips = _unit(weights) * length
+    spokes = np.zeros((3 * len(tips), tips.shape[1]))
+    spokes[1::3] = tips
+    spokes[2::3] = np.nan  # breaks the line between spokes
+    trace_type = go.Scatter3d if three_d else go.Scatter
+    classes = np.arange(len(tips))
+    return [trace_type(**_coords(spokes, three_d), mode="lines", showlegend=False,
+                       hoverinfo="skip", line=dict(color="#333333", width=4 if three_d else 2)),
+            trace_type(**_coords(tips * 1.08, three_d), mode="markers+text", showlegend=False,
+                       text=list(class_names), textposition="middle center",
+                       textfont=dict(size=11 if three_d else 12, color="white"),
+                       hovertemplate="weight of class %{text}<extra></extra>",
+                       marker=dict(color=classes % 10, colorscale=_discrete_scale(CLASS_COLORS),
+                                   cmin=0, cmax=10, size=11 if three_d else 20, symbol="circle",
+                                   line=dict(color="black", width=1)))]
+
+
+def _ring(codes, wins, directions, radius):
+    """The circle drawn as dots colored by the class predicted there where it wins with its
+    margin, grey where it does not (the margin gap)."""
+    color_index = np.where(wins, codes % 10, 10)
+    points = directions * radius
+    return go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", showlegend=False,
+                      hoverinfo="skip", marker=dict(size=7, symbol="square", color=color_index,
+                                                    colorscale=_discrete_scale(RING_COLORS),
+                                                    cmin=0, cmax=11))
 
 
 def features_2d_figure(features, labels, predictions, weights, class_names, loss, params,
@@ -90,54 +116,49 @@ def features_2d_figure(features, labels, predictions, weights, class_names, loss
     ringed by the predicted class where it wins with its margin and grey in the margin gap."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Raw features", "On the unit circle"),
                         horizontal_spacing=0.06)
-    for trace in _class_scatter(features, labels, predictions, class_names, (1, 1)):
-        fig.add_trace(trace, row=1, col=1)
-    for trace in _weight_lines(weights, raw_limit * 0.9):
-        fig.add_trace(trace, row=1, col=1)
-    angles = np.linspace(-math.pi, math.pi, 721)
+    unit = _unit(features)
+    fig.add_trace(_feature_trace(features, labels, predictions, class_names), row=1, col=1)
+    fig.add_trace(_misclassified_trace(features, labels, predictions), row=1, col=1)
+    fig.add_traces(_weight_traces(weights, raw_limit * 0.85, class_names), rows=1, cols=1)
+    angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    codes, wins = region_codes(loss, params, directions, weights)
-    for trace in _ring(codes, wins, directions, 1.12, 10):
-        fig.add_trace(trace, row=1, col=2)
-    for trace in _class_scatter(_unit(features), labels, predictions, class_names, (1, 2)):
-        fig.add_trace(trace, row=1, col=2)
-    for trace in _weight_lines(weights, 1.3):
-        fig.add_trace(trace, row=1, col=2)
+    fig.add_trace(_ring(*region_codes(loss, params, directions, weights), directions, 1.15),
+                  row=1, col=2)
+    fig.add_trace(_feature_trace(unit, labels, predictions, class_names), row=1, col=2)
+    fig.add_trace(_misclassified_trace(unit, labels, predictions, legend=False), row=1, col=2)
+    fig.add_traces(_weight_traces(weights, 1.25, class_names), rows=1, cols=2)
     fig.update_xaxes(range=[-raw_limit, raw_limit], row=1, col=1)
     fig.update_yaxes(range=[-raw_limit, raw_limit], scaleanchor="x", row=1, col=1)
-    fig.update_xaxes(range=[-1.4, 1.4], row=1, col=2)
-    fig.update_yaxes(range=[-1.4, 1.4], scaleanchor="x2", row=1, col=2)
-    fig.update_layout(uirevision="features-2d")  # keep zoom and selection across refreshes
-    return base_layout(fig, "", height=520)
+    fig.update_xaxes(range=[-1.5, 1.5], row=1, col=2)
+    fig.update_yaxes(range=[-1.5, 1.5], scaleanchor="x2", row=1, col=2)
+    fig.update_layout(uirevision="features-2d")  # keep zoom and legend choices across refreshes
+    return base_layout(fig, "", height=540)
 
 
-def _sphere_surface(loss, params, weights, resolution=40):
+def _sphere_surface(loss, params, weights, resolution=36):
     polar = np.linspace(0, math.pi, resolution)
     azimuth = np.linspace(0, 2 * math.pi, 2 * resolution)
     p, a = np.meshgrid(polar, azimuth, indexing="ij")
     xyz = np.stack([np.sin(p) * np.cos(a), np.sin(p) * np.sin(a), np.cos(p)], axis=-1)
     codes, wins = region_codes(loss, params, xyz.reshape(-1, 3), weights)
-    color = np.where(wins, codes, 10).reshape(p.shape)  # 10 = the margin gap, grey
-    n = 11
-    scale = []
-    for i, c in enumerate(CLASS_COLORS + [GAP_COLOR]):
-        scale += [[i / n, c], [(i + 1) / n, c]]
+    color = np.where(wins, codes % 10, 10).reshape(p.shape)
     return go.Surface(x=xyz[..., 0], y=xyz[..., 1], z=xyz[..., 2], surfacecolor=color,
-                      cmin=0, cmax=n, colorscale=scale, showscale=False, opacity=0.35,
-                      hoverinfo="skip", name="predicted class")
+                      cmin=0, cmax=11, colorscale=_discrete_scale(RING_COLORS), showscale=False,
+                      opacity=0.35, hoverinfo="skip", name="predicted class")
 
 
 def features_3d_figure(features, labels, predictions, weights, class_names, loss, params):
     """Normalized features on a translucent sphere colored by the class that wins there with
     its margin (grey: the gap), and the class weight directions."""
+    unit = _unit(features) * 1.01
     fig = go.Figure([_sphere_surface(loss, params, weights)])
-    fig.add_traces(_class_scatter(_unit(features) * 1.01, labels, predictions, class_names,
-                                  three_d=True))
-    fig.add_traces(_weight_lines(weights, 1.35, three_d=True))
+    fig.add_trace(_feature_trace(unit, labels, predictions, class_names, three_d=True))
+    fig.add_trace(_misclassified_trace(unit, labels, predictions, three_d=True))
+    fig.add_traces(_weight_traces(weights, 1.3, class_names, three_d=True))
     axis = dict(range=[-1.4, 1.4], showticklabels=False, title="")
     fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube"),
                       uirevision="features-3d")  # keep the user's rotation across refreshes
-    return base_layout(fig, "Features on the unit sphere", height=600)
+    return base_layout(fig, "Features on the unit sphere", height=620)
 
 
 def curves_figure(history) -> go.Figure:
