@@ -155,8 +155,9 @@ def features_3d_figure(features, labels, predictions, weights, class_names, loss
     fig.add_trace(_feature_trace(unit, labels, predictions, class_names, three_d=True))
     fig.add_trace(_misclassified_trace(unit, labels, predictions, three_d=True))
     fig.add_traces(_weight_traces(weights, 1.3, class_names, three_d=True))
-    axis = dict(range=[-1.4, 1.4], showticklabels=False, title="")
-    fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube"),
+    axis = dict(range=[-1.4, 1.4], visible=False)
+    fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
+                                 camera=dict(eye=dict(x=0.95, y=0.95, z=0.7))),
                       uirevision="features-3d")  # keep the user's rotation across refreshes
     return base_layout(fig, "Features on the unit sphere", height=620)
 

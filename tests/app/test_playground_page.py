@@ -1,6 +1,6 @@
 import time
 
-from tests.app.conftest import figures
+from tests.app.conftest import array, figures
 
 
 def stop_trainer(at):
@@ -13,8 +13,10 @@ def test_page_shows_an_untrained_model_and_its_figures(open_page):
     at = open_page("playground")
     try:
         assert not at.exception
-        names = {trace.get("name") for trace in figures(at)[0]["data"]}
-        assert {str(d) for d in range(10)} <= names
+        features = figures(at)[0]["data"]
+        assert len(array(features[0]["x"])) == 1000  # every test digit, one trace
+        tips = next(t for t in features if t.get("mode") == "markers+text")
+        assert tips["text"] == [str(d) for d in range(10)]  # class weights, labelled
         assert at.button(key="playground:start")
         assert at.metric[0].label == "test accuracy"
     finally:
