@@ -16,15 +16,17 @@ import time
 
 import numpy as np
 import plotly.io
+import torch
 
 from lossviz.data import load_bundled
-from lossviz.figures.training import (angle_histogram_figure, curves_figure, features_2d_figure,
-                                      features_3d_figure, stable_limit)
+from lossviz.figures.training import playground_figures
 from lossviz.train import Run, preset_config
-from lossviz.trainer import History, Trainer
+from lossviz.trainer import History, Snapshot, Trainer, training_threads
 
 
-def bare_rate(config, dataset, seconds):
+def bare_rate(config, dataset, seconds, threads=None):
+    if threads is not None:
+        torch.set_num_threads(threads)
     run = Run(config, dataset)
     for _ in range(3):
         run.train_step()
@@ -34,18 +36,20 @@ def bare_rate(config, dataset, seconds):
     return samples / (time.perf_counter() - start)
 
 
+def bare_rate_in_thread(config, dataset, seconds, threads):
+    """The bare loop again, but on a worker thread with the trainer's thread count: what the
+    trainer could reach if the page cost nothing."""
+    result = []
+    worker = threading.Thread(
+        target=lambda: result.append(bare_rate(config, dataset, seconds, threads)))
+    worker.start()
+    worker.join()
+    return result[0]
+
+
 def page_figures(snap, class_names):
-    ev = snap.evaluation
-    args = (ev.features, ev.labels, ev.predictions, ev.weights, class_names,
-            snap.config.loss, snap.params)
-    if snap.config.dim == 2:
-        limit = stable_limit(None, float(np.abs(ev.features).max(initial=0.0)))
-        features = features_2d_figure(*args, raw_limit=limit)
-    else:
-        features = features_3d_figure(*args)
-    figures = [features, curves_figure(snap.history),
-               angle_histogram_figure(ev.features, ev.labels, ev.weights)]
-    return [plotly.io.to_json(f) for f in figures]
+    figures, _ = playground_figures(snap, class_names)
+    return [plotly.io.to_json(f) for f in figures.values()]
 
 
 def live_rate(config, dataset, seconds):
@@ -80,15 +84,12 @@ def figure_times(dataset, repeats=20):
         run = Run(config, dataset)
         images = np.concatenate([dataset.test_images, dataset.train_images])[:2000]
         labels = np.concatenate([dataset.test_labels, dataset.train_labels])[:2000]
-        import torch
         ev = run.evaluate(torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()))
-        snap = Trainer.__new__(Trainer)  # only the snapshot's fields are needed
         history = History()
         for i in range(200):  # a long run's worth of curve points
             history = history.plus(steps=i, epochs=i / 30, train_loss=rng.random(),
                                    train_accuracy=rng.random(), test_loss=rng.random(),
                                    test_accuracy=rng.random())
-        from lossviz.trainer import Snapshot
         snap = Snapshot(0, "running", None, 0, 0.0, config, dict(config.params), 0.001, 0.0, ev,
                         history)
         page_figures(snap, dataset.class_names)
@@ -107,12 +108,18 @@ def main():
     args = parser.parse_args()
     dataset = load_bundled()
     config = preset_config("arcface", 2)
+    threads = torch.get_num_threads()
     bare_1 = bare_rate(config, dataset, args.seconds)
     live = live_rate(config, dataset, args.seconds)
-    bare_2 = bare_rate(config, dataset, args.seconds)
+    bare_2 = bare_rate(config, dataset, args.seconds, threads)
+    quiet = bare_rate_in_thread(config, dataset, args.seconds, training_threads())
+    torch.set_num_threads(threads)
     bare = (bare_1 + bare_2) / 2
-    print(f"bare loop: {bare_1:,.0f} and {bare_2:,.0f} samples/s; live trainer with the page "
-          f"refreshing: {live:,.0f} samples/s; ratio live/bare = {live / bare:.2f}")
+    print(f"bare loop, {threads} threads: {bare_1:,.0f} and {bare_2:,.0f} samples/s")
+    print(f"live trainer ({training_threads()} thread(s)) with the page refreshing twice a "
+          f"second: {live:,.0f} samples/s; ratio live/bare = {live / bare:.2f}")
+    print(f"bare loop on a worker thread with {training_threads()} thread(s), no page: "
+          f"{quiet:,.0f} samples/s; ratio live/that = {live / quiet:.2f}")
     for dim, (seconds, points) in figure_times(dataset).items():
         print(f"{dim}D: building the playground figures from {points} points: "
               f"{seconds * 1e3:.1f} ms per refresh (median)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +20,10 @@ MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
 
 class DownloadError(ValueError):
     pass
+
+
+def _write_all(out, data: bytes) -> None:
+    out.write(data)
 
 
 def _sha256(data: bytes) -> str:
@@ -52,7 +57,7 @@ def download_mnist(folder: Path, base_url: str | None = None, files: dict = MNIS
             except (OSError, DownloadError) as err:
                 errors.append(f"{mirror}{name}: {err}" if not isinstance(err, DownloadError) else str(err))
                 continue
-            write_atomically(target, lambda out: out.write(data))
+            write_atomically(target, partial(_write_all, data=data))
             log(f"{target}: {len(data):,} bytes, checksum ok")
             break
         else:

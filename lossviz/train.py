@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -209,7 +209,7 @@ class Run:
         if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
             self.optimizer.zero_grad(set_to_none=True)
             with torch.no_grad():
-                for buffer, saved in zip(self.model.buffers(), saved_buffers):
+                for buffer, saved in zip(self.model.buffers(), saved_buffers, strict=True):
                     buffer.copy_(saved)
             return float("nan"), float("nan"), len(labels)
         self._set_lr()

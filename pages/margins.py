@@ -44,7 +44,7 @@ def binary_case(loss: str, params: dict):
 def feasibility_report(loss: str, params: dict):
     classes = ui.value(PAGE, "classes")
     st.subheader(f"Can {classes} classes all keep this margin?")
-    for column, dim in zip(st.columns(2), (2, 3)):
+    for column, dim in zip(st.columns(2), (2, 3), strict=True):
         result = feasibility(loss, params, classes, dim)
         with column:
             st.markdown(f"**{dim}D features** — closest class weights at best "

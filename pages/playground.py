@@ -7,8 +7,7 @@ import streamlit as st
 
 from lossviz import ui
 from lossviz.data import DATA_ENV, SOURCES
-from lossviz.figures.training import (angle_histogram_figure, curves_figure, features_2d_figure,
-                                      features_3d_figure, stable_limit)
+from lossviz.figures.training import playground_figures
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
 from lossviz.train import DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device
@@ -155,28 +154,15 @@ def progress_line(snap):
         columns[3].metric("closest class weights", f"{ev.min_weight_angle:.1f}°")
 
 
-def build_figures(snap, class_names) -> dict:
-    ev = snap.evaluation
-    args = (ev.features, ev.labels, ev.predictions, ev.weights, class_names,
-            snap.config.loss, snap.params)
-    if snap.config.dim == 2:
-        limit_key = ui.key(PAGE, f"limit-{snap.generation}")
-        limit = stable_limit(st.session_state.get(limit_key),
-                             float(np.abs(ev.features).max(initial=0.0)))
-        st.session_state[limit_key] = limit
-        features = features_2d_figure(*args, raw_limit=limit)
-    else:
-        features = features_3d_figure(*args)
-    return {"features": features, "curves": curves_figure(snap.history),
-            "angles": angle_histogram_figure(ev.features, ev.labels, ev.weights)}
-
-
 def snapshot_figures(snap, class_names) -> dict:
     """The page refreshes more often than the trainer publishes: build figures once per
     snapshot, so the CPU goes to training rather than to drawing the same picture again."""
     cached = st.session_state.get(ui.key(PAGE, "figures"))
     if cached is None or cached[0] is not snap:
-        cached = (snap, build_figures(snap, class_names))
+        limit_key = ui.key(PAGE, f"limit-{snap.generation}")
+        figures, st.session_state[limit_key] = playground_figures(
+            snap, class_names, st.session_state.get(limit_key))
+        cached = (snap, figures)
         st.session_state[ui.key(PAGE, "figures")] = cached
     return cached[1]
 

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from lossviz.data import Dataset, load_bundled

@@ -60,23 +60,26 @@ def _add_raw_variants(fig: go.Figure, curves: list[Curve], theta: np.ndarray):
                       line_width=0, layer="below")
 
 
+def _setting_figure(user: list[Curve], theta: np.ndarray, values, title: str,
+                    y_axis: dict) -> go.Figure:
+    """One line per curve of values(curve) against theta_y; the legend is the main figure's."""
+    fig = go.Figure([_line(theta, values(curve), curve.label, color, dash)
+                     for curve, color, dash in _styles(user, [])])
+    fig.update_yaxes(**y_axis)
+    fig.update_layout(showlegend=False)
+    return degree_axis(base_layout(fig, title, height=380), "θ_y (degrees)")
+
+
 def probability_figure(user: list[Curve], theta: np.ndarray, other_angle: float,
                        num_classes: int, feature_norm: float) -> go.Figure:
-    fig = go.Figure()
-    for curve, color, dash in _styles(user, []):
-        p = target_probability(curve, theta, other_angle, num_classes, feature_norm)
-        fig.add_trace(_line(theta, p, curve.label, color, dash))
-    fig.update_yaxes(title="p(target)", range=[0, 1.02])
-    fig.update_layout(showlegend=False)
-    return degree_axis(base_layout(fig, "Target probability", height=380), "θ_y (degrees)")
+    return _setting_figure(
+        user, theta,
+        lambda c: target_probability(c, theta, other_angle, num_classes, feature_norm),
+        "Target probability", dict(title="p(target)", range=[0, 1.02]))
 
 
 def gradient_figure(user: list[Curve], theta: np.ndarray, other_angle: float,
                     num_classes: int, feature_norm: float) -> go.Figure:
-    fig = go.Figure()
-    for curve, color, dash in _styles(user, []):
-        g = loss_gradient(curve, theta, other_angle, num_classes, feature_norm)
-        fig.add_trace(_line(theta, g, curve.label, color, dash))
-    fig.update_yaxes(title="|dL/dθ_y|", rangemode="tozero")
-    fig.update_layout(showlegend=False)
-    return degree_axis(base_layout(fig, "Gradient magnitude", height=380), "θ_y (degrees)")
+    return _setting_figure(
+        user, theta, lambda c: loss_gradient(c, theta, other_angle, num_classes, feature_norm),
+        "Gradient magnitude", dict(title="|dL/dθ_y|", rangemode="tozero"))

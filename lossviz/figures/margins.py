@@ -19,7 +19,7 @@ def _runs(codes: np.ndarray):
     """(start, end, code) for each run of equal consecutive codes."""
     edges = np.flatnonzero(np.diff(codes)) + 1
     starts, ends = np.r_[0, edges], np.r_[edges, len(codes)]
-    return [(s, e, codes[s]) for s, e in zip(starts, ends)]
+    return [(s, e, codes[s]) for s, e in zip(starts, ends, strict=True)]
 
 
 def _wedge(directions: np.ndarray, radius: float):

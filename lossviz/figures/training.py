@@ -188,3 +188,19 @@ def angle_histogram_figure(features, labels, weights) -> go.Figure:
     fig.update_xaxes(title="angle (degrees)", range=[0, 180], dtick=30)
     fig.update_yaxes(title="features")
     return base_layout(fig, "Angles of test features", height=340)
+
+
+def playground_figures(snapshot, class_names, previous_limit: float | None = None):
+    """Every figure the playground shows for one trainer snapshot, and the raw-feature axis
+    limit used (pass it back next time so the 2D axis stays still)."""
+    ev = snapshot.evaluation
+    args = (ev.features, ev.labels, ev.predictions, ev.weights, class_names,
+            snapshot.config.loss, snapshot.params)
+    limit = previous_limit
+    if snapshot.config.dim == 2:
+        limit = stable_limit(previous_limit, float(np.abs(ev.features).max(initial=0.0)))
+        features = features_2d_figure(*args, raw_limit=limit)
+    else:
+        features = features_3d_figure(*args)
+    return {"features": features, "curves": curves_figure(snapshot.history),
+            "angles": angle_histogram_figure(ev.features, ev.labels, ev.weights)}, limit

@@ -1,0 +1,55 @@
+import math
+
+import numpy as np
+
+from lossviz.figures.training import (angle_histogram_figure, features_2d_figure,
+                                      features_3d_figure, region_codes, stable_limit)
+
+NAMES = tuple(str(d) for d in range(10))
+
+
+def test_stable_limit_grows_in_steps_and_keeps_still():
+    first = stable_limit(None, 2.0)
+    assert first >= 2.3
+    assert stable_limit(first, 2.1) == first  # small moves keep the axis
+    assert stable_limit(first, 50.0) > 50.0  # growth is followed
+    assert stable_limit(first, 0.1) < first  # a big shrink is followed too
+
+
+def test_region_codes_mark_the_margin_gap():
+    weights = np.array([[1.0, 0.0], [0.0, 1.0]])
+    angles = np.radians([0.0, 45.0, 44.0, 90.0])
+    directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    predicted, wins = region_codes("arcface", {"s": 16.0, "m": 0.3}, directions, weights)
+    assert predicted.tolist()[0] == 0 and predicted.tolist()[3] == 1
+    # with m = 0.3 rad (17.2 degrees) on a 90 degree arc, 44 and 45 degrees are in the gap
+    assert wins.tolist() == [True, False, False, True]
+    _, softmax_wins = region_codes("softmax", {}, directions[[0, 2]], weights)
+    assert softmax_wins.all()
+
+
+def test_feature_figures_draw_every_point_and_label_every_weight():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 300)
+    predictions = np.where(np.arange(300) % 7 == 0, (labels + 1) % 10, labels)
+    for dim, build in ((2, features_2d_figure), (3, features_3d_figure)):
+        features = rng.normal(size=(300, dim))
+        weights = rng.normal(size=(10, dim))
+        args = (features, labels, predictions, weights, NAMES, "cosface", {"s": 16.0, "m": 0.1})
+        fig = build(*args, raw_limit=3.0) if dim == 2 else build(*args)
+        points = next(t for t in fig.data if getattr(t, "customdata", None) is not None
+                      and len(t.customdata) == 300)
+        assert len(points.x) == 300
+        wrong = next(t for t in fig.data if t.name == "misclassified")
+        assert len(wrong.x) == int((labels != predictions).sum())
+        tips = [t for t in fig.data if getattr(t, "mode", None) == "markers+text"]
+        assert list(tips[0].text) == list(NAMES)
+
+
+def test_angle_histogram_uses_degrees():
+    features = np.array([[1.0, 0.0], [0.0, 1.0]])
+    weights = np.array([[1.0, 0.0], [0.0, 1.0]])
+    fig = angle_histogram_figure(features, np.array([0, 0]), weights)
+    own = fig.data[0].x
+    np.testing.assert_allclose(own, [0.0, 90.0], atol=1e-6)
+    assert math.isclose(fig.data[1].x[1], 0.0, abs_tol=1e-6)
