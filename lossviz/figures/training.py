@@ -75,8 +75,8 @@ def _misclassified_trace(points, labels, predictions, three_d=False, legend=True
     trace_type = go.Scatter3d if three_d else go.Scatter
     return trace_type(**_coords(points[wrong], three_d), mode="markers", name="misclassified",
                       legendgroup="misclassified", showlegend=legend, hoverinfo="skip",
-                      marker=dict(symbol="x", color="black", size=3 if three_d else 5,
-                                  opacity=0.8))
+                      marker=dict(symbol="x" if three_d else "x-thin", size=3 if three_d else 6,
+                                  color="black", opacity=0.6, line=dict(width=1, color="black")))
 
 
 def _weight_traces(weights, length, class_names, three_d=False):
