@@ -86,3 +86,15 @@ def test_server_wide_limit_makes_the_next_run_wait(small_set):
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_trainer_whose_thread_exited_carries_on_where_it_was(small_set):
+    trainer = Trainer(TrainConfig(dim=2, batch_size=64), small_set, pause_after=0.3, exit_after=0.6)
+    try:
+        trainer.step(2)
+        wait_for(lambda: trainer._snapshot.step == 2)
+        wait_for(lambda: not trainer.alive, timeout=20)
+        trainer.step()
+        wait_for(lambda: trainer.snapshot().step == 3)
+    finally:
+        trainer.stop()
