@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from lossviz.data import SOURCES, data_dir, load_source
+from lossviz.export import EpochHistory, run_table_row, write_comparison, write_run
 from lossviz.losses import LOSSES
 from lossviz.train import DEVICES, OPTIMIZERS, Run, preset_config, train_epochs
 
@@ -34,6 +35,27 @@ def _add_train(commands):
     train.add_argument("--data", choices=SOURCES, default="bundled", help="data set")
     train.add_argument("--data-dir", type=Path, default=data_dir(), help="folder of IDX files")
     train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    train.add_argument("--out", type=Path, help="write checkpoint, metrics, history and figures "
+                                                "(PNG and SVG) to this folder")
+
+
+def _add_compare(commands):
+    compare = commands.add_parser(
+        "compare", help="train several runs with the same seed, data order and initial "
+                        "weights, and write a comparison")
+    what = compare.add_mutually_exclusive_group(required=True)
+    what.add_argument("--losses", help="comma-separated losses, each with its preset")
+    what.add_argument("--vary", metavar="PARAM=V1,V2,...",
+                      help="one loss (--loss) at several values of one parameter, e.g. m=1,2,3,4")
+    compare.add_argument("--loss", choices=list(LOSSES), help="the loss that --vary varies")
+    compare.add_argument("--dim", type=int, choices=(2, 3), default=2)
+    compare.add_argument("--epochs", type=int, default=10)
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--device", choices=DEVICES, default="auto")
+    compare.add_argument("--data", choices=SOURCES, default="bundled")
+    compare.add_argument("--data-dir", type=Path, default=data_dir())
+    compare.add_argument("--out", type=Path, required=True, help="folder for every run's files "
+                                                                  "and comparison.csv/json")
 
 
 def _add_download(commands):
@@ -46,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lossviz", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(commands)
+    _add_compare(commands)
     _add_download(commands)
     return parser
 
@@ -69,11 +92,10 @@ def _train(args) -> int:
     if warning:
         print(warning, file=sys.stderr)
     run = Run(config, dataset)
-
-    def progress(epoch, epochs, loss):
-        print(f"epoch {epoch}/{epochs} loss {loss:.4f}", file=sys.stderr, flush=True)
-
-    metrics = train_epochs(run, dataset, progress)
+    history = EpochHistory() if args.out else None
+    metrics = train_epochs(run, dataset, _progress(""), history)
+    if args.out:
+        write_run(args.out, run, metrics, history, dataset.class_names)
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -82,11 +104,60 @@ def _train(args) -> int:
     return 0
 
 
+def _progress(prefix: str):
+    def report(epoch, epochs, loss):
+        print(f"{prefix}epoch {epoch}/{epochs} loss {loss:.4f}", file=sys.stderr, flush=True)
+    return report
+
+
+def _compare_configs(args) -> dict:
+    """label -> config for each run of the comparison."""
+    if args.losses:
+        names = [name.strip() for name in args.losses.split(",") if name.strip()]
+        unknown = [name for name in names if name not in LOSSES]
+        if unknown or len(names) < 2:
+            raise ValueError(f"--losses needs two or more of {', '.join(LOSSES)}"
+                             + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+        return {name: preset_config(name, args.dim, epochs=args.epochs, seed=args.seed,
+                                    device=args.device) for name in names}
+    if args.loss is None:
+        raise ValueError("--vary needs --loss")
+    name, _, values = args.vary.partition("=")
+    try:
+        numbers = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--vary {args.vary}: values must be numbers") from None
+    if not numbers or name not in {p.name for p in LOSSES[args.loss].params}:
+        raise ValueError(f"--vary needs PARAM=V1,V2,... with a parameter of {args.loss}")
+    return {f"{args.loss}-{name}={v:g}": preset_config(
+        args.loss, args.dim, params={name: v}, epochs=args.epochs, seed=args.seed,
+        device=args.device) for v in numbers}
+
+
+def _compare(args) -> int:
+    configs = _compare_configs(args)
+    dataset, warning = load_source(args.data, args.data_dir)
+    if warning:
+        print(warning, file=sys.stderr)
+    rows = []
+    for index, (label, config) in enumerate(configs.items(), start=1):
+        run, history = Run(config, dataset), EpochHistory()
+        metrics = train_epochs(run, dataset, _progress(f"[{index}/{len(configs)} {label}] "),
+                               history)
+        write_run(args.out / label, run, metrics, history, dataset.class_names)
+        rows.append({"run": label, **run_table_row(run, metrics, history)})
+    write_comparison(args.out, rows)
+    print(json.dumps(rows))
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "compare":
+            return _compare(args)
         from lossviz.download import download_mnist
         download_mnist(args.dir, args.base_url, log=lambda line: print(line, file=sys.stderr))
         return 0

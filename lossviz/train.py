@@ -243,31 +243,43 @@ class Run:
                              torch.from_numpy(dataset.test_labels.copy()))
 
 
-def train_epochs(run: Run, dataset: Dataset, progress=None) -> dict:
-    """Train run.config.epochs epochs; the final metrics as plain numbers."""
+def train_epochs(run: Run, dataset: Dataset, progress=None, on_epoch=None) -> dict:
+    """Train run.config.epochs epochs; the final metrics as plain numbers. After each epoch,
+    on_epoch(run, epoch, train_loss, train_accuracy) may record history; its time is not
+    counted in samples/s."""
     total = run.config.epochs * run.steps_per_epoch
-    losses, accuracies, samples, nan_steps = [], [], 0, 0
-    start = time.perf_counter()
-    while run.step < total:
+    losses, accuracies, samples, nan_steps, training_seconds = [], [], 0, 0, 0.0
+    while run.step < total and nan_steps <= 10:
+        start = time.perf_counter()
         loss, accuracy, size = run.train_step()
+        training_seconds += time.perf_counter() - start
         if math.isnan(loss):
             nan_steps += 1
-            if nan_steps > 10:
-                break
             continue
         samples += size
         losses.append(loss)
         accuracies.append(accuracy)
-        if progress and run.step % run.steps_per_epoch == 0:
-            progress(run.step // run.steps_per_epoch, run.config.epochs, float(np.mean(losses[-run.steps_per_epoch:])))
-    elapsed = time.perf_counter() - start
+        if run.step % run.steps_per_epoch == 0:
+            epoch = run.step // run.steps_per_epoch
+            recent = slice(-run.steps_per_epoch, None)
+            epoch_loss, epoch_accuracy = np.mean(losses[recent]), np.mean(accuracies[recent])
+            if progress:
+                progress(epoch, run.config.epochs, float(epoch_loss))
+            if on_epoch:
+                on_epoch(run, epoch, float(epoch_loss), float(epoch_accuracy))
+    return final_metrics(run, dataset, nan_steps > 0,
+                         samples / training_seconds if training_seconds > 0 else 0.0)
+
+
+def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: float) -> dict:
     test = run.evaluate_full_test(dataset)
     train = run.evaluate(torch.from_numpy(dataset.train_images.copy()),
                          torch.from_numpy(dataset.train_labels.copy()))
-    return {"loss": run.config.loss, "dim": run.config.dim, "params": params_in_force(run.config, run.step),
-            "epochs": run.step / run.steps_per_epoch, "steps": run.step, "nan": nan_steps > 0,
+    return {"loss": run.config.loss, "dim": run.config.dim,
+            "params": params_in_force(run.config, run.step),
+            "epochs": run.step / run.steps_per_epoch, "steps": run.step, "nan": had_nan,
             "train_accuracy": train.accuracy, "train_loss": train.loss,
             "test_accuracy": test.accuracy, "test_loss": test.loss,
-            "mean_own_angle_deg": test.mean_own_angle, "min_weight_angle_deg": test.min_weight_angle,
-            "samples_per_s": samples / elapsed if elapsed > 0 else 0.0,
-            "seconds": elapsed, "device": str(run.device)}
+            "mean_own_angle_deg": test.mean_own_angle,
+            "min_weight_angle_deg": test.min_weight_angle,
+            "samples_per_s": samples_per_s, "device": str(run.device)}

@@ -1,0 +1,72 @@
+"""A finished run as an output folder: checkpoint, metrics (JSON), history per epoch (CSV),
+and static figures (PNG and SVG)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from lossviz.checkpoint import save_checkpoint
+from lossviz.figures.static import curves_figure, features_figure, save_figure
+from lossviz.metrics import run_summary, steps_to_accuracy
+from lossviz.train import Run, params_in_force
+
+HISTORY_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+class EpochHistory:
+    """train_epochs' on_epoch callback: evaluates the test subset after every epoch."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def __call__(self, run: Run, epoch: int, train_loss: float, train_accuracy: float):
+        evaluation = run.evaluate()
+        self.rows.append({"epoch": epoch, "step": run.step, "train_loss": train_loss,
+                          "train_accuracy": train_accuracy, "test_loss": evaluation.loss,
+                          "test_accuracy": evaluation.accuracy})
+
+    def steps_to(self, accuracy: float):
+        return steps_to_accuracy([r["step"] for r in self.rows],
+                                 [r["test_accuracy"] for r in self.rows], accuracy)
+
+
+def run_table_row(run: Run, metrics: dict, history: EpochHistory) -> dict:
+    """One run's line in a comparison: its settings and the angles it reached."""
+    evaluation = run.evaluate()
+    summary = run_summary(evaluation.features, evaluation.labels, evaluation.weights,
+                          metrics["test_accuracy"])
+    return {"loss": run.config.loss, **{f"param_{k}": v for k, v in
+                                        params_in_force(run.config, run.step).items()},
+            **summary, "steps_to_90": history.steps_to(0.9), "nan": metrics["nan"]}
+
+
+def write_run(folder: Path, run: Run, metrics: dict, history: EpochHistory,
+              class_names) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(run, folder / "checkpoint.pt")
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with open(folder / "history.csv", "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=HISTORY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(history.rows)
+    evaluation = run.evaluate()
+    title = f"{run.config.loss}, {run.config.dim}D"
+    save_figure(features_figure(evaluation.features, evaluation.labels, evaluation.weights,
+                                class_names, run.config.loss,
+                                params_in_force(run.config, run.step), title),
+                folder, "features")
+    save_figure(curves_figure(history.rows, title), folder, "curves")
+
+
+def write_comparison(folder: Path, rows: list[dict]) -> None:
+    """comparison.json and comparison.csv: one row per run (columns: the union of keys)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "comparison.json").write_text(json.dumps(rows, indent=2))
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(folder / "comparison.csv", "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,67 @@
+"""python -m lossviz end to end, on short runs of the bundled digits."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lossviz(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "lossviz", *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_train_prints_only_json_and_writes_its_folder(tmp_path):
+    result = lossviz("train", "--loss", "arcface", "--dim", "2", "--epochs", "1", "--s", "10",
+                     "--json", "--out", str(tmp_path / "run"))
+    metrics = json.loads(result.stdout)  # stdout is the JSON object and nothing else
+    assert metrics["params"]["s"] == 10.0 and not metrics["nan"]
+    assert "epoch 1/1" in result.stderr
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"checkpoint.pt", "metrics.json", "history.csv", "features.png", "features.svg",
+            "curves.png", "curves.svg"} <= files
+    rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["1"]
+
+
+def test_same_seed_same_metrics():
+    first = json.loads(lossviz("train", "--loss", "cosface", "--epochs", "1", "--json").stdout)
+    second = json.loads(lossviz("train", "--loss", "cosface", "--epochs", "1", "--json").stdout)
+    for key in ("test_accuracy", "test_loss", "train_loss", "mean_own_angle_deg"):
+        assert first[key] == second[key]
+
+
+def test_compare_writes_a_table_of_runs(tmp_path):
+    result = lossviz("compare", "--loss", "lsoftmax", "--vary", "m=1,2", "--epochs", "1",
+                     "--out", str(tmp_path))
+    rows = json.loads(result.stdout)
+    assert [r["run"] for r in rows] == ["lsoftmax-m=1", "lsoftmax-m=2"]
+    assert (tmp_path / "comparison.csv").exists() and (tmp_path / "lsoftmax-m=2" / "features.svg").exists()
+    assert all("angular_margin_deg" in r and "steps_to_90" in r for r in rows)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--loss", "nope"], "invalid choice"),
+    (["train", "--loss", "softmax", "--m", "0.3"], "--m does not apply to softmax"),
+    (["train", "--loss", "cosface", "--m", "7"], "outside"),
+    (["compare", "--losses", "arcface,bogus", "--out", "x"], "unknown: bogus"),
+    (["compare", "--vary", "m=1,2", "--out", "x"], "--vary needs --loss"),
+])
+def test_bad_flags_give_one_line_and_exit_2(args, message):
+    result = lossviz(*args, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_documents_every_flag():
+    text = lossviz("train", "--help").stdout
+    for flag in ("--loss", "--dim", "--epochs", "--seed", "--s", "--m", "--m1", "--m2", "--m3",
+                 "--lr", "--optimizer", "--device", "--data", "--json", "--out"):
+        assert flag in text
