@@ -3,11 +3,13 @@ and static figures (PNG and SVG)."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 from lossviz.checkpoint import save_checkpoint
-from lossviz.figures.static import curves_figure, features_figure, save_figure
+from lossviz.figures.static import (curves_figure, evolution_gif, features_figure, figure_bytes,
+                                    save_figure)
 from lossviz.metrics import run_summary, steps_to_accuracy
 from lossviz.train import Run, params_in_force
 
@@ -70,3 +72,36 @@ def write_comparison(folder: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def history_rows(history) -> list[dict]:
+    """A live run's History as the rows the CSV and the static curves use."""
+    return [dict(zip(("epoch", "step", "train_loss", "train_accuracy", "test_loss",
+                      "test_accuracy"), values, strict=True))
+            for values in zip(history.epochs, history.steps, history.train_loss,
+                              history.train_accuracy, history.test_loss, history.test_accuracy,
+                              strict=True)]
+
+
+def history_csv(history) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS)
+    writer.writeheader()
+    writer.writerows(history_rows(history))
+    return buffer.getvalue()
+
+
+def snapshot_features_image(snapshot, class_names, fmt: str) -> bytes:
+    ev = snapshot.evaluation
+    title = f"{snapshot.config.loss}, {snapshot.config.dim}D, epoch {snapshot.epoch:.1f}"
+    return figure_bytes(features_figure(ev.features, ev.labels, ev.weights, class_names,
+                                        snapshot.config.loss, snapshot.params, title), fmt)
+
+
+def snapshot_curves_image(snapshot, fmt: str) -> bytes:
+    return figure_bytes(curves_figure(history_rows(snapshot.history), snapshot.config.loss), fmt)
+
+
+def snapshot_gif(snapshot, class_names) -> bytes:
+    return evolution_gif(snapshot.frames, snapshot.evaluation.labels, class_names,
+                         snapshot.config.loss, snapshot.params)

@@ -20,6 +20,7 @@ from lossviz.data import Dataset
 from lossviz.train import Evaluation, Run, TrainConfig, params_in_force
 
 IDLE, RUNNING, PAUSED, WAITING = "idle", "running", "paused", "waiting"
+MAX_FRAMES, FRAME_POINTS = 200, 500  # the evolution GIF: recent frames, first points of each
 
 
 def training_threads() -> int:
@@ -58,6 +59,7 @@ class Snapshot:
     samples_per_s: float
     evaluation: Evaluation | None
     history: History = field(default_factory=History)
+    frames: tuple = ()  # (epoch, features, weights) over time, for the evolution GIF
 
 
 class Trainer:
@@ -74,6 +76,7 @@ class Trainer:
         self._finish_announced = False  # pause once when the planned epochs are done
         self._last_seen = time.monotonic()
         self._run = Run(config, dataset)
+        self._run_lock = threading.Lock()  # held by the thread while it steps or evaluates
         self._requested = (0, config)  # (generation, config) most recently asked for
         self._generation = 0
         self._snapshot = self._fresh_snapshot(IDLE, None)
@@ -107,6 +110,21 @@ class Trainer:
             self._wanted, self._single_steps = PAUSED, 0
             self._lock.notify_all()
         self._ensure_thread()
+
+    def restore(self, run: Run):
+        """Continue from a run loaded from a checkpoint; older snapshots become stale."""
+        with self._lock:
+            self._requested = (self._requested[0] + 1, run.config)
+            self._pending = ("restore", run)
+            self._wanted, self._single_steps = PAUSED, 0
+            self._lock.notify_all()
+        self._ensure_thread()
+
+    def checkpoint(self) -> bytes:
+        """The current weights and configuration, taken between two steps."""
+        from lossviz.checkpoint import checkpoint_bytes
+        with self._run_lock:
+            return checkpoint_bytes(self._run)
 
     def stop(self, timeout: float = 10.0):
         with self._lock:
@@ -170,7 +188,8 @@ class Trainer:
                     timer.reset()
                     continue
                 try:
-                    loss, accuracy, size = self._run.train_step()
+                    with self._run_lock:
+                        loss, accuracy, size = self._run.train_step()
                 except Exception as err:  # shown on the page; the thread stays usable
                     self._pause_with(f"Training paused: {err}")
                     continue
@@ -220,17 +239,18 @@ class Trainer:
             return "wait"
 
     def _apply_pending(self):
-        kind, config = self._pending
+        kind, value = self._pending
         self._pending = None
-        if kind == "reset":
-            self._run = Run(config, self.dataset)
+        if kind in ("reset", "restore"):
+            with self._run_lock:
+                self._run = Run(value, self.dataset) if kind == "reset" else value
             self._generation += 1
             self._finish_announced = False
             self._snapshot = self._fresh_snapshot(IDLE, None)
         else:
-            self._run.reconfigure(config)
-            self._snapshot = replace(self._snapshot, config=config,
-                                     params=params_in_force(config, self._run.step))
+            self._run.reconfigure(value)
+            self._snapshot = replace(self._snapshot, config=value,
+                                     params=params_in_force(value, self._run.step))
 
     def _take_slot(self) -> bool:
         if self._holds_slot or self._slots is None:
@@ -268,7 +288,8 @@ class Trainer:
 
     def _publish(self, timer: "_Throughput"):
         run = self._run
-        evaluation = run.evaluate()  # outside the lock: readers keep the previous snapshot
+        with self._run_lock:  # not the snapshot lock: readers keep the previous snapshot
+            evaluation = run.evaluate()
         epoch = run.step / run.steps_per_epoch
         loss, accuracy, speed = timer.take()
         with self._lock:
@@ -279,7 +300,8 @@ class Trainer:
                 self._snapshot, step=run.step, epoch=epoch, config=run.config,
                 params=params_in_force(run.config, run.step), learning_rate=run.learning_rate(),
                 samples_per_s=speed or self._snapshot.samples_per_s, evaluation=evaluation,
-                history=history)
+                history=history, frames=(self._snapshot.frames + (
+                    (epoch, evaluation.features[:FRAME_POINTS], evaluation.weights),))[-MAX_FRAMES:])
 
 
 class _Throughput:

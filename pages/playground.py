@@ -7,6 +7,8 @@ import streamlit as st
 
 from lossviz import ui
 from lossviz.data import DATA_ENV, SOURCES
+from lossviz.checkpoint import MAX_BYTES, CheckpointError, load_checkpoint
+from lossviz.export import history_csv, snapshot_curves_image, snapshot_features_image, snapshot_gif
 from lossviz.figures.training import playground_figures
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
@@ -211,6 +213,67 @@ def live_view(trainer: Trainer):
     refresh()
 
 
+CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
+                  "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
+                  "lambda_min": "lambda_min"}
+
+
+def show_config(config: TrainConfig):
+    """Set the sidebar to a loaded run's settings, so the next rerun keeps that run."""
+    for widget, field in CONFIG_WIDGETS.items():
+        st.session_state[ui.key(PAGE, widget)] = getattr(config, field)
+    for name, value in config.params.items():
+        st.session_state[ui.key(PAGE, f"{config.loss}.{name}")] = value
+
+
+def import_checkpoint(trainer: Trainer):
+    upload = st.session_state.get(ui.key(PAGE, "upload"))
+    if upload is None:
+        return
+    try:
+        run = load_checkpoint(upload.getvalue(), trainer.dataset, device=trainer.config.device)
+    except CheckpointError as err:
+        st.session_state[ui.key(PAGE, "import")] = ("error", f"{upload.name}: {err}. "
+                                                     "Your current run is unchanged.")
+        return
+    show_config(run.config)
+    trainer.restore(run)
+    st.session_state[ui.key(PAGE, "import")] = (
+        "success", f"Loaded {upload.name}: {run.config.loss}, {run.config.dim}D, step {run.step}.")
+
+
+def export_controls(trainer: Trainer):
+    names = trainer.dataset.class_names
+    with st.expander("Export and import", icon=":material/download:"):
+        row = st.columns(4)
+        for column, fmt in zip(row[:2], ("png", "svg"), strict=True):
+            column.download_button(
+                f"Features ({fmt.upper()})", key=ui.key(PAGE, f"features-{fmt}"),
+                data=lambda fmt=fmt: snapshot_features_image(trainer.snapshot(), names, fmt),
+                file_name=f"features.{fmt}", mime="image/png" if fmt == "png" else "image/svg+xml")
+        for column, fmt in zip(row[2:], ("png", "svg"), strict=True):
+            column.download_button(
+                f"Curves ({fmt.upper()})", key=ui.key(PAGE, f"curves-{fmt}"),
+                data=lambda fmt=fmt: snapshot_curves_image(trainer.snapshot(), fmt),
+                file_name=f"curves.{fmt}", mime="image/png" if fmt == "png" else "image/svg+xml")
+        row = st.columns(4)
+        row[0].download_button("History (CSV)", key=ui.key(PAGE, "history"),
+                               data=lambda: history_csv(trainer.snapshot().history),
+                               file_name="history.csv", mime="text/csv")
+        row[1].download_button("Checkpoint", key=ui.key(PAGE, "checkpoint"),
+                               data=trainer.checkpoint, file_name="lossviz-run.pt",
+                               mime="application/octet-stream")
+        row[2].download_button("Feature evolution (GIF)", key=ui.key(PAGE, "gif"),
+                               data=lambda: snapshot_gif(trainer.snapshot(), names),
+                               file_name="features.gif", mime="image/gif",
+                               disabled=not trainer.snapshot().frames)
+        st.file_uploader("Load a checkpoint", type=["pt"], max_upload_size=MAX_BYTES // 2**20,
+                         key=ui.key(PAGE, "upload"), on_change=import_checkpoint, args=(trainer,))
+        outcome = st.session_state.get(ui.key(PAGE, "import"))
+        if outcome:
+            (st.error if outcome[0] == "error" else st.success)(outcome[1])
+
+
 def playground_page():
     ui.require_router()
     st.title("Playground")
@@ -223,6 +286,7 @@ def playground_page():
     feasibility_note(config)
     control_buttons(trainer)
     live_view(trainer)
+    export_controls(trainer)
     ui.write_url(PAGE, FIELDS)
 
 

@@ -2,6 +2,7 @@
 and what a teacher puts on slides (PNG and SVG)."""
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -74,3 +75,32 @@ def save_figure(fig, folder: Path, name: str) -> list[Path]:
         fig.savefig(path, dpi=200 if path.suffix == ".png" else None)
     plt.close(fig)
     return paths
+
+
+def figure_bytes(fig, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes, for a download button; the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=200 if fmt == "png" else None)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def evolution_gif(frames, labels, class_names, loss, params, max_frames: int = 60) -> bytes:
+    """An animated GIF of the features over training: frames are (epoch, features, weights)."""
+    from PIL import Image
+    chosen = [frames[i] for i in np.linspace(0, len(frames) - 1, min(max_frames, len(frames)),
+                                             dtype=int)] if frames else []
+    images = []
+    for epoch, features, weights in chosen:
+        fig = features_figure(features, labels[:len(features)], weights, class_names, loss,
+                              params, f"{loss}, epoch {epoch:.1f}")
+        fig.set_dpi(80)
+        fig.canvas.draw()
+        images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("P"))
+        plt.close(fig)
+    if not images:
+        raise ValueError("no frames yet: train for a moment first")
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=150,
+                   loop=0)
+    return buffer.getvalue()

@@ -122,3 +122,27 @@ def test_playground_shows_the_sphere_in_3d(page, app_url):
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Start", exact=True).wait_for()
     assert_no_exception(page)
+
+
+def test_checkpoint_import_good_and_bad(page, app_url, tmp_path):
+    from lossviz.checkpoint import checkpoint_bytes
+    from lossviz.data import load_bundled
+    from lossviz.train import Run, TrainConfig
+
+    good = tmp_path / "run.pt"
+    good.write_bytes(checkpoint_bytes(Run(TrainConfig(loss="cosface", params={"s": 20.0, "m": 0.15},
+                                                      dim=3), load_bundled())))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    open_app(page, app_url, "?dim=2")
+    page.get_by_text("Export and import").click()
+    upload = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+    upload.set_input_files(str(bad))
+    page.get_by_text("Your current run is unchanged").wait_for()
+    upload.set_input_files(str(good))
+    page.get_by_text("Loaded run.pt: cosface, 3D").wait_for()
+    wait_idle(page)
+    assert page.get_by_role("combobox", name="Loss").input_value() == "CosFace (AM-Softmax)"
+    assert page.locator(".js-plotly-plot").first.evaluate("p => p.data[0].type") == "surface"
+    assert_no_exception(page)
+    screenshot(page, "playground-import")
