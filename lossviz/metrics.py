@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero)."""
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
 def angles_to_weights(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(N, C) angles in degrees between each feature and each class weight."""
-    return np.degrees(np.arccos(np.clip(_unit(features) @ _unit(weights).T, -1.0, 1.0)))
+    return np.degrees(np.arccos(np.clip(unit_rows(features) @ unit_rows(weights).T, -1.0, 1.0)))
 
 
 def own_and_nearest_other(features, labels, weights) -> tuple[np.ndarray, np.ndarray]:

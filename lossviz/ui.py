@@ -96,3 +96,10 @@ def trainer_slots():
     except ValueError:
         count = 4
     return threading.BoundedSemaphore(count)
+
+
+@st.cache_resource
+def run_cache():
+    """Comparison runs, each distinct configuration trained once per server."""
+    from lossviz.compare import RunCache
+    return RunCache()

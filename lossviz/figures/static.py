@@ -14,10 +14,7 @@ import numpy as np  # noqa: E402
 
 from lossviz.figures.style import CLASS_COLORS, GAP_COLOR  # noqa: E402
 from lossviz.figures.training import region_codes  # noqa: E402
-
-
-def _unit(rows):
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+from lossviz.metrics import unit_rows  # noqa: E402
 
 
 def _circle_panel(ax, features, labels, weights, class_names, loss, params):
@@ -26,9 +23,9 @@ def _circle_panel(ax, features, labels, weights, class_names, loss, params):
     codes, wins = region_codes(loss, params, directions, weights)
     ring = [CLASS_COLORS[c % 10] if w else GAP_COLOR for c, w in zip(codes, wins, strict=True)]
     ax.scatter(*(directions * 1.15).T, c=ring, s=14, marker="s", linewidths=0)
-    unit = _unit(features)
+    unit = unit_rows(features)
     ax.scatter(*unit.T, c=[CLASS_COLORS[c % 10] for c in labels], s=6, alpha=0.7, linewidths=0)
-    for cls, tip in enumerate(_unit(weights) * 1.3):
+    for cls, tip in enumerate(unit_rows(weights) * 1.3):
         ax.plot([0, tip[0]], [0, tip[1]], color="#333333", linewidth=1)
         ax.text(*(tip * 1.1), class_names[cls], ha="center", va="center", fontsize=8,
                 color=CLASS_COLORS[cls % 10], fontweight="bold")
@@ -43,9 +40,9 @@ def features_figure(features, labels, weights, class_names, loss, params, title=
     else:
         fig = plt.figure(figsize=(4, 4))
         ax = fig.add_subplot(projection="3d")
-        unit = _unit(features)
+        unit = unit_rows(features)
         ax.scatter(*unit.T, c=[CLASS_COLORS[c % 10] for c in labels], s=4, alpha=0.8)
-        for cls, tip in enumerate(_unit(weights) * 1.3):
+        for cls, tip in enumerate(unit_rows(weights) * 1.3):
             ax.plot(*zip([0, 0, 0], tip, strict=True), color=CLASS_COLORS[cls % 10], linewidth=2)
         ax.set(xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), zlim=(-1.3, 1.3), xticks=[], yticks=[],
                zticks=[], box_aspect=(1, 1, 1))

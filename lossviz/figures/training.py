@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from lossviz.figures.style import CLASS_COLORS, GAP_COLOR, base_layout
 from lossviz.losses import target_from_cos
-from lossviz.metrics import own_and_nearest_other
+from lossviz.metrics import own_and_nearest_other, unit_rows
 
 
 def stable_limit(previous: float | None, data_max: float) -> float:
@@ -23,13 +23,9 @@ def stable_limit(previous: float | None, data_max: float) -> float:
     return 10 ** (math.ceil(math.log10(wanted) * 4) / 4)
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-
-
 def region_codes(loss: str, params: dict, directions: np.ndarray, weights: np.ndarray):
     """Per unit direction: the predicted class, and whether it wins with its margin."""
-    cos = np.clip(directions @ _unit(weights).T, -1, 1)
+    cos = np.clip(directions @ unit_rows(weights).T, -1, 1)
     predicted = cos.argmax(axis=1)
     rows = np.arange(len(directions))
     target = target_from_cos(loss, torch.from_numpy(cos[rows, predicted]), params).numpy()
@@ -57,7 +53,7 @@ def _coords(points, three_d):
     return coords
 
 
-def _feature_trace(points, labels, predictions, class_names, three_d=False):
+def feature_trace(points, labels, predictions, class_names, three_d=False):
     """Every feature in one trace, colored by its class; customdata holds its index in the
     test subset (a click turns it into its digit), its class and the predicted class."""
     trace_type = go.Scatter3d if three_d else go.Scatter
@@ -79,10 +75,10 @@ def _misclassified_trace(points, labels, predictions, three_d=False, legend=True
                                   color="black", opacity=0.6, line=dict(width=1, color="black")))
 
 
-def _weight_traces(weights, length, class_names, three_d=False):
+def weight_traces(weights, length, class_names, three_d=False):
     """Class weights as spokes from the origin (one trace), each tip a diamond in its class
     color labelled with the class name (another): the labels double as the legend."""
-    tips = _unit(weights) * length
+    tips = unit_rows(weights) * length
     spokes = np.zeros((3 * len(tips), tips.shape[1]))
     spokes[1::3] = tips
     spokes[2::3] = np.nan  # breaks the line between spokes
@@ -99,7 +95,7 @@ def _weight_traces(weights, length, class_names, three_d=False):
                                    line=dict(color="black", width=1)))]
 
 
-def _ring(codes, wins, directions, radius):
+def ring_trace(codes, wins, directions, radius):
     """The circle drawn as dots colored by the class predicted there where it wins with its
     margin, grey where it does not (the margin gap)."""
     color_index = np.where(wins, codes % 10, 10)
@@ -116,17 +112,17 @@ def features_2d_figure(features, labels, predictions, weights, class_names, loss
     ringed by the predicted class where it wins with its margin and grey in the margin gap."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Raw features", "On the unit circle"),
                         horizontal_spacing=0.06)
-    unit = _unit(features)
-    fig.add_trace(_feature_trace(features, labels, predictions, class_names), row=1, col=1)
+    unit = unit_rows(features)
+    fig.add_trace(feature_trace(features, labels, predictions, class_names), row=1, col=1)
     fig.add_trace(_misclassified_trace(features, labels, predictions), row=1, col=1)
-    fig.add_traces(_weight_traces(weights, raw_limit * 0.85, class_names), rows=1, cols=1)
+    fig.add_traces(weight_traces(weights, raw_limit * 0.85, class_names), rows=1, cols=1)
     angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    fig.add_trace(_ring(*region_codes(loss, params, directions, weights), directions, 1.15),
+    fig.add_trace(ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
                   row=1, col=2)
-    fig.add_trace(_feature_trace(unit, labels, predictions, class_names), row=1, col=2)
+    fig.add_trace(feature_trace(unit, labels, predictions, class_names), row=1, col=2)
     fig.add_trace(_misclassified_trace(unit, labels, predictions, legend=False), row=1, col=2)
-    fig.add_traces(_weight_traces(weights, 1.25, class_names), rows=1, cols=2)
+    fig.add_traces(weight_traces(weights, 1.25, class_names), rows=1, cols=2)
     fig.update_xaxes(range=[-raw_limit, raw_limit], row=1, col=1)
     fig.update_yaxes(range=[-raw_limit, raw_limit], scaleanchor="x", row=1, col=1)
     fig.update_xaxes(range=[-1.5, 1.5], row=1, col=2)
@@ -150,11 +146,11 @@ def _sphere_surface(loss, params, weights, resolution=36):
 def features_3d_figure(features, labels, predictions, weights, class_names, loss, params):
     """Normalized features on a translucent sphere colored by the class that wins there with
     its margin (grey: the gap), and the class weight directions."""
-    unit = _unit(features) * 1.01
+    unit = unit_rows(features) * 1.01
     fig = go.Figure([_sphere_surface(loss, params, weights)])
-    fig.add_trace(_feature_trace(unit, labels, predictions, class_names, three_d=True))
+    fig.add_trace(feature_trace(unit, labels, predictions, class_names, three_d=True))
     fig.add_trace(_misclassified_trace(unit, labels, predictions, three_d=True))
-    fig.add_traces(_weight_traces(weights, 1.3, class_names, three_d=True))
+    fig.add_traces(weight_traces(weights, 1.3, class_names, three_d=True))
     axis = dict(range=[-1.4, 1.4], visible=False)
     fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
                                  camera=dict(eye=dict(x=0.95, y=0.95, z=0.7))),

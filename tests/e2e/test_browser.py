@@ -146,3 +146,14 @@ def test_checkpoint_import_good_and_bad(page, app_url, tmp_path):
     assert page.locator(".js-plotly-plot").first.evaluate("p => p.data[0].type") == "surface"
     assert_no_exception(page)
     screenshot(page, "playground-import")
+
+
+def test_compare_two_short_runs(page, app_url):
+    open_app(page, app_url, "compare?losses=softmax,arcface&epochs=1")
+    page.get_by_role("button", name="Run the comparison").click()
+    page.get_by_text("2 of 2 runs done").wait_for(timeout=240_000)
+    wait_idle(page)
+    page.locator("[data-testid='stDataFrame']").wait_for()
+    assert page.locator(".js-plotly-plot").count() == 2
+    assert_no_exception(page)
+    screenshot(page, "compare")

@@ -1,0 +1,164 @@
+"""Several runs that differ only in their loss (or one parameter of it), trained one after
+another in the background. Every run shares the seed, hence the initial weights and the data
+order. A server-wide cache trains each distinct configuration once: a class of thirty opening
+the same comparison starts one set of trainings, not thirty."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from lossviz.data import Dataset
+from lossviz.export import EpochHistory, run_table_row
+from lossviz.losses import LOSSES
+from lossviz.train import Evaluation, Run, TrainConfig, preset_config, train_epochs
+
+# The source material's closing claim, easiest last: m*theta > cos(theta) - m > cos(theta + m).
+DIFFICULTY_RANKING = ("sphereface", "cosface", "arcface")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    label: str
+    config: TrainConfig
+    history: tuple  # per-epoch rows: epoch, step, train/test loss and accuracy
+    evaluation: Evaluation
+    row: dict  # the comparison table's line
+
+
+def train_one(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None) -> RunResult:
+    run, history = Run(config, dataset), EpochHistory()
+
+    def record(run_, epoch, loss, accuracy):
+        history(run_, epoch, loss, accuracy)
+        if on_epoch:
+            on_epoch(epoch)
+
+    metrics = train_epochs(run, dataset, on_epoch=record)
+    return RunResult(label, config, tuple(history.rows), run.evaluate(),
+                     {"run": label, **run_table_row(run, metrics, history)})
+
+
+class RunCache:
+    """Each distinct (configuration, data set) is trained once per server; whoever asks while
+    it trains waits for the same result."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._futures: dict[str, Future] = {}
+
+    @staticmethod
+    def key(config: TrainConfig, dataset: Dataset) -> str:
+        return json.dumps([dataclasses.asdict(config), dataset.name], sort_keys=True)
+
+    def result(self, label, config, dataset, on_epoch=None) -> RunResult:
+        key = self.key(config, dataset)
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if owner:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(train_one(label, config, dataset, on_epoch))
+            except Exception as err:
+                with self._lock:
+                    del self._futures[key]  # a failure is not cached: the next ask retries
+                future.set_exception(err)
+        result = future.result()
+        return dataclasses.replace(result, label=label, row={**result.row, "run": label})
+
+
+@dataclass(frozen=True)
+class Progress:
+    results: tuple  # finished RunResults, in order
+    current: str | None  # the label training now
+    epoch: int  # its last finished epoch
+    total: int  # how many runs
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return len(self.results) == self.total or self.error is not None
+
+
+class Comparison:
+    """Trains its runs one after another in a background thread; progress() is a snapshot."""
+
+    def __init__(self, configs: dict[str, TrainConfig], dataset: Dataset, cache: RunCache):
+        self._configs, self.dataset, self._cache = configs, dataset, cache
+        self._lock = threading.Lock()
+        self._progress = Progress((), None, 0, len(configs))
+        self._thread = threading.Thread(target=self._train_all, name="lossviz-compare",
+                                        daemon=True)
+        self._thread.start()
+
+    def progress(self) -> Progress:
+        with self._lock:
+            return self._progress
+
+    def join(self, timeout=None):
+        self._thread.join(timeout)
+
+    def _set(self, **changes):
+        with self._lock:
+            self._progress = dataclasses.replace(self._progress, **changes)
+
+    def _train_all(self):
+        for label, config in self._configs.items():
+            self._set(current=label, epoch=0)
+            try:
+                result = self._cache.result(label, config, self.dataset,
+                                            on_epoch=lambda epoch: self._set(epoch=epoch))
+            except Exception as err:  # shown on the page instead of dying silently
+                self._set(current=None, error=f"{label}: {err}")
+                return
+            self._set(results=self.progress().results + (result,))
+        self._set(current=None)
+
+
+def losses_comparison(losses, dim: int, epochs: int, seed: int) -> dict[str, TrainConfig]:
+    return {LOSSES[name].title: preset_config(name, dim, epochs=epochs, seed=seed)
+            for name in losses}
+
+
+def parameter_comparison(loss: str, param: str, values, dim: int, epochs: int,
+                         seed: int) -> dict[str, TrainConfig]:
+    return {f"{LOSSES[loss].title}, {param}={v:g}": preset_config(
+        loss, dim, params={param: v}, epochs=epochs, seed=seed) for v in values}
+
+
+def parse_values(text: str, loss: str, param: str) -> list[float]:
+    """'1, 2, 3' -> [1.0, 2.0, 3.0], each checked against the parameter's range."""
+    spec = LOSSES[loss].param(param)
+    try:
+        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{text!r}: write numbers separated by commas, like 1, 2, 3") from None
+    if len(values) < 2:
+        raise ValueError("give two or more values to compare")
+    bad = [v for v in values if not spec.low <= v <= spec.high or (spec.integer and v != int(v))]
+    if bad:
+        kind = "whole numbers" if spec.integer else "numbers"
+        raise ValueError(f"{param} takes {kind} in [{spec.low:g}, {spec.high:g}]; "
+                         f"not {', '.join(f'{v:g}' for v in bad)}")
+    return values
+
+
+def difficulty_sentence(rows: list[dict]) -> str:
+    """What this run says about the ranking m*theta > cos(theta) - m > cos(theta + m)."""
+    steps = {row["loss"]: row["steps_to_90"] for row in rows}
+    named = ", ".join(f"{LOSSES[loss].title} {steps[loss] if steps[loss] is not None else 'never'}"
+                      for loss in DIFFICULTY_RANKING)
+    if any(steps.get(loss) is None for loss in DIFFICULTY_RANKING):
+        verdict = ("not every loss reached 90% test accuracy in this budget, so this run cannot "
+                   "rank them all")
+    else:
+        ordered = [steps[loss] for loss in DIFFICULTY_RANKING]
+        holds = ordered[0] > ordered[1] > ordered[2]
+        verdict = ("this run agrees with the claim" if holds else
+                   "this run does not bear the claim out strictly")
+    return (f"Steps to 90% test accuracy: {named}. The claimed ranking (hardest first) is "
+            f"m·θ > cos θ − m > cos(θ + m); {verdict}.")

@@ -1,0 +1,24 @@
+def test_two_short_runs_fill_the_table(open_page):
+    at = open_page("compare", {"losses": "softmax,cosface", "epochs": "1"})
+    assert not at.exception
+    at.button(key="compare:run").click().run()
+    job = at.session_state["compare:job"]
+    job.join(300)
+    at.run()
+    assert not at.exception
+    (table,) = at.dataframe
+    assert list(table.value["run"]) == ["Softmax", "CosFace (AM-Softmax)"]
+    assert "angular_margin_deg" in table.value.columns
+
+
+def test_bad_values_are_explained(open_page):
+    at = open_page("compare", {"mode": "values", "loss": "lsoftmax", "param": "m"})
+    at.text_input(key="compare:values").set_value("1, 2.5, x").run()
+    assert "separated by commas" in at.error[0].value
+    assert at.button(key="compare:run").disabled
+
+
+def test_difficulty_mode_names_the_three_losses(open_page):
+    at = open_page("compare", {"mode": "difficulty"})
+    assert not at.exception
+    assert "SphereFace, CosFace and ArcFace" in at.caption[0].value
