@@ -6,10 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+from lossviz.compare import configs_from_spec
 from lossviz.data import SOURCES, data_dir, load_source
 from lossviz.export import EpochHistory, run_table_row, write_comparison, write_run
 from lossviz.losses import LOSSES
-from lossviz.train import DEVICES, OPTIMIZERS, Run, preset_config, train_epochs
+from lossviz.figures.static import accuracy_figure, save_figure, small_multiples_figure
+from lossviz.train import DEVICES, OPTIMIZERS, Run, params_in_force, preset_config, train_epochs
 
 LOSS_PARAMS = ("s", "m", "m1", "m2", "m3")
 
@@ -37,6 +39,8 @@ def _add_train(commands):
     train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     train.add_argument("--out", type=Path, help="write checkpoint, metrics, history and figures "
                                                 "(PNG and SVG) to this folder")
+    train.add_argument("--gif", action="store_true",
+                       help="with --out: also features.gif, the features after every epoch")
 
 
 def _add_compare(commands):
@@ -47,6 +51,8 @@ def _add_compare(commands):
     what.add_argument("--losses", help="comma-separated losses, each with its preset")
     what.add_argument("--vary", metavar="PARAM=V1,V2,...",
                       help="one loss (--loss) at several values of one parameter, e.g. m=1,2,3,4")
+    what.add_argument("--spec", type=Path, help='a JSON file: {"dim": 2, "epochs": 10, "runs": '
+                                                '[{"loss": "arcface", "params": {"m": 0.3}}, ...]}')
     compare.add_argument("--loss", choices=list(LOSSES), help="the loss that --vary varies")
     compare.add_argument("--dim", type=int, choices=(2, 3), default=2)
     compare.add_argument("--epochs", type=int, default=10)
@@ -92,7 +98,9 @@ def _train(args) -> int:
     if warning:
         print(warning, file=sys.stderr)
     run = Run(config, dataset)
-    history = EpochHistory() if args.out else None
+    if args.gif and not args.out:
+        raise ValueError("--gif needs --out")
+    history = EpochHistory(keep_frames=args.gif) if args.out else None
     metrics = train_epochs(run, dataset, _progress(""), history)
     if args.out:
         write_run(args.out, run, metrics, history, dataset.class_names)
@@ -112,6 +120,12 @@ def _progress(prefix: str):
 
 def _compare_configs(args) -> dict:
     """label -> config for each run of the comparison."""
+    if args.spec:
+        try:
+            spec = json.loads(args.spec.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{args.spec}: not JSON ({err})") from None
+        return configs_from_spec(spec, args.device)
     if args.losses:
         names = [name.strip() for name in args.losses.split(",") if name.strip()]
         unknown = [name for name in names if name not in LOSSES]
@@ -139,14 +153,20 @@ def _compare(args) -> int:
     dataset, warning = load_source(args.data, args.data_dir)
     if warning:
         print(warning, file=sys.stderr)
-    rows = []
+    rows, panels, series = [], [], []
     for index, (label, config) in enumerate(configs.items(), start=1):
         run, history = Run(config, dataset), EpochHistory()
         metrics = train_epochs(run, dataset, _progress(f"[{index}/{len(configs)} {label}] "),
                                history)
         write_run(args.out / label, run, metrics, history, dataset.class_names)
         rows.append({"run": label, **run_table_row(run, metrics, history)})
+        ev = run.evaluate()
+        panels.append((label, ev.features, ev.labels, ev.weights, config.loss,
+                       params_in_force(config, run.step)))
+        series.append((label, history.rows))
     write_comparison(args.out, rows)
+    save_figure(small_multiples_figure(panels, dataset.class_names), args.out, "comparison")
+    save_figure(accuracy_figure(series), args.out, "accuracy")
     print(json.dumps(rows))
     return 0
 

@@ -130,6 +130,31 @@ def parameter_comparison(loss: str, param: str, values, dim: int, epochs: int,
         loss, dim, params={param: v}, epochs=epochs, seed=seed) for v in values}
 
 
+def configs_from_spec(spec: dict, device: str = "auto") -> dict[str, TrainConfig]:
+    """A small comparison spec, e.g.
+    {"dim": 2, "epochs": 10, "seed": 0,
+     "runs": [{"loss": "arcface", "params": {"m": 0.3}}, {"loss": "cosface", "label": "CF"}]}
+    Each run is its loss's preset for dim with params overridden."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("runs"), list) or \
+            len(spec["runs"]) < 2:
+        raise ValueError('a spec is a JSON object with "runs": a list of two or more runs')
+    shared = {"dim": spec.get("dim", 2), "epochs": spec.get("epochs", 10),
+              "seed": spec.get("seed", 0)}
+    configs = {}
+    for index, run in enumerate(spec["runs"], start=1):
+        if not isinstance(run, dict) or run.get("loss") not in LOSSES:
+            raise ValueError(f"run {index}: needs a \"loss\", one of {', '.join(LOSSES)}")
+        params = run.get("params", {})
+        label = str(run.get("label") or f"{run['loss']}-{index}")
+        try:
+            configs[label] = preset_config(run["loss"], shared["dim"], params=dict(params),
+                                           epochs=shared["epochs"], seed=shared["seed"],
+                                           device=device)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"run {index} ({label}): {err}") from None
+    return configs
+
+
 def parse_values(text: str, loss: str, param: str) -> list[float]:
     """'1, 2, 3' -> [1.0, 2.0, 3.0], each checked against the parameter's range."""
     spec = LOSSES[loss].param(param)

@@ -7,26 +7,35 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+
 from lossviz.checkpoint import save_checkpoint
-from lossviz.figures.static import (curves_figure, evolution_gif, features_figure, figure_bytes,
-                                    save_figure)
+from lossviz.figures.static import (accuracy_figure, curves_figure, evolution_gif,
+                                    features_figure, figure_bytes, lines_figure, margins_figure,
+                                    save_figure, small_multiples_figure)
 from lossviz.metrics import run_summary, steps_to_accuracy
 from lossviz.train import Run, params_in_force
+from lossviz.trainer import FRAME_POINTS
 
 HISTORY_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
 class EpochHistory:
-    """train_epochs' on_epoch callback: evaluates the test subset after every epoch."""
+    """train_epochs' on_epoch callback: evaluates the test subset after every epoch, and keeps
+    the features of each epoch too when a GIF is wanted."""
 
-    def __init__(self):
+    def __init__(self, keep_frames: bool = False):
         self.rows: list[dict] = []
+        self.frames: list[tuple] = []  # (epoch, features, weights), as the live trainer keeps
+        self._keep_frames = keep_frames
 
     def __call__(self, run: Run, epoch: int, train_loss: float, train_accuracy: float):
         evaluation = run.evaluate()
         self.rows.append({"epoch": epoch, "step": run.step, "train_loss": train_loss,
                           "train_accuracy": train_accuracy, "test_loss": evaluation.loss,
                           "test_accuracy": evaluation.accuracy})
+        if self._keep_frames:
+            self.frames.append((epoch, evaluation.features[:FRAME_POINTS], evaluation.weights))
 
     def steps_to(self, accuracy: float):
         return steps_to_accuracy([r["step"] for r in self.rows],
@@ -60,6 +69,10 @@ def write_run(folder: Path, run: Run, metrics: dict, history: EpochHistory,
                                 params_in_force(run.config, run.step), title),
                 folder, "features")
     save_figure(curves_figure(history.rows, title), folder, "curves")
+    if history.frames:
+        (folder / "features.gif").write_bytes(evolution_gif(
+            history.frames, evaluation.labels, class_names, run.config.loss,
+            params_in_force(run.config, run.step)))
 
 
 def write_comparison(folder: Path, rows: list[dict]) -> None:
@@ -105,3 +118,29 @@ def snapshot_curves_image(snapshot, fmt: str) -> bytes:
 def snapshot_gif(snapshot, class_names) -> bytes:
     return evolution_gif(snapshot.frames, snapshot.evaluation.labels, class_names,
                          snapshot.config.loss, snapshot.params)
+
+
+def target_logit_image(user, reference, theta, fmt: str) -> bytes:
+    """The target-logit page's main chart, drawn by matplotlib in the same colors."""
+    from lossviz.curves import target_curve
+    from lossviz.figures.curves import curve_styles
+    series = [(c.label, target_curve(c, theta), color, dash != "solid")
+              for c, color, dash in curve_styles(user, reference)]
+    return figure_bytes(lines_figure(np.degrees(theta), series, "target logit f(θ)"), fmt)
+
+
+def margins_image(loss: str, params: dict, phi: float, fmt: str) -> bytes:
+    return figure_bytes(margins_figure(loss, params, phi), fmt)
+
+
+def comparison_panels(results):
+    return [(r.label, r.evaluation.features, r.evaluation.labels, r.evaluation.weights,
+             r.config.loss, {k.removeprefix("param_"): v for k, v in r.row.items()
+                             if k.startswith("param_")}) for r in results]
+
+
+def comparison_images(results, class_names, fmt: str) -> dict[str, bytes]:
+    return {"features": figure_bytes(small_multiples_figure(comparison_panels(results),
+                                                            class_names), fmt),
+            "accuracy": figure_bytes(accuracy_figure([(r.label, r.history) for r in results]),
+                                     fmt)}

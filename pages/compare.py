@@ -4,6 +4,7 @@ import streamlit as st
 from lossviz import ui
 from lossviz.compare import (DIFFICULTY_RANKING, Comparison, difficulty_sentence,
                              losses_comparison, parameter_comparison, parse_values)
+from lossviz.export import comparison_images
 from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_figure
 from lossviz.losses import LOSSES
 from lossviz.urlstate import Field
@@ -99,6 +100,10 @@ def draw_results(progress, class_names):
     st.dataframe(table, key=ui.key(PAGE, "table"), hide_index=True)
     if progress.done and {r.config.loss for r in results} >= set(DIFFICULTY_RANKING):
         st.info(difficulty_sentence([r.row for r in results]))
+    if progress.done:
+        for name, label in (("features", "Features"), ("accuracy", "Accuracy curves")):
+            ui.image_downloads(label, lambda fmt, name=name: comparison_images(
+                results, class_names, fmt)[name], f"comparison-{name}", ui.key(PAGE, name))
 
 
 def compare_page():

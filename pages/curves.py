@@ -5,6 +5,7 @@ import streamlit as st
 
 from lossviz import ui
 from lossviz.curves import ARCFACE_PAPER_CURVES, Curve, theta_grid
+from lossviz.export import target_logit_image
 from lossviz.figures.curves import (gradient_figure, non_monotonic_stretches, probability_figure,
                                     target_logit_figure)
 from lossviz.losses import LOSSES
@@ -81,6 +82,9 @@ def target_logit_page():
     if curves or reference:
         st.plotly_chart(target_logit_figure(curves, reference, theta, show_raw),
                         key=ui.key(PAGE, "chart"))
+        ui.image_downloads("Target logit",
+                           lambda fmt: target_logit_image(curves, reference, theta, fmt),
+                           "target-logit", ui.key(PAGE, "download"))
     if show_raw:
         explain_non_monotonic(curves, theta)
     if curves:

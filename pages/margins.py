@@ -4,6 +4,7 @@ import math
 import streamlit as st
 
 from lossviz import ui
+from lossviz.export import margins_image
 from lossviz.figures.margins import angle_plane_figure, feature_plane_figure
 from lossviz.losses import LOSSES
 from lossviz.margins import MAX_CLASSES, binary_margin, feasibility
@@ -37,6 +38,8 @@ def binary_case(loss: str, params: dict):
     plane, angles = st.columns(2)
     plane.plotly_chart(feature_plane_figure(loss, params, phi), key=ui.key(PAGE, "plane"))
     angles.plotly_chart(angle_plane_figure(loss, params, phi), key=ui.key(PAGE, "angles"))
+    ui.image_downloads("Decision margins", lambda fmt: margins_image(loss, params, phi, fmt),
+                       "decision-margins", ui.key(PAGE, "download"))
     st.caption("Weights of equal norm: s and the norms scale both sides of the comparison "
                "f(θ₁) > cos θ₂ alike, so the regions depend on the margin only.")
 

@@ -245,17 +245,10 @@ def import_checkpoint(trainer: Trainer):
 def export_controls(trainer: Trainer):
     names = trainer.dataset.class_names
     with st.expander("Export and import", icon=":material/download:"):
-        row = st.columns(4)
-        for column, fmt in zip(row[:2], ("png", "svg"), strict=True):
-            column.download_button(
-                f"Features ({fmt.upper()})", key=ui.key(PAGE, f"features-{fmt}"),
-                data=lambda fmt=fmt: snapshot_features_image(trainer.snapshot(), names, fmt),
-                file_name=f"features.{fmt}", mime="image/png" if fmt == "png" else "image/svg+xml")
-        for column, fmt in zip(row[2:], ("png", "svg"), strict=True):
-            column.download_button(
-                f"Curves ({fmt.upper()})", key=ui.key(PAGE, f"curves-{fmt}"),
-                data=lambda fmt=fmt: snapshot_curves_image(trainer.snapshot(), fmt),
-                file_name=f"curves.{fmt}", mime="image/png" if fmt == "png" else "image/svg+xml")
+        ui.image_downloads("Features", lambda fmt: snapshot_features_image(
+            trainer.snapshot(), names, fmt), "features", ui.key(PAGE, "features"))
+        ui.image_downloads("Curves", lambda fmt: snapshot_curves_image(trainer.snapshot(), fmt),
+                           "curves", ui.key(PAGE, "curves-image"))
         row = st.columns(4)
         row[0].download_button("History (CSV)", key=ui.key(PAGE, "history"),
                                data=lambda: history_csv(trainer.snapshot().history),

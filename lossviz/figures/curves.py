@@ -12,7 +12,7 @@ from lossviz.figures.style import (LOSS_COLORS, REFERENCE_COLORS, WARN_FILL, bas
                                    degree_axis)
 
 
-def _styles(user: list[Curve], reference: list[Curve]):
+def curve_styles(user: list[Curve], reference: list[Curve]):
     """(curve, color, dash): the user's curves solid in their loss color, references dotted."""
     mine = [(c, LOSS_COLORS[c.loss], "solid") for c in user]
     ref = [(c, REFERENCE_COLORS[i % len(REFERENCE_COLORS)], "dot") for i, c in enumerate(reference)]
@@ -39,7 +39,7 @@ def target_logit_figure(user: list[Curve], reference: list[Curve], theta: np.nda
     """The user's curves (with their raw variants and rising stretches shaded when show_raw)
     and reference curves, dotted, as training uses them."""
     fig = go.Figure()
-    for curve, color, dash in _styles(user, reference):
+    for curve, color, dash in curve_styles(user, reference):
         fig.add_trace(_line(theta, target_curve(curve, theta), curve.label, color, dash))
     if show_raw:
         _add_raw_variants(fig, user, theta)
@@ -64,7 +64,7 @@ def _setting_figure(user: list[Curve], theta: np.ndarray, values, title: str,
                     y_axis: dict) -> go.Figure:
     """One line per curve of values(curve) against theta_y; the legend is the main figure's."""
     fig = go.Figure([_line(theta, values(curve), curve.label, color, dash)
-                     for curve, color, dash in _styles(user, [])])
+                     for curve, color, dash in curve_styles(user, [])])
     fig.update_yaxes(**y_axis)
     fig.update_layout(showlegend=False)
     return degree_axis(base_layout(fig, title, height=380), "θ_y (degrees)")

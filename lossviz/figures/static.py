@@ -32,21 +32,57 @@ def _circle_panel(ax, features, labels, weights, class_names, loss, params):
     ax.set(xlim=(-1.55, 1.55), ylim=(-1.55, 1.55), aspect="equal", xticks=[], yticks=[])
 
 
+def _sphere_panel(ax, features, labels, weights):
+    unit = unit_rows(features)
+    ax.scatter(*unit.T, c=[CLASS_COLORS[c % 10] for c in labels], s=4, alpha=0.8)
+    for cls, tip in enumerate(unit_rows(weights) * 1.3):
+        ax.plot(*zip([0, 0, 0], tip, strict=True), color=CLASS_COLORS[cls % 10], linewidth=2)
+    ax.set(xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), zlim=(-1.3, 1.3), xticks=[], yticks=[],
+           zticks=[], box_aspect=(1, 1, 1))
+
+
 def features_figure(features, labels, weights, class_names, loss, params, title=""):
     """2D: the unit circle with its margin ring. 3D: the features on the sphere."""
-    if features.shape[1] == 2:
-        fig, ax = plt.subplots(figsize=(4, 4))
-        _circle_panel(ax, features, labels, weights, class_names, loss, params)
-    else:
-        fig = plt.figure(figsize=(4, 4))
-        ax = fig.add_subplot(projection="3d")
-        unit = unit_rows(features)
-        ax.scatter(*unit.T, c=[CLASS_COLORS[c % 10] for c in labels], s=4, alpha=0.8)
-        for cls, tip in enumerate(unit_rows(weights) * 1.3):
-            ax.plot(*zip([0, 0, 0], tip, strict=True), color=CLASS_COLORS[cls % 10], linewidth=2)
-        ax.set(xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), zlim=(-1.3, 1.3), xticks=[], yticks=[],
-               zticks=[], box_aspect=(1, 1, 1))
-    ax.set_title(title, fontsize=10)
+    return small_multiples_figure([(title, features, labels, weights, loss, params)], class_names)
+
+
+def small_multiples_figure(panels, class_names, columns: int = 4):
+    """One circle or sphere per (title, features, labels, weights, loss, params), same axes."""
+    three_d = panels[0][1].shape[1] == 3
+    cols = min(columns, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig = plt.figure(figsize=(4 * cols, 4 * rows))
+    for index, (title, features, labels, weights, loss, params) in enumerate(panels):
+        ax = fig.add_subplot(rows, cols, index + 1, projection="3d" if three_d else None)
+        if three_d:
+            _sphere_panel(ax, features, labels, weights)
+        else:
+            _circle_panel(ax, features, labels, weights, class_names, loss, params)
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_figure(series):
+    """Test accuracy per epoch, one line per (label, rows)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, rows in series:
+        ax.plot([r["epoch"] for r in rows], [r["test_accuracy"] for r in rows], marker="o",
+                label=label)
+    ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1.01))
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def lines_figure(x_degrees, series, y_label: str, title: str = ""):
+    """Curves against an angle in degrees: one line per (label, values, color, dashed)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, values, color, dashed in series:
+        ax.plot(x_degrees, values, color=color, linestyle="--" if dashed else "-", label=label)
+    ax.set(xlabel="θ (degrees)", ylabel=y_label, xlim=(0, 180), xticks=range(0, 181, 30),
+           title=title)
+    ax.legend(frameon=False, fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
 
@@ -101,3 +137,31 @@ def evolution_gif(frames, labels, class_names, loss, params, max_frames: int = 6
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=150,
                    loop=0)
     return buffer.getvalue()
+
+
+def margins_figure(loss: str, params: dict, phi: float):
+    """The decision-margin page on paper: directions in the plane and the (theta1, theta2)
+    plane, colored by who wins with the margin (grey: the gap)."""
+    from matplotlib.colors import ListedColormap
+
+    from lossviz.margins import angle_to, region_map
+    colors = ListedColormap([GAP_COLOR, CLASS_COLORS[0], CLASS_COLORS[1]])
+    fig, (plane, angles) = plt.subplots(1, 2, figsize=(9, 4.2))
+    directions = np.linspace(-math.pi, math.pi, 720)
+    codes = region_map(loss, params, angle_to(directions, -phi / 2), angle_to(directions, phi / 2))
+    plane.scatter(np.cos(directions), np.sin(directions), c=codes, cmap=colors, vmin=0, vmax=2,
+                  s=30, marker="s", linewidths=0)
+    for angle, name in ((-phi / 2, "W1"), (phi / 2, "W2")):
+        plane.annotate("", xy=(math.cos(angle), math.sin(angle)), xytext=(0, 0),
+                       arrowprops=dict(arrowstyle="->", linewidth=2))
+        plane.text(1.2 * math.cos(angle), 1.2 * math.sin(angle), name, ha="center")
+    plane.set(xlim=(-1.4, 1.4), ylim=(-1.4, 1.4), aspect="equal", xticks=[], yticks=[],
+              title=f"{loss}: feature plane")
+    grid = np.linspace(0, math.pi, 361)
+    t1, t2 = np.meshgrid(grid, grid)
+    angles.imshow(region_map(loss, params, t1, t2), origin="lower", extent=(0, 180, 0, 180),
+                  cmap=colors, vmin=0, vmax=2)
+    angles.plot([0, math.degrees(phi)], [math.degrees(phi), 0], color="black", linewidth=2)
+    angles.set(xlabel="θ1 (degrees)", ylabel="θ2 (degrees)", title="angle plane")
+    fig.tight_layout()
+    return fig

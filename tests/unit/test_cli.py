@@ -45,6 +45,18 @@ def test_compare_writes_a_table_of_runs(tmp_path):
     assert [r["run"] for r in rows] == ["lsoftmax-m=1", "lsoftmax-m=2"]
     assert (tmp_path / "comparison.csv").exists() and (tmp_path / "lsoftmax-m=2" / "features.svg").exists()
     assert all("angular_margin_deg" in r and "steps_to_90" in r for r in rows)
+    for name in ("comparison.png", "comparison.svg", "accuracy.png", "accuracy.svg"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_compare_from_a_spec_file_and_a_gif(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"dim": 3, "epochs": 1, "runs": [
+        {"loss": "arcface", "params": {"m": 0.3}, "label": "arc"}, {"loss": "normface"}]}))
+    rows = json.loads(lossviz("compare", "--spec", str(spec), "--out", str(tmp_path / "c")).stdout)
+    assert [r["run"] for r in rows] == ["arc", "normface-2"] and rows[0]["param_m"] == 0.3
+    lossviz("train", "--epochs", "2", "--out", str(tmp_path / "g"), "--gif")
+    assert (tmp_path / "g" / "features.gif").read_bytes().startswith(b"GIF89a")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -53,6 +65,7 @@ def test_compare_writes_a_table_of_runs(tmp_path):
     (["train", "--loss", "cosface", "--m", "7"], "outside"),
     (["compare", "--losses", "arcface,bogus", "--out", "x"], "unknown: bogus"),
     (["compare", "--vary", "m=1,2", "--out", "x"], "--vary needs --loss"),
+    (["train", "--gif"], "--gif needs --out"),
 ])
 def test_bad_flags_give_one_line_and_exit_2(args, message):
     result = lossviz(*args, check=False)

@@ -31,7 +31,7 @@ def test_runs_share_initial_weights_and_data_order(small_set):
     from lossviz.train import Run
     configs = parameter_comparison("arcface", "m", [0.1, 0.3], dim=2, epochs=1, seed=5)
     first, second = (Run(c, small_set) for c in configs.values())
-    assert all((a == b).all() for a, b in zip(first.model.parameters(), second.model.parameters()))
+    assert all((a == b).all() for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True))
     assert (first._order == second._order).all()
 
 

@@ -27,3 +27,14 @@ def test_exports_of_a_live_run(small_set):
         assert trainer.checkpoint()[:2] == b"PK"  # torch's zip container
     finally:
         trainer.stop()
+
+
+def test_page_figures_as_files():
+    import math
+
+    from lossviz.curves import ARCFACE_PAPER_CURVES, Curve, theta_grid
+    from lossviz.export import margins_image, target_logit_image
+    image = target_logit_image([Curve("ArcFace", "arcface", {"m": 0.5})],
+                               list(ARCFACE_PAPER_CURVES), theta_grid(), "svg")
+    assert b"<svg" in image[:500] and b"ArcFace" in image
+    assert margins_image("cosface", {"m": 0.2}, math.radians(90), "png").startswith(b"\x89PNG")
