@@ -88,6 +88,12 @@ def test_malformed_link_warns_without_crashing(page, app_url):
     assert_no_exception(page)
 
 
+SURFACE_SHOWN = """() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  return plot && plot.data && plot.data[0].type === 'surface';
+}"""
+
+
 def progress_text(page):
     return page.locator("[data-testid='stProgress']").inner_text()
 
@@ -117,7 +123,7 @@ def test_playground_trains_pauses_and_resets_in_2d(page, app_url):
 def test_playground_shows_the_sphere_in_3d(page, app_url):
     open_app(page, app_url, "?dim=3&loss=cosface")
     train_for_a_moment(page)
-    assert page.locator(".js-plotly-plot").first.evaluate("p => p.data[0].type") == "surface"
+    page.wait_for_function(SURFACE_SHOWN)
     screenshot(page, "playground-3d")
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Start", exact=True).wait_for()
@@ -143,7 +149,7 @@ def test_checkpoint_import_good_and_bad(page, app_url, tmp_path):
     page.get_by_text("Loaded run.pt: cosface, 3D").wait_for()
     wait_idle(page)
     assert page.get_by_role("combobox", name="Loss").input_value() == "CosFace (AM-Softmax)"
-    assert page.locator(".js-plotly-plot").first.evaluate("p => p.data[0].type") == "surface"
+    page.wait_for_function(SURFACE_SHOWN)
     assert_no_exception(page)
     screenshot(page, "playground-import")
 
