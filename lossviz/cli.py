@@ -112,9 +112,13 @@ def _train(args) -> int:
     return 0
 
 
-def _progress(prefix: str):
+def _progress(prefix: str, width: int = 20):
+    """A text progress bar on stderr, one line per epoch (readable in logs and terminals)."""
     def report(epoch, epochs, loss):
-        print(f"{prefix}epoch {epoch}/{epochs} loss {loss:.4f}", file=sys.stderr, flush=True)
+        filled = round(width * epoch / max(1, epochs))
+        bar = "#" * filled + "-" * (width - filled)
+        print(f"{prefix}[{bar}] epoch {epoch}/{epochs} loss {loss:.4f}", file=sys.stderr,
+              flush=True)
     return report
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from lossviz.checkpoint import save_checkpoint
-from lossviz.figures.static import (accuracy_figure, curves_figure, evolution_gif,
-                                    features_figure, figure_bytes, lines_figure, margins_figure,
-                                    save_figure, small_multiples_figure)
-from lossviz.metrics import run_summary, steps_to_accuracy
+from lossviz.figures.static import (accuracy_figure, angle_histogram_figure, curves_figure,
+                                    evolution_gif, features_figure, figure_bytes, lines_figure,
+                                    margins_figure, save_figure, small_multiples_figure,
+                                    two_panel_lines)
+from lossviz.metrics import own_and_nearest_other, run_summary, steps_to_accuracy
 from lossviz.train import Run, params_in_force
 from lossviz.trainer import FRAME_POINTS
 
@@ -144,3 +145,22 @@ def comparison_images(results, class_names, fmt: str) -> dict[str, bytes]:
                                                             class_names), fmt),
             "accuracy": figure_bytes(accuracy_figure([(r.label, r.history) for r in results]),
                                      fmt)}
+
+
+def snapshot_angles_image(snapshot, fmt: str) -> bytes:
+    ev = snapshot.evaluation
+    own, nearest = own_and_nearest_other(ev.features, ev.labels, ev.weights)
+    return figure_bytes(angle_histogram_figure(own, nearest), fmt)
+
+
+def setting_image(user, theta, other_angle, num_classes, feature_norm, fmt: str) -> bytes:
+    """The target probability and the gradient side by side, as on the target-logit page."""
+    from lossviz.curves import loss_gradient, target_probability
+    from lossviz.figures.curves import curve_styles
+    styles = curve_styles(user, [])
+    probability = [(c.label, target_probability(c, theta, other_angle, num_classes, feature_norm),
+                    color, False) for c, color, _ in styles]
+    gradient = [(c.label, loss_gradient(c, theta, other_angle, num_classes, feature_norm),
+                 color, False) for c, color, _ in styles]
+    return figure_bytes(two_panel_lines(np.degrees(theta), probability, "p(target)", gradient,
+                                        "|dL/dθ_y|"), fmt)

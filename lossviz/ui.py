@@ -107,8 +107,10 @@ def run_cache():
 
 def image_downloads(label: str, make_image, file_stem: str, key_prefix: str):
     """PNG and SVG download buttons side by side; make_image(fmt) runs only on a click."""
-    png, svg, _ = st.columns([1, 1, 3])
-    for column, fmt, mime in ((png, "png", "image/png"), (svg, "svg", "image/svg+xml")):
-        column.download_button(f"{label} ({fmt.upper()})", data=lambda fmt=fmt: make_image(fmt),
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(f"Download {label.lower()}:", width="content")
+        for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
+            st.download_button(fmt.upper(), data=lambda fmt=fmt: make_image(fmt),
                                file_name=f"{file_stem}.{fmt}", mime=mime,
-                               key=f"{key_prefix}-{fmt}", icon=":material/download:")
+                               key=f"{key_prefix}-{fmt}", icon=":material/download:",
+                               help=f"{label} as {fmt.upper()}, drawn by matplotlib")

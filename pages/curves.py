@@ -5,7 +5,7 @@ import streamlit as st
 
 from lossviz import ui
 from lossviz.curves import ARCFACE_PAPER_CURVES, Curve, theta_grid
-from lossviz.export import target_logit_image
+from lossviz.export import setting_image, target_logit_image
 from lossviz.figures.curves import (gradient_figure, non_monotonic_stretches, probability_figure,
                                     target_logit_figure)
 from lossviz.losses import LOSSES
@@ -66,6 +66,9 @@ def probability_and_gradient(curves, theta):
         st.plotly_chart(probability_figure(curves, *setting), key=ui.key(PAGE, "probability"))
     with right:
         st.plotly_chart(gradient_figure(curves, *setting), key=ui.key(PAGE, "gradient"))
+    ui.image_downloads("Probability and gradient",
+                       lambda fmt: setting_image(curves, *setting, fmt),
+                       "probability-gradient", ui.key(PAGE, "download-setting"))
     st.caption("With normalized features the logits live in [-s, s], so p(target) can never "
                "exceed e^s / (e^s + (C-1) e^{s cos θ_other}): a small s caps it below 1.")
 

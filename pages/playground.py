@@ -8,7 +8,8 @@ import streamlit as st
 from lossviz import ui
 from lossviz.data import DATA_ENV, SOURCES
 from lossviz.checkpoint import MAX_BYTES, CheckpointError, load_checkpoint
-from lossviz.export import history_csv, snapshot_curves_image, snapshot_features_image, snapshot_gif
+from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
+                            snapshot_features_image, snapshot_gif)
 from lossviz.figures.training import playground_figures
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
@@ -249,6 +250,8 @@ def export_controls(trainer: Trainer):
             trainer.snapshot(), names, fmt), "features", ui.key(PAGE, "features"))
         ui.image_downloads("Curves", lambda fmt: snapshot_curves_image(trainer.snapshot(), fmt),
                            "curves", ui.key(PAGE, "curves-image"))
+        ui.image_downloads("Angles", lambda fmt: snapshot_angles_image(trainer.snapshot(), fmt),
+                           "angles", ui.key(PAGE, "angles-image"))
         row = st.columns(4)
         row[0].download_button("History (CSV)", key=ui.key(PAGE, "history"),
                                data=lambda: history_csv(trainer.snapshot().history),

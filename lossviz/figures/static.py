@@ -75,14 +75,25 @@ def accuracy_figure(series):
     return fig
 
 
-def lines_figure(x_degrees, series, y_label: str, title: str = ""):
-    """Curves against an angle in degrees: one line per (label, values, color, dashed)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+def _lines_panel(ax, x_degrees, series, y_label):
     for label, values, color, dashed in series:
         ax.plot(x_degrees, values, color=color, linestyle="--" if dashed else "-", label=label)
-    ax.set(xlabel="θ (degrees)", ylabel=y_label, xlim=(0, 180), xticks=range(0, 181, 30),
-           title=title)
+    ax.set(xlabel="θ (degrees)", ylabel=y_label, xlim=(0, 180), xticks=range(0, 181, 30))
     ax.legend(frameon=False, fontsize=8, ncol=2)
+
+
+def lines_figure(x_degrees, series, y_label: str):
+    """Curves against an angle in degrees: one line per (label, values, color, dashed)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _lines_panel(ax, x_degrees, series, y_label)
+    fig.tight_layout()
+    return fig
+
+
+def two_panel_lines(x_degrees, left, left_label: str, right, right_label: str):
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    _lines_panel(a, x_degrees, left, left_label)
+    _lines_panel(b, x_degrees, right, right_label)
     fig.tight_layout()
     return fig
 
@@ -163,5 +174,17 @@ def margins_figure(loss: str, params: dict, phi: float):
                   cmap=colors, vmin=0, vmax=2)
     angles.plot([0, math.degrees(phi)], [math.degrees(phi), 0], color="black", linewidth=2)
     angles.set(xlabel="θ1 (degrees)", ylabel="θ2 (degrees)", title="angle plane")
+    fig.tight_layout()
+    return fig
+
+
+def angle_histogram_figure(own, nearest_other):
+    """Angles of test features to their own weight and to the nearest other weight."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    bins = np.arange(0, 183, 3)
+    ax.hist(own, bins=bins, alpha=0.7, color="#1f77b4", label="to own class weight")
+    ax.hist(nearest_other, bins=bins, alpha=0.7, color="#ff7f0e", label="to nearest other weight")
+    ax.set(xlabel="angle (degrees)", ylabel="features", xlim=(0, 180), xticks=range(0, 181, 30))
+    ax.legend(frameon=False)
     fig.tight_layout()
     return fig

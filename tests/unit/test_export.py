@@ -1,7 +1,7 @@
 import time
 
-from lossviz.export import (history_csv, snapshot_curves_image, snapshot_features_image,
-                            snapshot_gif)
+from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
+                            snapshot_features_image, snapshot_gif)
 from lossviz.train import TrainConfig
 from lossviz.trainer import Trainer
 
@@ -19,6 +19,7 @@ def test_exports_of_a_live_run(small_set):
         assert snapshot_features_image(snap, names, "png").startswith(b"\x89PNG")
         assert b"<svg" in snapshot_features_image(snap, names, "svg")[:500]
         assert b"<svg" in snapshot_curves_image(snap, "svg")[:500]
+        assert snapshot_angles_image(snap, "png").startswith(b"\x89PNG")
         gif = snapshot_gif(snap, names)
         assert gif.startswith(b"GIF89a") and gif.count(b"\x21\xf9") >= 3  # one block per frame
         lines = history_csv(snap.history).strip().splitlines()
@@ -38,3 +39,6 @@ def test_page_figures_as_files():
                                list(ARCFACE_PAPER_CURVES), theta_grid(), "svg")
     assert b"<svg" in image[:500] and b"ArcFace" in image
     assert margins_image("cosface", {"m": 0.2}, math.radians(90), "png").startswith(b"\x89PNG")
+    from lossviz.export import setting_image
+    assert setting_image([Curve("N", "normface", {"s": 4.0})], theta_grid(), 1.0, 10, 8.0,
+                         "png").startswith(b"\x89PNG")
