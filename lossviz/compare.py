@@ -4,6 +4,7 @@ order. A server-wide cache trains each distinct configuration once: a class of t
 the same comparison starts one set of trainings, not thirty."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import threading
@@ -26,6 +27,11 @@ class RunResult:
     history: tuple  # per-epoch rows: epoch, step, train/test loss and accuracy
     evaluation: Evaluation
     row: dict  # the comparison table's line
+
+    @property
+    def params(self) -> dict:
+        """The loss parameters in force at the end of the run."""
+        return {k.removeprefix("param_"): v for k, v in self.row.items() if k.startswith("param_")}
 
 
 def train_one(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None) -> RunResult:
@@ -78,6 +84,7 @@ class Progress:
     epoch: int  # its last finished epoch
     total: int  # how many runs
     error: str | None = None
+    waiting: bool = False  # for a free training slot on the server
 
     @property
     def done(self) -> bool:
@@ -87,8 +94,10 @@ class Progress:
 class Comparison:
     """Trains its runs one after another in a background thread; progress() is a snapshot."""
 
-    def __init__(self, configs: dict[str, TrainConfig], dataset: Dataset, cache: RunCache):
+    def __init__(self, configs: dict[str, TrainConfig], dataset: Dataset, cache: RunCache,
+                 slots: threading.Semaphore | None = None):
         self._configs, self.dataset, self._cache = configs, dataset, cache
+        self._slots = slots  # shared with the playground: at most N trainings per server
         self._lock = threading.Lock()
         self._progress = Progress((), None, 0, len(configs))
         self._thread = threading.Thread(target=self._train_all, name="lossviz-compare",
@@ -108,10 +117,12 @@ class Comparison:
 
     def _train_all(self):
         for label, config in self._configs.items():
-            self._set(current=label, epoch=0)
+            self._set(current=label, epoch=0, waiting=self._slots is not None)
             try:
-                result = self._cache.result(label, config, self.dataset,
-                                            on_epoch=lambda epoch: self._set(epoch=epoch))
+                with self._slots or contextlib.nullcontext():
+                    self._set(waiting=False)
+                    result = self._cache.result(label, config, self.dataset,
+                                                on_epoch=lambda epoch: self._set(epoch=epoch))
             except Exception as err:  # shown on the page instead of dying silently
                 self._set(current=None, error=f"{label}: {err}")
                 return

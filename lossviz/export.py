@@ -136,8 +136,7 @@ def margins_image(loss: str, params: dict, phi: float, fmt: str) -> bytes:
 
 def comparison_panels(results):
     return [(r.label, r.evaluation.features, r.evaluation.labels, r.evaluation.weights,
-             r.config.loss, {k.removeprefix("param_"): v for k, v in r.row.items()
-                             if k.startswith("param_")}) for r in results]
+             r.config.loss, r.params) for r in results]
 
 
 def comparison_images(results, class_names, fmt: str) -> dict[str, bytes]:

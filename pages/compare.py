@@ -65,7 +65,8 @@ def parameter_runs(dim, epochs, seed):
 
 
 def start(configs, dataset):
-    st.session_state[ui.key(PAGE, "job")] = Comparison(configs, dataset, ui.run_cache())
+    st.session_state[ui.key(PAGE, "job")] = Comparison(configs, dataset, ui.run_cache(),
+                                                       ui.trainer_slots())
     st.session_state[ui.key(PAGE, "polling")] = True
 
 
@@ -76,9 +77,10 @@ def results_view(job):
     def refresh():
         progress = job.progress()
         finished = len(progress.results)
-        text = (f"{finished} of {progress.total} runs done"
-                + (f" · training {progress.current}, epoch {progress.epoch}"
-                   if progress.current else ""))
+        doing = ("waiting for a free training slot on this server" if progress.waiting
+                 else f"training {progress.current}, epoch {progress.epoch}")
+        text = f"{finished} of {progress.total} runs done" + (
+            f" · {doing}" if progress.current else "")
         st.progress(finished / progress.total, text=text)
         if progress.error:
             st.error(f"A run failed: {progress.error}")

@@ -35,8 +35,8 @@ def small_multiples_figure(results, class_names) -> go.Figure:
         traces = [feature_trace(unit, ev.labels, ev.predictions, class_names, three_d),
                   *weight_traces(ev.weights, 1.3, class_names, three_d)]
         if not three_d:
-            traces.insert(0, ring_trace(*region_codes(result.config.loss, _params(result),
-                                                 directions, ev.weights), directions, 1.15))
+            traces.insert(0, ring_trace(*region_codes(result.config.loss, result.params,
+                                                      directions, ev.weights), directions, 1.15))
         fig.add_traces(traces, rows=row, cols=col)
     fig.update_traces(marker_size=13, textfont_size=9, selector=dict(mode="markers+text"))
     if three_d:
@@ -49,10 +49,6 @@ def small_multiples_figure(results, class_names) -> go.Figure:
             suffix = "" if index == 0 else str(index + 1)
             fig.update_layout({f"yaxis{suffix}": dict(scaleanchor=f"x{suffix}")})
     return base_layout(fig, "", height=330 * rows)
-
-
-def _params(result) -> dict:
-    return {k.removeprefix("param_"): v for k, v in result.row.items() if k.startswith("param_")}
 
 
 def accuracy_overlay_figure(results) -> go.Figure:

@@ -55,3 +55,17 @@ def test_difficulty_sentence_says_what_the_run_shows():
     assert "does not bear the claim out" in difficulty_sentence(rows)
     rows[0]["steps_to_90"] = None
     assert "cannot rank them all" in difficulty_sentence(rows)
+
+
+def test_a_comparison_waits_for_a_free_slot(small_set):
+    import threading
+    import time
+    slots = threading.BoundedSemaphore(1)
+    slots.acquire()  # someone else is training
+    job = Comparison(losses_comparison(["softmax", "normface"], 2, 1, 0), small_set, RunCache(),
+                     slots)
+    time.sleep(0.5)
+    assert job.progress().waiting and job.progress().results == ()
+    slots.release()
+    job.join(120)
+    assert job.progress().done and len(job.progress().results) == 2
