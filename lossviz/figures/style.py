@@ -30,3 +30,23 @@ def base_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
 def degree_axis(fig: go.Figure, title: str = "θ (degrees)", axis: str = "xaxis") -> go.Figure:
     fig.update_layout({axis: dict(title=title, range=[0, 180], dtick=30)})
     return fig
+
+
+def two_panels(titles: tuple[str, str], gap: float = 0.06) -> go.Figure:
+    """An empty figure with a left (x, y) and a right (x2, y2) panel. Same result as
+    make_subplots(1, 2), at a fraction of its cost: the playground builds one per refresh."""
+    half = (1 - gap) / 2
+    fig = go.Figure(layout=dict(
+        xaxis=dict(domain=[0, half]), yaxis=dict(anchor="x"),
+        xaxis2=dict(domain=[1 - half, 1]), yaxis2=dict(anchor="x2"),
+        annotations=[dict(text=title, x=x, y=1.0, xref="paper", yref="paper", showarrow=False,
+                          xanchor="center", yanchor="bottom", font=dict(size=16))
+                     for title, x in zip(titles, (half / 2, 1 - half / 2), strict=True)]))
+    return fig
+
+
+def on_right(traces):
+    """Move traces to the right panel of two_panels()."""
+    for trace in traces:
+        trace.update(xaxis="x2", yaxis="y2")
+    return traces

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import torch
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from lossviz.figures.style import CLASS_COLORS, GAP_COLOR, base_layout
+from lossviz.figures.style import CLASS_COLORS, GAP_COLOR, base_layout, on_right, two_panels
 from lossviz.losses import target_from_cos
 from lossviz.metrics import own_and_nearest_other, unit_rows
 
@@ -110,23 +109,21 @@ def features_2d_figure(features, labels, predictions, weights, class_names, loss
                        raw_limit: float) -> go.Figure:
     """Left: raw features and class weights. Right: the same features on the unit circle,
     ringed by the predicted class where it wins with its margin and grey in the margin gap."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Raw features", "On the unit circle"),
-                        horizontal_spacing=0.06)
+    fig = two_panels(("Raw features", "On the unit circle"))
     unit = unit_rows(features)
-    fig.add_trace(feature_trace(features, labels, predictions, class_names), row=1, col=1)
-    fig.add_trace(_misclassified_trace(features, labels, predictions), row=1, col=1)
-    fig.add_traces(weight_traces(weights, raw_limit * 0.85, class_names), rows=1, cols=1)
+    fig.add_traces([feature_trace(features, labels, predictions, class_names),
+                    _misclassified_trace(features, labels, predictions),
+                    *weight_traces(weights, raw_limit * 0.85, class_names)])
     angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    fig.add_trace(ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
-                  row=1, col=2)
-    fig.add_trace(feature_trace(unit, labels, predictions, class_names), row=1, col=2)
-    fig.add_trace(_misclassified_trace(unit, labels, predictions, legend=False), row=1, col=2)
-    fig.add_traces(weight_traces(weights, 1.25, class_names), rows=1, cols=2)
-    fig.update_xaxes(range=[-raw_limit, raw_limit], row=1, col=1)
-    fig.update_yaxes(range=[-raw_limit, raw_limit], scaleanchor="x", row=1, col=1)
-    fig.update_xaxes(range=[-1.5, 1.5], row=1, col=2)
-    fig.update_yaxes(range=[-1.5, 1.5], scaleanchor="x2", row=1, col=2)
+    fig.add_traces(on_right([
+        ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
+        feature_trace(unit, labels, predictions, class_names),
+        _misclassified_trace(unit, labels, predictions, legend=False),
+        *weight_traces(weights, 1.25, class_names)]))
+    fig.update_layout(xaxis_range=[-raw_limit, raw_limit],
+                      yaxis=dict(range=[-raw_limit, raw_limit], scaleanchor="x"),
+                      xaxis2_range=[-1.5, 1.5], yaxis2=dict(range=[-1.5, 1.5], scaleanchor="x2"))
     fig.update_layout(uirevision="features-2d")  # keep zoom and legend choices across refreshes
     return base_layout(fig, "", height=540)
 
@@ -159,17 +156,16 @@ def features_3d_figure(features, labels, predictions, weights, class_names, loss
 
 
 def curves_figure(history) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    fig = two_panels(("Loss", "Accuracy"), gap=0.1)
     x = np.asarray(history.epochs)
     series = [("train", history.train_loss, history.train_accuracy, "#4c4c4c"),
               ("test", history.test_loss, history.test_accuracy, "#d62728")]
     for name, loss, accuracy, color in series:
-        fig.add_trace(go.Scatter(x=x, y=loss, name=f"{name}", legendgroup=name,
-                                 line=dict(color=color, width=2.5)), row=1, col=1)
-        fig.add_trace(go.Scatter(x=x, y=accuracy, name=f"{name}", legendgroup=name,
-                                 showlegend=False, line=dict(color=color, width=2.5)), row=1, col=2)
-    fig.update_xaxes(title="epoch")
-    fig.update_yaxes(range=[0, 1.01], row=1, col=2)
+        fig.add_trace(go.Scatter(x=x, y=loss, name=name, legendgroup=name,
+                                 line=dict(color=color, width=2.5)))
+        fig.add_traces(on_right([go.Scatter(x=x, y=accuracy, name=name, legendgroup=name,
+                                            showlegend=False, line=dict(color=color, width=2.5))]))
+    fig.update_layout(xaxis_title="epoch", xaxis2_title="epoch", yaxis2_range=[0, 1.01])
     return base_layout(fig, "", height=340)
 
 
