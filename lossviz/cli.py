@@ -6,12 +6,11 @@ import json
 import sys
 from pathlib import Path
 
-from lossviz.compare import configs_from_spec
+from lossviz.compare import configs_from_spec, train_one
 from lossviz.data import SOURCES, data_dir, load_source
-from lossviz.export import EpochHistory, run_table_row, write_comparison, write_run
+from lossviz.export import EpochHistory, comparison_images, write_comparison, write_run
 from lossviz.losses import LOSSES
-from lossviz.figures.static import accuracy_figure, save_figure, small_multiples_figure
-from lossviz.train import DEVICES, OPTIMIZERS, Run, params_in_force, preset_config, train_epochs
+from lossviz.train import DEVICES, OPTIMIZERS, Run, preset_config, train_epochs
 
 LOSS_PARAMS = ("s", "m", "m1", "m2", "m3")
 
@@ -157,20 +156,18 @@ def _compare(args) -> int:
     dataset, warning = load_source(args.data, args.data_dir)
     if warning:
         print(warning, file=sys.stderr)
-    rows, panels, series = [], [], []
+    results = []
     for index, (label, config) in enumerate(configs.items(), start=1):
-        run, history = Run(config, dataset), EpochHistory()
-        metrics = train_epochs(run, dataset, _progress(f"[{index}/{len(configs)} {label}] "),
-                               history)
-        write_run(args.out / label, run, metrics, history, dataset.class_names)
-        rows.append({"run": label, **run_table_row(run, metrics, history)})
-        ev = run.evaluate()
-        panels.append((label, ev.features, ev.labels, ev.weights, config.loss,
-                       params_in_force(config, run.step)))
-        series.append((label, history.rows))
+        def write(run, metrics, history, folder=args.out / label):
+            write_run(folder, run, metrics, history, dataset.class_names)
+        results.append(train_one(label, config, dataset, on_finish=write,
+                                 progress=_progress(f"[{index}/{len(configs)} {label}] ")))
+    rows = [result.row for result in results]
     write_comparison(args.out, rows)
-    save_figure(small_multiples_figure(panels, dataset.class_names), args.out, "comparison")
-    save_figure(accuracy_figure(series), args.out, "accuracy")
+    for fmt in ("png", "svg"):
+        images = comparison_images(results, dataset.class_names, fmt)
+        (args.out / f"comparison.{fmt}").write_bytes(images["features"])
+        (args.out / f"accuracy.{fmt}").write_bytes(images["accuracy"])
     print(json.dumps(rows))
     return 0
 

@@ -34,7 +34,10 @@ class RunResult:
         return {k.removeprefix("param_"): v for k, v in self.row.items() if k.startswith("param_")}
 
 
-def train_one(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None) -> RunResult:
+def train_one(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None, progress=None,
+              on_finish=None) -> RunResult:
+    """One comparison run. on_epoch(epoch) follows it; on_finish(run, metrics, history) gets
+    the trained run itself (the CLI writes its folder from it)."""
     run, history = Run(config, dataset), EpochHistory()
 
     def record(run_, epoch, loss, accuracy):
@@ -42,9 +45,12 @@ def train_one(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None) 
         if on_epoch:
             on_epoch(epoch)
 
-    metrics = train_epochs(run, dataset, on_epoch=record)
-    return RunResult(label, config, tuple(history.rows), run.evaluate(),
-                     {"run": label, **run_table_row(run, metrics, history)})
+    metrics = train_epochs(run, dataset, progress, on_epoch=record)
+    if on_finish:
+        on_finish(run, metrics, history)
+    evaluation = run.evaluate()
+    return RunResult(label, config, tuple(history.rows), evaluation,
+                     {"run": label, **run_table_row(run, metrics, history, evaluation)})
 
 
 class RunCache:

@@ -43,9 +43,8 @@ class EpochHistory:
                                  [r["test_accuracy"] for r in self.rows], accuracy)
 
 
-def run_table_row(run: Run, metrics: dict, history: EpochHistory) -> dict:
+def run_table_row(run: Run, metrics: dict, history: EpochHistory, evaluation) -> dict:
     """One run's line in a comparison: its settings and the angles it reached."""
-    evaluation = run.evaluate()
     summary = run_summary(evaluation.features, evaluation.labels, evaluation.weights,
                           metrics["test_accuracy"])
     return {"loss": run.config.loss, **{f"param_{k}": v for k, v in
