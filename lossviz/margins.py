@@ -21,6 +21,7 @@ GAP, CLASS_1, CLASS_2 = 0, 1, 2
 TAMMES_DEGREES = {2: 180.0, 3: 120.0, 4: 109.4712, 5: 90.0, 6: 90.0, 7: 77.8695,
                   8: 74.8585, 9: 70.5288, 10: 66.1468, 11: 63.4349, 12: 63.4349}
 MAX_CLASSES = max(TAMMES_DEGREES)
+TIGHT_DEGREES = 5.0
 
 
 def _target(loss: str, params: dict, theta) -> np.ndarray:
@@ -79,6 +80,11 @@ class Feasibility:
     @property
     def feasible(self) -> bool:
         return self.halfwidth > 0
+
+    @property
+    def tight(self) -> bool:
+        """Met, but with under TIGHT_DEGREES of room per class: training will struggle."""
+        return self.feasible and math.degrees(self.halfwidth) < TIGHT_DEGREES
 
 
 def feasibility(loss: str, params: dict, num_classes: int, dim: int) -> Feasibility:

@@ -3,6 +3,7 @@ a loop; the live Trainer runs the same steps in a background thread."""
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -89,6 +90,11 @@ def params_in_force(config: TrainConfig, step: int) -> dict:
         params["lam"] = annealed_lambda(step, config.lambda_base, config.lambda_gamma,
                                         config.lambda_power, config.lambda_min)
     return params
+
+
+def settled_params(config: TrainConfig) -> dict:
+    """The loss parameters once warm-up is over and lambda has annealed to its floor."""
+    return params_in_force(config, sys.maxsize)
 
 
 def predict_logits(loss: str, features: torch.Tensor, weight: torch.Tensor, bias=None):

@@ -59,8 +59,8 @@ def feasibility_report(loss: str, params: dict):
                 room = math.degrees(result.halfwidth)
                 text = (f"Each class wins within {room:.1f}° of its weight; "
                         f"the gap between neighbours is {math.degrees(result.margin):.1f}°.")
-                (st.warning if room < 5 else st.success)(
-                    text + (" Very tight: training will struggle." if room < 5 else ""))
+                (st.warning if result.tight else st.success)(
+                    text + (" Very tight: training will struggle." if result.tight else ""))
 
 
 def decision_margins_page():

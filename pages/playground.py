@@ -13,7 +13,8 @@ from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_
 from lossviz.figures.training import playground_figures
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
-from lossviz.train import DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device
+from lossviz.train import (DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device,
+                           settled_params)
 from lossviz.trainer import PAUSED, WAITING, Trainer
 from lossviz.urlstate import Field, loss_param_fields
 
@@ -31,6 +32,10 @@ FIELDS = [
     Field("data", "bundled", "choice", choices=SOURCES),
     *loss_param_fields(preset="2d"),
 ]
+# widget -> TrainConfig field: read to build the config, written back when a checkpoint loads
+CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
+                  "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
+                  "lambda_min": "lambda_min"}
 SOURCE_NAMES = {"bundled": "MNIST, 5,000 bundled digits", "mnist": "MNIST, full (IDX files)",
                 "fashion": "Fashion-MNIST (IDX files)"}
 
@@ -79,10 +84,8 @@ def config_controls() -> TrainConfig:
             st.number_input("margin warm-up steps", 0, 5000, step=50, key=ui.key(PAGE, "warmup"))
             st.number_input("seed", 0, 1_000_000, key=ui.key(PAGE, "seed"))
             st.selectbox("device", DEVICES, key=ui.key(PAGE, "device"))
-    return TrainConfig(loss=loss, params=params, dim=dim, lr=ui.value(PAGE, "lr"),
-                       optimizer=ui.value(PAGE, "optimizer"), epochs=ui.value(PAGE, "epochs"),
-                       warmup_steps=ui.value(PAGE, "warmup"), seed=ui.value(PAGE, "seed"),
-                       lambda_min=ui.value(PAGE, "lambda_min"), device=usable_device())
+    settings = {field: ui.value(PAGE, widget) for widget, field in CONFIG_WIDGETS.items()}
+    return TrainConfig(params=params, device=usable_device(), **settings)
 
 
 def usable_device() -> str:
@@ -112,15 +115,12 @@ def session_trainer(config: TrainConfig, dataset) -> Trainer:
 
 
 def feasibility_note(config: TrainConfig):
-    params = dict(config.params)
-    if "lam" in {p.name for p in LOSSES[config.loss].params}:
-        params["lam"] = config.lambda_min
-    result = feasibility(config.loss, params, 10, config.dim)
+    result = feasibility(config.loss, settled_params(config), 10, config.dim)
     if not result.feasible:
         st.warning(f"This margin cannot be met by 10 classes with {config.dim}D features: the "
                    "network will train, but no class can win with its full margin. See "
                    "Decision margins, or load the preset.", icon="⚠️")
-    elif math.degrees(result.halfwidth) < 5:
+    elif result.tight:
         st.warning(f"A tight margin for {config.dim}D: each class can only win within "
                    f"{math.degrees(result.halfwidth):.1f}° of its weight.", icon="⚠️")
 
@@ -212,11 +212,6 @@ def live_view(trainer: Trainer):
         angles.plotly_chart(figures["angles"], key=ui.key(PAGE, "angles"))
 
     refresh()
-
-
-CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
-                  "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
-                  "lambda_min": "lambda_min"}
 
 
 def show_config(config: TrainConfig):

@@ -54,6 +54,7 @@ def test_arcface_half_radian_leaves_about_four_degrees_per_class_in_2d():
     result = feasibility("arcface", {"m": 0.5}, 10, 2)
     assert math.degrees(result.halfwidth) == pytest.approx((36 - math.degrees(0.5)) / 2)
     assert 3 < math.degrees(result.halfwidth) < 4
+    assert result.tight and not feasibility("arcface", {"m": 0.3}, 10, 2).tight
 
 
 def test_neighbour_angles():

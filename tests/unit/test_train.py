@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from lossviz.losses import LOSSES
-from lossviz.train import Run, TrainConfig, params_in_force, preset_config, train_epochs
+from lossviz.train import (Run, TrainConfig, params_in_force, preset_config, settled_params,
+                           train_epochs)
 
 
 def test_loss_decreases_within_a_few_dozen_steps(small_set):
@@ -44,6 +45,7 @@ def test_warmup_and_lambda_annealing():
     sphere = TrainConfig(loss="sphereface", params={"m": 4}, lambda_min=5.0)
     assert params_in_force(sphere, 0)["lam"] == 1000.0
     assert params_in_force(sphere, 10**6)["lam"] == 5.0
+    assert settled_params(sphere)["lam"] == 5.0 and settled_params(config)["m"] == 0.4
 
 
 def test_every_loss_has_2d_and_3d_presets_that_its_margin_allows():
@@ -52,8 +54,7 @@ def test_every_loss_has_2d_and_3d_presets_that_its_margin_allows():
         for dim in (2, 3):
             config = preset_config(name, dim)
             assert config.params == spec.presets[f"{dim}d"]
-            params = {**config.params, **({"lam": config.lambda_min} if "lam" in spec.defaults() else {})}
-            assert feasibility(name, params, 10, dim).feasible
+            assert feasibility(name, settled_params(config), 10, dim).feasible
 
 
 def test_bad_config_is_refused():
