@@ -7,9 +7,11 @@ import os
 import struct
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import torch
 
 CACHE_ENV, DATA_ENV = "LOSSVIZ_CACHE", "LOSSVIZ_DATA"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -38,6 +40,12 @@ class Dataset:
     def __post_init__(self):
         for array in (self.train_images, self.train_labels, self.test_images, self.test_labels):
             array.setflags(write=False)  # shared by every browser session: read-only
+
+    @cached_property
+    def tensors(self) -> dict:
+        """The four arrays as torch tensors, made once per data set and shared by every run
+        (runs only index them). torch wants writable memory, hence one copy here."""
+        return {name: torch.from_numpy(getattr(self, name).copy()) for name in IDX_FILES}
 
 
 def cache_dir() -> Path:

@@ -141,10 +141,10 @@ class Run:
         self.model = FeatureNet(config.dim, num_classes, bias=config.loss == "softmax")
         self.model.to(self.device)
         self.optimizer = self._make_optimizer(config)
-        self.train_images = torch.from_numpy(dataset.train_images.copy())
-        self.train_labels = torch.from_numpy(dataset.train_labels.copy())
-        self.eval_images = torch.from_numpy(dataset.test_images[:eval_points].copy())
-        self.eval_labels = torch.from_numpy(dataset.test_labels[:eval_points].copy())
+        tensors = dataset.tensors
+        self.train_images, self.train_labels = tensors["train_images"], tensors["train_labels"]
+        self.eval_images = tensors["test_images"][:eval_points]
+        self.eval_labels = tensors["test_labels"][:eval_points]
         self.order_generator = torch.Generator().manual_seed(config.seed)
         self.step, self.epoch, self._cursor = 0, 0, 0
         self._order = torch.randperm(len(self.train_labels), generator=self.order_generator)
@@ -245,8 +245,7 @@ class Run:
                           labels.numpy(), predictions.numpy(), w, own, min_between)
 
     def evaluate_full_test(self, dataset: Dataset) -> Evaluation:
-        return self.evaluate(torch.from_numpy(dataset.test_images.copy()),
-                             torch.from_numpy(dataset.test_labels.copy()))
+        return self.evaluate(dataset.tensors["test_images"], dataset.tensors["test_labels"])
 
 
 def train_epochs(run: Run, dataset: Dataset, progress=None, on_epoch=None) -> dict:
@@ -279,8 +278,7 @@ def train_epochs(run: Run, dataset: Dataset, progress=None, on_epoch=None) -> di
 
 def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: float) -> dict:
     test = run.evaluate_full_test(dataset)
-    train = run.evaluate(torch.from_numpy(dataset.train_images.copy()),
-                         torch.from_numpy(dataset.train_labels.copy()))
+    train = run.evaluate(dataset.tensors["train_images"], dataset.tensors["train_labels"])
     return {"loss": run.config.loss, "dim": run.config.dim,
             "params": params_in_force(run.config, run.step),
             "epochs": run.step / run.steps_per_epoch, "steps": run.step, "nan": had_nan,
