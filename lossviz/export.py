@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from lossviz.checkpoint import save_checkpoint
+from lossviz.curves import loss_gradient, target_curve, target_probability
+from lossviz.figures.curves import curve_styles
 from lossviz.figures.static import (accuracy_figure, angle_histogram_figure, curves_figure,
                                     evolution_gif, features_figure, figure_bytes, lines_figure,
                                     margins_figure, save_figure, small_multiples_figure,
@@ -122,8 +124,6 @@ def snapshot_gif(snapshot, class_names) -> bytes:
 
 def target_logit_image(user, reference, theta, fmt: str) -> bytes:
     """The target-logit page's main chart, drawn by matplotlib in the same colors."""
-    from lossviz.curves import target_curve
-    from lossviz.figures.curves import curve_styles
     series = [(c.label, target_curve(c, theta), color, dash != "solid")
               for c, color, dash in curve_styles(user, reference)]
     return figure_bytes(lines_figure(np.degrees(theta), series, "target logit f(θ)"), fmt)
@@ -153,8 +153,6 @@ def snapshot_angles_image(snapshot, fmt: str) -> bytes:
 
 def setting_image(user, theta, other_angle, num_classes, feature_norm, fmt: str) -> bytes:
     """The target probability and the gradient side by side, as on the target-logit page."""
-    from lossviz.curves import loss_gradient, target_probability
-    from lossviz.figures.curves import curve_styles
     styles = curve_styles(user, [])
     probability = [(c.label, target_probability(c, theta, other_angle, num_classes, feature_norm),
                     color, False) for c, color, _ in styles]
