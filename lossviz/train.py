@@ -1,7 +1,9 @@
 """One training run as plain code: a config, a model, a step, an evaluation. The CLI runs it in
-a loop; the live Trainer runs the same steps in a background thread."""
+a loop; the live Trainer runs the same steps in a worker process."""
 from __future__ import annotations
 
+import dataclasses
+import io
 import math
 import sys
 import time
@@ -246,6 +248,29 @@ class Run:
 
     def evaluate_full_test(self, dataset: Dataset) -> Evaluation:
         return self.evaluate(dataset.tensors["test_images"], dataset.tensors["test_labels"])
+
+    def state_bytes(self) -> bytes:
+        """Everything needed to carry on exactly here, optimizer and data order included: how a
+        run moves between the page's process and the training process."""
+        state = {"config": dataclasses.asdict(self.config), "model": self.model.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch,
+                 "cursor": self._cursor, "order": self._order,
+                 "generator": self.order_generator.get_state()}
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_state_bytes(cls, data: bytes, dataset: Dataset) -> "Run":
+        """The Run that state_bytes() saved (bytes this app wrote, not a user's file)."""
+        state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        run = cls(TrainConfig(**state["config"]), dataset)
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.step, run.epoch, run._cursor = state["step"], state["epoch"], state["cursor"]
+        run._order = state["order"]
+        run.order_generator.set_state(state["generator"])
+        return run
 
 
 def train_epochs(run: Run, dataset: Dataset, progress=None, on_epoch=None) -> dict:

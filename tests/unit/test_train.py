@@ -71,3 +71,15 @@ def test_short_training_reports_metrics(small_set):
     assert metrics["steps"] == 4 and not metrics["nan"]
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["samples_per_s"] > 0
     assert 0.0 < metrics["min_weight_angle_deg"] <= 180.0
+
+
+def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set):
+    original = Run(TrainConfig(loss="arcface", params={"s": 16.0, "m": 0.2}, dim=2,
+                               batch_size=64), small_set)
+    for _ in range(5):
+        original.train_step()
+    copy = Run.from_state_bytes(original.state_bytes(), small_set)
+    for _ in range(10):  # crosses an epoch boundary: 512 digits are 8 batches
+        assert copy.train_step() == original.train_step()
+    assert copy.step == original.step == 15
+    assert np.array_equal(copy.evaluate().features, original.evaluate().features)
