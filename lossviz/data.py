@@ -41,6 +41,10 @@ class Dataset:
         for array in (self.train_images, self.train_labels, self.test_images, self.test_labels):
             array.setflags(write=False)  # shared by every browser session: read-only
 
+    def __getstate__(self) -> dict:
+        """Pickled (for the training process) without the tensors: that side makes its own."""
+        return {name: value for name, value in self.__dict__.items() if name != "tensors"}
+
     @cached_property
     def tensors(self) -> dict:
         """The four arrays as torch tensors, made once per data set and shared by every run

@@ -1,36 +1,46 @@
-"""Live training: a Run stepped by a background thread that publishes immutable snapshots.
+"""Live training: a Run stepped in its own process (lossviz.worker) and watched through
+immutable snapshots.
 
-The thread is the only one that touches the Run. Everyone else sends commands (start, pause,
-step, reset, new settings) and reads the latest Snapshot, both under one lock. A generation
-number, bumped on every reset, lets a reader drop what belongs to an older run. The thread pauses
-itself when nobody has asked for a snapshot for a while (the browser tab went away) and exits
-a little later, so an abandoned session leaves nothing running.
+This Trainer is the page's side. Commands (start, pause, step, update, reset, restore) change
+what the user wants, under one lock, and that wish is turned into messages for the process. A
+supervisor thread reads the process's progress into the latest Snapshot; a sender thread writes
+the messages. Neither holds the lock while it waits on the pipe, so a full pipe one way can never
+block the other. A generation number, bumped on every reset, lets a reader drop what belongs to
+an older run.
+
+The process lives only while there is training to do. It hands its run back and exits after
+exit_after seconds without training, or without anyone reading a snapshot (the browser tab went
+away; training pauses itself after pause_after seconds of that). The next Start carries on from
+the handed-back run, so a paused classroom holds no processes.
 """
 from __future__ import annotations
 
-import math
+import itertools
+import multiprocessing
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
 
-import torch
-
+from lossviz.checkpoint import checkpoint_bytes
 from lossviz.data import Dataset
 from lossviz.train import Evaluation, Run, TrainConfig, params_in_force
+from lossviz.worker import Progress, serve
 
 IDLE, RUNNING, PAUSED, WAITING = "idle", "running", "paused", "waiting"
 MAX_FRAMES, FRAME_POINTS = 200, 500  # the evolution GIF: recent frames, first points of each
+STARTING = "Starting the training process (a few seconds)…"
+# spawn, not fork: a fork of the web server would copy its threads' locks mid-use
+_PROCESSES = multiprocessing.get_context("spawn")
 
 
 def training_threads() -> int:
-    """Threads for the trainer's math: all cores but one (LOSSVIZ_TRAIN_THREADS overrides).
-    The spare core serves the page: when the page's Python work takes a core from a team of
-    OpenMP threads, the whole team waits at every barrier and training crawls."""
+    """Threads for the training process's math: every core (LOSSVIZ_TRAIN_THREADS overrides)."""
     try:
         return max(1, int(os.environ["LOSSVIZ_TRAIN_THREADS"]))
     except (KeyError, ValueError):
-        return max(1, (os.cpu_count() or 2) - 1)
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,24 @@ class Snapshot:
     frames: tuple = ()  # (epoch, features, weights) over time, for the evolution GIF
 
 
+def fresh_snapshot(run: Run, generation: int = 0) -> Snapshot:
+    return Snapshot(generation, IDLE, None, run.step, run.step / run.steps_per_epoch, run.config,
+                    params_in_force(run.config, run.step), run.learning_rate(), 0.0,
+                    run.evaluate())
+
+
+def with_progress(snap: Snapshot, p: Progress) -> Snapshot:
+    history = snap.history.plus(steps=p.step, epochs=p.epoch, train_loss=p.train_loss,
+                                train_accuracy=p.train_accuracy, test_loss=p.evaluation.loss,
+                                test_accuracy=p.evaluation.accuracy)
+    frame = (p.epoch, p.evaluation.features[:FRAME_POINTS], p.evaluation.weights)
+    return replace(snap, step=p.step, epoch=p.epoch, config=p.config, params=p.params,
+                   learning_rate=p.learning_rate,
+                   samples_per_s=p.samples_per_s or snap.samples_per_s,
+                   evaluation=p.evaluation, history=history,
+                   frames=(snap.frames + (frame,))[-MAX_FRAMES:])
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, dataset: Dataset, slots: threading.Semaphore | None = None,
                  eval_budget: float = 0.1, pause_after: float = 15.0, exit_after: float = 45.0):
@@ -69,72 +97,78 @@ class Trainer:
         self._eval_budget = eval_budget  # share of the time spent evaluating the test subset
         self._pause_after, self._exit_after = pause_after, exit_after
         self._lock = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._holds_slot = False
-        self._wanted, self._single_steps, self._pending = PAUSED, 0, None
-        self._stop = False
-        self._finish_announced = False  # pause once when the planned epochs are done
-        self._last_seen = time.monotonic()
-        self._run = Run(config, dataset)
-        self._run_lock = threading.Lock()  # held by the thread while it steps or evaluates
-        self._requested = (0, config)  # (generation, config) most recently asked for
+        self._supervisor: threading.Thread | None = None
+        self._outbox: queue.Queue | None = None  # messages for the process, in order
+        self._told = None  # (generation, config, running) as the process knows it; None: no process
+        self._wanted = PAUSED
+        self._singles, self._unsent_singles = 0, 0  # single steps asked for / not yet sent
+        self._holds_slot, self._stop = False, False
+        self._last_seen = self._last_busy = time.monotonic()
+        self._requests, self._replies = itertools.count(), {}
         self._generation = 0
-        self._snapshot = self._fresh_snapshot(IDLE, None)
+        self._requested = config  # the configuration most recently asked for
+        run = Run(config, dataset)
+        self._state = (config, run.state_bytes())  # the run while no process holds it
+        self._snapshot = fresh_snapshot(run)
 
     # ---- commands (any thread) -------------------------------------------------------------
     def start(self):
-        self._command(RUNNING)
+        with self._lock:
+            self._wanted = RUNNING
+            self._reconcile()
+        self._ensure_process()
 
     def pause(self):
-        self._command(PAUSED)
+        with self._lock:
+            self._wanted = PAUSED
+            self._reconcile()
 
     def step(self, count: int = 1):
         with self._lock:
-            self._single_steps += count
             self._wanted = PAUSED
-        self._ensure_thread()
+            self._singles += count
+            self._unsent_singles += count
+            self._reconcile()
+        self._ensure_process()
 
     def update(self, config: TrainConfig):
         """New loss, parameters or learning rate: in force from the next step."""
         with self._lock:
-            self._requested = (self._requested[0], config)
-            self._pending = ("update", config)
-            self._lock.notify_all()
-        self._ensure_thread()
+            self._requested = config
+            self._snapshot = replace(self._snapshot, config=config,
+                                     params=params_in_force(config, self._snapshot.step))
+            self._reconcile()
 
     def reset(self, config: TrainConfig):
         """A new run (new weights) with this config; older snapshots become stale."""
-        with self._lock:
-            self._requested = (self._requested[0] + 1, config)
-            self._pending = ("reset", config)
-            self._wanted, self._single_steps = PAUSED, 0
-            self._lock.notify_all()
-        self._ensure_thread()
+        self._install(Run(config, self.dataset))
 
     def restore(self, run: Run):
         """Continue from a run loaded from a checkpoint; older snapshots become stale."""
-        with self._lock:
-            self._requested = (self._requested[0] + 1, run.config)
-            self._pending = ("restore", run)
-            self._wanted, self._single_steps = PAUSED, 0
-            self._lock.notify_all()
-        self._ensure_thread()
+        self._install(run)
 
     def checkpoint(self) -> bytes:
         """The current weights and configuration, taken between two steps."""
-        from lossviz.checkpoint import checkpoint_bytes
-        with self._run_lock:
-            return checkpoint_bytes(self._run)
+        with self._lock:
+            if self._told is not None:
+                request = next(self._requests)
+                self._outbox.put(("save", request))
+                self._lock.wait_for(lambda: request in self._replies or self._told is None, 30)
+                if request in self._replies:
+                    return self._replies.pop(request)
+            state = self._state[1]
+        return checkpoint_bytes(Run.from_state_bytes(state, self.dataset))
 
     def stop(self, timeout: float = 10.0):
         with self._lock:
             self._stop = True
             self._lock.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
+            supervisor = self._supervisor
+        if supervisor is not None:
+            supervisor.join(timeout)
 
     def snapshot(self) -> Snapshot:
-        """The latest published state; reading it also tells the thread someone is watching."""
+        """The latest published state; reading it also tells the trainer someone is watching."""
         with self._lock:
             self._last_seen = time.monotonic()
             return self._snapshot
@@ -143,114 +177,68 @@ class Trainer:
     def config(self) -> TrainConfig:
         """The configuration most recently asked for (it may not be in force yet)."""
         with self._lock:
-            return self._requested[1]
+            return self._requested
 
     def is_current(self, snapshot: Snapshot) -> bool:
         """False for a snapshot of a run that a reset has already replaced."""
         with self._lock:
-            return snapshot.generation == self._requested[0]
+            return snapshot.generation == self._generation
 
     @property
     def wants_to_run(self) -> bool:
-        """True from the moment Start is pressed, before the thread has picked it up."""
+        """True from the moment Start is pressed, before the process has picked it up."""
         with self._lock:
-            return self._wanted == RUNNING or self._single_steps > 0
+            return self._busy
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether a training process (or its start) is under way."""
+        return self._supervisor is not None and self._supervisor.is_alive()
 
-    def _command(self, wanted: str):
+    # ---- turning wishes into messages (under the lock) -------------------------------------
+    @property
+    def _busy(self) -> bool:
+        return self._wanted == RUNNING or self._singles > 0
+
+    def _install(self, run: Run):
+        fresh, state = fresh_snapshot(run), run.state_bytes()  # outside the lock: ~0.1 s
         with self._lock:
-            self._wanted = wanted
-            self._lock.notify_all()
-        self._ensure_thread()
-
-    def _ensure_thread(self):
-        with self._lock:
-            self._last_seen = time.monotonic()
-            if self.alive or self._stop:
-                return
-            self._thread = threading.Thread(target=self._loop, name="lossviz-trainer", daemon=True)
-            self._thread.start()
-
-    # ---- the training thread ---------------------------------------------------------------
-    def _loop(self):
-        torch.set_num_threads(training_threads())
-        timer = _Throughput()
-        last_eval, eval_cost = 0.0, 0.0
-        try:
-            while True:
-                action = self._next_action()
-                if action == "exit":
-                    return
-                if action == "wait":
-                    timer.reset()
-                    continue
-                try:
-                    with self._run_lock:
-                        loss, accuracy, size = self._run.train_step()
-                except Exception as err:  # shown on the page; the thread stays usable
-                    self._pause_with(f"Training paused: {err}")
-                    continue
-                if math.isnan(loss):
-                    self._pause_for_nan()
-                    continue
-                timer.add(size, loss, accuracy)
-                now = time.monotonic()
-                # evaluate within the time budget, but at least every 2 s: one slow evaluation
-                # (a busy machine, a first call) must not freeze the view
-                interval = min(2.0, max(0.5, eval_cost / self._eval_budget))
-                if action == "single" or now - last_eval >= interval:
-                    started = time.monotonic()
-                    self._publish(timer)
-                    last_eval, eval_cost = time.monotonic(), time.monotonic() - started
-        finally:
-            self._release_slot()
-
-    def _next_action(self) -> str:
-        """What the thread does next: 'train', 'single', 'wait' or 'exit'. Applies pending
-        resets and updates here, between steps, so a step never sees half a change."""
-        with self._lock:
-            if self._pending is not None:
-                self._apply_pending()
-            idle = time.monotonic() - self._last_seen
-            if self._stop or idle > self._exit_after:
-                return "exit"
-            if idle > self._pause_after and self._wanted == RUNNING:
-                self._wanted = PAUSED
-                self._set_status(PAUSED, "Paused: nobody was watching.")
-            if self._single_steps > 0:
-                self._single_steps -= 1
-                return "single"
-            if self._wanted == RUNNING and self._run.finished and not self._finish_announced:
-                self._finish_announced, self._wanted = True, PAUSED
-                self._set_status(PAUSED, f"Finished {self._run.config.epochs} epochs. "
-                                         "Start again to keep training at the final learning rate.")
-            if self._wanted == RUNNING and self._take_slot():
-                if self._snapshot.status != RUNNING:
-                    self._set_status(RUNNING, None)
-                return "train"
-            if self._wanted != RUNNING:
-                self._release_slot()
-                if self._snapshot.status == RUNNING:
-                    self._set_status(PAUSED, None)
-            self._lock.wait(0.2)
-            return "wait"
-
-    def _apply_pending(self):
-        kind, value = self._pending
-        self._pending = None
-        if kind in ("reset", "restore"):
-            with self._run_lock:
-                self._run = Run(value, self.dataset) if kind == "reset" else value
             self._generation += 1
-            self._finish_announced = False
-            self._snapshot = self._fresh_snapshot(IDLE, None)
-        else:
-            self._run.reconfigure(value)
-            self._snapshot = replace(self._snapshot, config=value,
-                                     params=params_in_force(value, self._run.step))
+            self._requested, self._state = run.config, (run.config, state)
+            self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+            self._snapshot = replace(fresh, generation=self._generation)
+            self._reconcile()
+
+    def _reconcile(self):
+        """Tell the process whatever it does not know yet of what the user wants."""
+        if self._busy:
+            self._last_busy = time.monotonic()
+        if self._told is None:  # no process yet, or still starting: it hears all once ready
+            if self._busy:
+                self._set_status(WAITING, STARTING)
+            elif self._snapshot.status in (RUNNING, WAITING):
+                self._set_status(PAUSED, None)
+            return
+        generation, config, running = self._told
+        if generation != self._generation:
+            self._outbox.put(("restore", self._generation, self._state[1]))
+            generation, config, running = self._generation, self._state[0], False
+        if config != self._requested:
+            self._outbox.put(("update", self._requested))
+            config = self._requested
+        if self._unsent_singles:
+            self._outbox.put(("step", self._unsent_singles))
+            self._unsent_singles = 0
+        should_run = self._wanted == RUNNING and self._take_slot()
+        if should_run != running:
+            self._outbox.put(("run",) if should_run else ("pause",))
+        if not should_run:
+            self._release_slot()
+        self._told = (generation, config, should_run)
+        if should_run and self._snapshot.status != RUNNING:
+            self._set_status(RUNNING, None)
+        elif self._wanted != RUNNING and self._snapshot.status in (RUNNING, WAITING):
+            self._set_status(PAUSED, None)
 
     def _take_slot(self) -> bool:
         if self._holds_slot or self._slots is None:
@@ -268,60 +256,135 @@ class Trainer:
             self._holds_slot = False
 
     def _set_status(self, status: str, message: str | None):
-        self._snapshot = replace(self._snapshot, status=status, message=message)
+        if (self._snapshot.status, self._snapshot.message) != (status, message):
+            self._snapshot = replace(self._snapshot, status=status, message=message)
 
-    def _pause_for_nan(self):
-        self._pause_with("The loss became NaN or infinite, so training paused and kept the "
-                         "last good weights. Lower the learning rate, s or the margin, or add a "
-                         "warm-up, then resume.")
-
-    def _pause_with(self, message: str):
+    # ---- the process and the threads that talk to it ---------------------------------------
+    def _ensure_process(self):
         with self._lock:
-            self._wanted, self._single_steps = PAUSED, 0
-            self._set_status(PAUSED, message)
+            self._last_seen = time.monotonic()
+            if self.alive or self._stop:
+                return
+            self._supervisor = threading.Thread(target=self._supervise, name="lossviz-trainer",
+                                                daemon=True)
+            self._supervisor.start()
 
-    def _fresh_snapshot(self, status: str, message: str | None) -> Snapshot:
-        run = self._run
-        return Snapshot(self._generation, status, message, run.step, 0.0, run.config,
-                        params_in_force(run.config, run.step), run.learning_rate(), 0.0,
-                        run.evaluate())
+    def _supervise(self):
+        try:
+            while self._one_process():
+                pass  # Start was pressed again while the last process was on its way out
+        except Exception as err:  # a process that cannot start: say so, keep the run
+            with self._lock:
+                self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+                self._set_status(PAUSED, f"The training process could not start: {err}")
 
-    def _publish(self, timer: "_Throughput"):
-        run = self._run
-        with self._run_lock:  # not the snapshot lock: readers keep the previous snapshot
-            evaluation = run.evaluate()
-        epoch = run.step / run.steps_per_epoch
-        loss, accuracy, speed = timer.take()
+    def _one_process(self) -> bool:
+        """Start a process, relay between it and the page until it is no longer needed, and say
+        whether another one is wanted right away."""
         with self._lock:
-            history = self._snapshot.history.plus(
-                steps=run.step, epochs=epoch, train_loss=loss, train_accuracy=accuracy,
-                test_loss=evaluation.loss, test_accuracy=evaluation.accuracy)
-            self._snapshot = replace(
-                self._snapshot, step=run.step, epoch=epoch, config=run.config,
-                params=params_in_force(run.config, run.step), learning_rate=run.learning_rate(),
-                samples_per_s=speed or self._snapshot.samples_per_s, evaluation=evaluation,
-                history=history, frames=(self._snapshot.frames + (
-                    (epoch, evaluation.features[:FRAME_POINTS], evaluation.weights),))[-MAX_FRAMES:])
+            generation, (config, state) = self._generation, self._state
+        conn, child_end = _PROCESSES.Pipe()
+        process = _PROCESSES.Process(
+            target=serve, name="lossviz-trainer", daemon=True,
+            args=(child_end, self.dataset, generation, state, training_threads(),
+                  self._eval_budget))
+        outbox = queue.Queue()
+        sender = threading.Thread(target=_send_all, args=(conn, outbox), daemon=True)
+        with self._lock:
+            self._outbox = outbox
+        process.start()
+        child_end.close()  # so that the process's death reads as the end of the pipe
+        sender.start()
+        try:
+            self._relay(conn, process, (generation, config, False))
+        finally:
+            outbox.put(None)
+            sender.join()
+            conn.close()
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+            with self._lock:
+                self._told, self._outbox = None, None
+                self._release_slot()
+                self._lock.notify_all()
+        with self._lock:
+            return not self._stop and self._busy
+
+    def _relay(self, conn, process, told_at_ready: tuple):
+        exit_sent = None  # when "exit" went out
+        while True:
+            try:
+                message = conn.recv() if conn.poll(0.2) else None
+            except (EOFError, OSError):
+                self._lost(process, expected=exit_sent is not None)
+                return
+            with self._lock:
+                if message is not None and self._take(message, told_at_ready):
+                    return  # the process handed its run back
+                if exit_sent is None and self._should_exit():
+                    self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+                    self._outbox.put(("exit",))
+                    exit_sent = time.monotonic()
+                elif exit_sent is None:
+                    self._reconcile()
+                elif time.monotonic() - exit_sent > 30:
+                    return  # it does not answer: the finally block kills it
+
+    def _take(self, message: tuple, told_at_ready: tuple) -> bool:
+        kind = message[0]
+        if kind == "ready":
+            self._told = told_at_ready
+            self._last_seen = time.monotonic()  # the seconds spent starting were not idle
+            self._reconcile()
+        elif kind == "progress" and message[1].generation == self._generation:
+            progress = message[1]
+            self._singles = max(0, self._singles - progress.single)
+            self._snapshot = with_progress(self._snapshot, progress)
+        elif kind == "paused" and message[1] == self._generation:
+            self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+            self._told = self._told[:2] + (False,)
+            self._release_slot()
+            self._set_status(PAUSED, message[2])
+        elif kind == "saved":
+            self._replies[message[1]] = message[2]
+        elif kind == "state":
+            if message[1] == self._generation:
+                self._state = (self._told[1] if self._told else self._state[0], message[2])
+            self._lock.notify_all()
+            return True
+        self._lock.notify_all()
+        return False
+
+    def _should_exit(self) -> bool:
+        """Stopped, unwatched or without training for exit_after seconds. Unwatched training
+        pauses first, after pause_after. The seconds a process takes to start do not count."""
+        if self._stop:
+            return True
+        if self._told is None:
+            return False
+        unwatched = time.monotonic() - self._last_seen
+        if self._wanted == RUNNING and unwatched > self._pause_after:
+            self._wanted = PAUSED
+            self._reconcile()
+            self._set_status(PAUSED, "Paused: nobody was watching.")
+        return (unwatched > self._exit_after
+                or (not self._busy and time.monotonic() - self._last_busy > self._exit_after))
+
+    def _lost(self, process, expected: bool):
+        process.join(1)
+        with self._lock:
+            self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+            if not (expected or self._stop):
+                self._set_status(PAUSED, f"The training process stopped unexpectedly (exit code "
+                                         f"{process.exitcode}). Start carries on from the last "
+                                         "state it handed back.")
 
 
-class _Throughput:
-    """Samples per second and mean training loss/accuracy since the last take()."""
-
-    def __init__(self):
-        self.reset()
-
-    def reset(self):
-        self._start, self._samples, self._losses, self._accuracies = time.monotonic(), 0, [], []
-
-    def add(self, samples: int, loss: float, accuracy: float):
-        self._samples += samples
-        self._losses.append(loss)
-        self._accuracies.append(accuracy)
-
-    def take(self) -> tuple[float, float, float]:
-        elapsed = time.monotonic() - self._start
-        loss = sum(self._losses) / max(1, len(self._losses))
-        accuracy = sum(self._accuracies) / max(1, len(self._accuracies))
-        speed = self._samples / elapsed if elapsed > 0 and self._samples > 1 else 0.0
-        self.reset()
-        return loss, accuracy, speed
+def _send_all(conn, outbox: queue.Queue):
+    """The sender thread: the only writer to the pipe, so messages keep their order."""
+    while (message := outbox.get()) is not None:
+        try:
+            conn.send(message)
+        except (OSError, ValueError):
+            return  # the process is gone; the supervisor finds out from its end of the pipe

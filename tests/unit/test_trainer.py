@@ -1,3 +1,4 @@
+import multiprocessing
 import threading
 import time
 
@@ -48,19 +49,38 @@ def test_update_takes_effect_and_reset_bumps_generation(trainer):
     assert snap.step == 0 and snap.evaluation.features.shape[1] == 3 and snap.history.steps == ()
 
 
-def test_nan_pauses_with_a_message_and_keeps_the_weights(trainer):
+def test_nan_pauses_with_a_message_and_stops_stepping(trainer):
+    trainer.step(2)
+    wait_for(lambda: trainer.snapshot().step == 2)
+    # Adam moves every weight by about lr: at 1e30 the next forward pass overflows
+    trainer.update(TrainConfig(loss="softmax", dim=2, batch_size=64, lr=1e30))
     trainer.start()
-    wait_for(lambda: trainer.snapshot().step > 2)
-    trainer._run.model.register_forward_hook(lambda m, a, out: out * float("nan"))
-    wait_for(lambda: trainer.snapshot().status == PAUSED)
+    wait_for(lambda: trainer.snapshot().status == PAUSED and trainer.snapshot().message)
     assert "NaN" in trainer.snapshot().message
+    stopped_at = trainer.snapshot().step
+    time.sleep(0.5)
+    assert trainer.snapshot().step == stopped_at and not trainer.wants_to_run
 
 
-def test_thread_is_gone_after_stop(trainer):
+def training_processes():
+    return [p for p in multiprocessing.active_children() if p.name == "lossviz-trainer"]
+
+
+def test_process_is_gone_after_stop(trainer):
     trainer.start()
-    wait_for(lambda: trainer.alive)
+    wait_for(lambda: trainer.snapshot().status == RUNNING)
+    assert len(training_processes()) == 1
     trainer.stop()
-    assert not trainer.alive
+    assert not trainer.alive and training_processes() == []
+
+
+def test_a_killed_process_is_reported_and_start_carries_on(trainer):
+    trainer.step(2)
+    wait_for(lambda: trainer.snapshot().step == 2)
+    training_processes()[0].kill()
+    wait_for(lambda: "stopped unexpectedly" in (trainer.snapshot().message or ""))
+    trainer.start()
+    wait_for(lambda: trainer.snapshot().status == RUNNING and trainer.snapshot().step > 2)
 
 
 def test_abandoned_trainer_pauses_then_exits(small_set):
@@ -68,7 +88,8 @@ def test_abandoned_trainer_pauses_then_exits(small_set):
     trainer.start()
     wait_for(lambda: trainer._snapshot.status == RUNNING)  # read without a heartbeat
     wait_for(lambda: not trainer.alive, timeout=20)
-    assert trainer._snapshot.status == PAUSED
+    assert trainer._snapshot.status == PAUSED and "nobody" in trainer._snapshot.message
+    assert training_processes() == []
 
 
 def test_server_wide_limit_makes_the_next_run_wait(small_set):
@@ -79,8 +100,8 @@ def test_server_wide_limit_makes_the_next_run_wait(small_set):
         first.start()
         wait_for(lambda: first.snapshot().status == RUNNING)
         second.start()
-        wait_for(lambda: second.snapshot().status == WAITING)
-        assert "starts as soon as" in second.snapshot().message
+        wait_for(lambda: second.snapshot().status == WAITING
+                 and "starts as soon as" in second.snapshot().message)
         first.pause()
         wait_for(lambda: second.snapshot().status == RUNNING)
     finally:
@@ -88,13 +109,16 @@ def test_server_wide_limit_makes_the_next_run_wait(small_set):
         second.stop()
 
 
-def test_a_trainer_whose_thread_exited_carries_on_where_it_was(small_set):
-    trainer = Trainer(TrainConfig(dim=2, batch_size=64), small_set, pause_after=0.3, exit_after=0.6)
+def test_a_paused_run_leaves_its_process_and_carries_on_where_it_was(small_set):
+    trainer = Trainer(TrainConfig(dim=2, batch_size=64), small_set, exit_after=1.0)
     try:
         trainer.step(2)
-        wait_for(lambda: trainer._snapshot.step == 2)
-        wait_for(lambda: not trainer.alive, timeout=20)
+        wait_for(lambda: trainer.snapshot().step == 2)
+        wait_for(lambda: not trainer.alive and trainer.snapshot() is not None, timeout=20)
+        assert training_processes() == []
+        before = trainer.snapshot().evaluation.features
         trainer.step()
         wait_for(lambda: trainer.snapshot().step == 3)
+        assert not (trainer.snapshot().evaluation.features == before).all()
     finally:
         trainer.stop()

@@ -1,0 +1,161 @@
+"""The training process behind a live Trainer: it owns the Run, steps it as fast as the CPU
+allows, and sends progress back over a pipe; it reads commands between two steps.
+
+A process rather than a thread in the web server: a training thread shares the interpreter
+lock with every page being drawn, so each figure stalls training, and this torch build runs
+its math about 15% slower off the main thread. Here training has its own interpreter and runs
+on its main thread.
+
+Messages in:  ("run",) ("pause",) ("step", n) ("update", config) ("restore", generation, state)
+              ("save", request) ("exit",)
+Messages out: ("ready", generation) once started, ("progress", Progress) ("paused", generation, text) ("saved", request, bytes)
+              ("state", generation, bytes), the last one in answer to "exit".
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from lossviz.checkpoint import checkpoint_bytes
+from lossviz.train import Evaluation, Run, TrainConfig, params_in_force
+
+NAN_MESSAGE = ("The loss became NaN or infinite, so training paused and kept the last good "
+               "weights. Lower the learning rate, s or the margin, or add a warm-up, then resume.")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What one evaluation tells the page: plain numbers and numpy arrays, cheap to send."""
+    generation: int
+    single: bool  # the answer to a "step" command
+    step: int
+    epoch: float
+    config: TrainConfig
+    params: dict
+    learning_rate: float
+    samples_per_s: float  # since the previous Progress; 0.0 when unknown
+    train_loss: float
+    train_accuracy: float
+    evaluation: Evaluation
+
+
+def serve(conn, dataset, generation: int, state: bytes, threads: int, eval_budget: float):
+    """The process's main function: carry on the run saved in state until told to exit."""
+    torch.set_num_threads(threads)
+    _Worker(conn, dataset, generation, state, eval_budget).serve()
+
+
+class _Worker:
+    def __init__(self, conn, dataset, generation: int, state: bytes, eval_budget: float):
+        self.conn, self.dataset, self.generation = conn, dataset, generation
+        self.run = Run.from_state_bytes(state, dataset)
+        self.eval_budget = eval_budget  # share of the time spent evaluating the test subset
+        self.running, self.singles, self.finish_announced = False, 0, False
+        self.timer = _Throughput()
+        self.last_eval, self.eval_cost = 0.0, 0.0
+
+    def serve(self):
+        self.conn.send(("ready", self.generation))
+        while True:
+            if not (self.running or self.singles) or self.conn.poll():
+                try:
+                    message = self.conn.recv()  # blocks while there is nothing to train
+                except (EOFError, OSError):
+                    return  # the web server is gone: nobody to train for
+                if self.handle(message) == "exit":
+                    return
+            else:
+                self.train_one()
+
+    def handle(self, message: tuple) -> str | None:
+        kind = message[0]
+        if kind == "run":
+            self.running = True
+            self.timer.reset()
+        elif kind == "pause":
+            if self.running and self.timer.samples:
+                self.publish(single=False)  # the page shows where training stopped
+            self.running, self.singles = False, 0
+        elif kind == "step":
+            self.running, self.singles = False, self.singles + message[1]
+            self.timer.reset()
+        elif kind == "update":
+            self.run.reconfigure(message[1])
+        elif kind == "restore":
+            self.generation, self.run = message[1], Run.from_state_bytes(message[2], self.dataset)
+            self.running, self.singles, self.finish_announced = False, 0, False
+        elif kind == "save":
+            self.conn.send(("saved", message[1], checkpoint_bytes(self.run)))
+        elif kind == "exit":
+            self.conn.send(("state", self.generation, self.run.state_bytes()))
+            return "exit"
+        return None
+
+    def train_one(self):
+        run = self.run
+        if self.running and run.finished and not self.finish_announced:
+            self.finish_announced = True
+            self.pause(f"Finished {run.config.epochs} epochs. Start again to keep training at "
+                       "the final learning rate.")
+            return
+        try:
+            loss, accuracy, size = run.train_step()
+        except Exception as err:  # shown on the page; the process stays usable
+            self.pause(f"Training paused: {err}")
+            return
+        if math.isnan(loss):
+            self.pause(NAN_MESSAGE)
+            return
+        self.timer.add(size, loss, accuracy)
+        single = self.singles > 0
+        self.singles -= single
+        # evaluate within the time budget, but at least every 2 s: one slow evaluation (a busy
+        # machine, a first call) must not freeze the view
+        interval = min(2.0, max(0.5, self.eval_cost / self.eval_budget))
+        if single or time.monotonic() - self.last_eval >= interval:
+            started = time.monotonic()
+            self.publish(single)
+            self.last_eval, self.eval_cost = time.monotonic(), time.monotonic() - started
+
+    def pause(self, text: str):
+        self.running, self.singles = False, 0
+        self.conn.send(("paused", self.generation, text))
+
+    def publish(self, single: bool):
+        run = self.run
+        evaluation = run.evaluate()
+        loss, accuracy, speed = self.timer.take()
+        self.conn.send(("progress", Progress(
+            self.generation, single, run.step, run.step / run.steps_per_epoch, run.config,
+            params_in_force(run.config, run.step), run.learning_rate(), speed, loss, accuracy,
+            evaluation)))
+
+
+class _Throughput:
+    """Samples per second and mean training loss/accuracy since the last take()."""
+
+    def __init__(self):
+        self.reset()
+
+    @property
+    def samples(self) -> int:
+        return self._samples
+
+    def reset(self):
+        self._start, self._samples, self._losses, self._accuracies = time.monotonic(), 0, [], []
+
+    def add(self, samples: int, loss: float, accuracy: float):
+        self._samples += samples
+        self._losses.append(loss)
+        self._accuracies.append(accuracy)
+
+    def take(self) -> tuple[float, float, float]:
+        elapsed = time.monotonic() - self._start
+        loss = sum(self._losses) / max(1, len(self._losses))
+        accuracy = sum(self._accuracies) / max(1, len(self._accuracies))
+        speed = self._samples / elapsed if elapsed > 0 and self._samples > 1 else 0.0
+        self.reset()
+        return loss, accuracy, speed
