@@ -372,13 +372,21 @@ class Trainer:
                 or (not self._busy and time.monotonic() - self._last_busy > self._exit_after))
 
     def _lost(self, process, expected: bool):
+        """The pipe closed. Unless an exit was asked for, go back to the last run the process
+        handed over (or was given), so that snapshots, history and run agree again."""
         process.join(1)
         with self._lock:
+            self._told = None
             self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
-            if not (expected or self._stop):
-                self._set_status(PAUSED, f"The training process stopped unexpectedly (exit code "
-                                         f"{process.exitcode}). Start carries on from the last "
-                                         "state it handed back.")
+            if expected or self._stop:
+                return
+            state = self._state[1]
+        run = Run.from_state_bytes(state, self.dataset)
+        self._install(run)
+        with self._lock:
+            self._set_status(PAUSED, f"The training process stopped unexpectedly (exit code "
+                                     f"{process.exitcode}). Start carries on from step "
+                                     f"{run.step}, the last state it handed back.")
 
 
 def _send_all(conn, outbox: queue.Queue):
