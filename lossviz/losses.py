@@ -118,7 +118,7 @@ LOSSES: dict[str, LossSpec] = {
          Param("m3", "m3 (additive cosine)", 0.2, 0.0, 1.0, 0.01, neutral=0.0)),
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m1": 1.0, "m2": 0.3, "m3": 0.2},
-                 "2d": {"s": 16.0, "m1": 1.0, "m2": 0.05, "m3": 0.05},
+                 "2d": {"s": 16.0, "m1": 1.0, "m2": 0.05, "m3": 0.03},
                  "3d": {"s": 16.0, "m1": 1.0, "m2": 0.2, "m3": 0.1}}),
 }
 
