@@ -2,11 +2,13 @@
 
     python -m benchmarks.bench_training [--seconds 10]
 
-1. Throughput: the same model and data trained (a) by a bare loop of Run.train_step and (b) by
-   the live Trainer thread while a second thread plays the page twice a second: it takes a
-   snapshot, builds the playground's figures when the snapshot is new (as the page does) and
-   turns them into JSON (as Streamlit does to send them). Bare, live, bare
-   again; the ratio is live over the mean of the two bare phases.
+1. Throughput: the same model and data trained (a) by a bare loop of Run.train_step in this
+   process, with all its threads, and (b) by the live Trainer (its own process) while a thread
+   here plays the page twice a second: it takes a snapshot, builds the playground's figures when
+   the snapshot is new (as the page does) and turns them into JSON (as Streamlit does to send
+   them). The Trainer also runs once with nobody drawing, which separates what its own
+   evaluations cost from what the page costs. Order: bare, trainer alone, trainer with page,
+   bare again; ratios are over the mean of the two bare phases.
 2. Figures: building the playground's figures from a snapshot of 2,000 points, 2D and 3D.
 Never a pass/fail test: it prints numbers.
 """
@@ -22,12 +24,10 @@ import torch
 from lossviz.data import load_bundled
 from lossviz.figures.training import playground_figures
 from lossviz.train import Run, preset_config
-from lossviz.trainer import History, Snapshot, Trainer, training_threads
+from lossviz.trainer import RUNNING, History, Snapshot, Trainer, training_threads
 
 
-def bare_rate(config, dataset, seconds, threads=None):
-    if threads is not None:
-        torch.set_num_threads(threads)
+def bare_rate(config, dataset, seconds):
     run = Run(config, dataset)
     for _ in range(3):
         run.train_step()
@@ -37,48 +37,47 @@ def bare_rate(config, dataset, seconds, threads=None):
     return samples / (time.perf_counter() - start)
 
 
-def bare_rate_in_thread(config, dataset, seconds, threads):
-    """The bare loop again, but on a worker thread with the trainer's thread count: what the
-    trainer could reach if the page cost nothing."""
-    result = []
-    worker = threading.Thread(
-        target=lambda: result.append(bare_rate(config, dataset, seconds, threads)))
-    worker.start()
-    worker.join()
-    return result[0]
-
-
 def page_figures(snap, class_names):
     figures, _ = playground_figures(snap, class_names)
     return [plotly.io.to_json(f) for f in figures.values()]
 
 
-def live_rate(config, dataset, seconds):
+def play_page(trainer, class_names, done: threading.Event):
+    """Like the playground: figures built once per snapshot, sent on every refresh."""
+    drawn, figures = None, []
+    while not done.is_set():
+        snap = trainer.snapshot()
+        if snap is not drawn:
+            drawn, figures = snap, playground_figures(snap, class_names)[0].values()
+        [plotly.io.to_json(f) for f in figures]
+        time.sleep(0.5)
+
+
+def live_rate(config, dataset, seconds, with_page: bool):
+    """Samples/s between the first and the last snapshot seen in the window, each timed when
+    it arrived (a light poller watches for them)."""
     trainer = Trainer(config, dataset)
-    done = threading.Event()
-
-    def page():  # like the playground: figures built once per snapshot, sent on every refresh
-        drawn, figures = None, []
-        while not done.is_set():
-            snap = trainer.snapshot()
-            if snap is not drawn:
-                drawn, figures = snap, playground_figures(snap, dataset.class_names)[0].values()
-            [plotly.io.to_json(f) for f in figures]
-            time.sleep(0.5)
-
+    done, seen = threading.Event(), []
     trainer.start()
-    while trainer.snapshot().step < 3:
-        time.sleep(0.01)
-    viewer = threading.Thread(target=page)
-    viewer.start()
-    step0, start = trainer.snapshot().step, time.perf_counter()
-    time.sleep(seconds)
-    steps = trainer.snapshot().step - step0
-    elapsed = time.perf_counter() - start
+    while not (trainer.snapshot().status == RUNNING and trainer.snapshot().step >= 3):
+        time.sleep(0.02)
+    workers = [threading.Thread(target=play_page, args=(trainer, dataset.class_names, done))]
+    if not with_page:
+        workers = []
+    for worker in workers:
+        worker.start()
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        snap = trainer.snapshot()
+        if not seen or snap.step != seen[-1][1]:
+            seen.append((time.perf_counter(), snap.step))
+        time.sleep(0.02)
     done.set()
-    viewer.join()
+    for worker in workers:
+        worker.join()
     trainer.stop()
-    return steps * config.batch_size / elapsed
+    (t0, step0), (t1, step1) = seen[1], seen[-1]  # seen[0] may be older than the window
+    return (step1 - step0) * config.batch_size / (t1 - t0)
 
 
 def figure_times(dataset, repeats=20):
@@ -113,18 +112,17 @@ def main():
     args = parser.parse_args()
     dataset = load_bundled()
     config = preset_config("arcface", 2)
-    threads = torch.get_num_threads()
     bare_1 = bare_rate(config, dataset, args.seconds)
-    live = live_rate(config, dataset, args.seconds)
-    bare_2 = bare_rate(config, dataset, args.seconds, threads)
-    quiet = bare_rate_in_thread(config, dataset, args.seconds, training_threads())
-    torch.set_num_threads(threads)
+    alone = live_rate(config, dataset, args.seconds, with_page=False)
+    live = live_rate(config, dataset, args.seconds, with_page=True)
+    bare_2 = bare_rate(config, dataset, args.seconds)
     bare = (bare_1 + bare_2) / 2
-    print(f"bare loop, {threads} threads: {bare_1:,.0f} and {bare_2:,.0f} samples/s")
-    print(f"live trainer ({training_threads()} thread(s)) with the page refreshing twice a "
-          f"second: {live:,.0f} samples/s; ratio live/bare = {live / bare:.2f}")
-    print(f"bare loop on a worker thread with {training_threads()} thread(s), no page: "
-          f"{quiet:,.0f} samples/s; ratio live/that = {live / quiet:.2f}")
+    print(f"bare loop, {torch.get_num_threads()} threads: {bare_1:,.0f} and {bare_2:,.0f} "
+          "samples/s")
+    print(f"live trainer ({training_threads()} threads), nobody drawing: {alone:,.0f} samples/s; "
+          f"ratio {alone / bare:.2f}")
+    print(f"live trainer with the page refreshing twice a second: {live:,.0f} samples/s; "
+          f"ratio live/bare = {live / bare:.2f}")
     for dim, (seconds, points) in figure_times(dataset).items():
         print(f"{dim}D: building the playground figures from {points} points: "
               f"{seconds * 1e3:.1f} ms per refresh (median)")
