@@ -75,9 +75,10 @@ def live_rate(config, dataset, seconds, with_page: bool):
     done.set()
     for worker in workers:
         worker.join()
+    threads = trainer.snapshot().threads
     trainer.stop()
     (t0, step0), (t1, step1) = seen[1], seen[-1]  # seen[0] may be older than the window
-    return (step1 - step0) * config.batch_size / (t1 - t0)
+    return (step1 - step0) * config.batch_size / (t1 - t0), threads
 
 
 def figure_times(dataset, repeats=20):
@@ -113,16 +114,17 @@ def main():
     dataset = load_bundled()
     config = preset_config("arcface", 2)
     bare_1 = bare_rate(config, dataset, args.seconds)
-    alone = live_rate(config, dataset, args.seconds, with_page=False)
-    live = live_rate(config, dataset, args.seconds, with_page=True)
+    alone, alone_threads = live_rate(config, dataset, args.seconds, with_page=False)
+    live, live_threads = live_rate(config, dataset, args.seconds, with_page=True)
     bare_2 = bare_rate(config, dataset, args.seconds)
     bare = (bare_1 + bare_2) / 2
     print(f"bare loop, {torch.get_num_threads()} threads: {bare_1:,.0f} and {bare_2:,.0f} "
           "samples/s")
-    print(f"live trainer ({training_threads()} threads), nobody drawing: {alone:,.0f} samples/s; "
-          f"ratio {alone / bare:.2f}")
-    print(f"live trainer with the page refreshing twice a second: {live:,.0f} samples/s; "
-          f"ratio live/bare = {live / bare:.2f}")
+    chosen = "fixed" if training_threads() else "chosen by the trainer"
+    print(f"live trainer, nobody drawing: {alone:,.0f} samples/s, ratio {alone / bare:.2f} "
+          f"({alone_threads} threads at the end, {chosen})")
+    print(f"live trainer with the page refreshing twice a second: {live:,.0f} samples/s, "
+          f"ratio live/bare = {live / bare:.2f} ({live_threads} threads at the end, {chosen})")
     for dim, (seconds, points) in figure_times(dataset).items():
         print(f"{dim}D: building the playground figures from {points} points: "
               f"{seconds * 1e3:.1f} ms per refresh (median)")

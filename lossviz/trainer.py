@@ -35,12 +35,13 @@ STARTING = "Starting the training process (a few seconds)…"
 _PROCESSES = multiprocessing.get_context("spawn")
 
 
-def training_threads() -> int:
-    """Threads for the training process's math: every core (LOSSVIZ_TRAIN_THREADS overrides)."""
+def training_threads() -> int | None:
+    """LOSSVIZ_TRAIN_THREADS, a fixed thread count for training; None (the default) lets the
+    training process choose between all cores and all but one as it goes."""
     try:
         return max(1, int(os.environ["LOSSVIZ_TRAIN_THREADS"]))
     except (KeyError, ValueError):
-        return max(1, os.cpu_count() or 1)
+        return None
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Snapshot:
     evaluation: Evaluation | None
     history: History = field(default_factory=History)
     frames: tuple = ()  # (epoch, features, weights) over time, for the evolution GIF
+    threads: int = 0  # the training process's thread count at the last progress; 0: none yet
 
 
 def fresh_snapshot(run: Run, generation: int = 0) -> Snapshot:
@@ -85,7 +87,7 @@ def with_progress(snap: Snapshot, p: Progress) -> Snapshot:
     frame = (p.epoch, p.evaluation.features[:FRAME_POINTS], p.evaluation.weights)
     return replace(snap, step=p.step, epoch=p.epoch, config=p.config, params=p.params,
                    learning_rate=p.learning_rate,
-                   samples_per_s=p.samples_per_s or snap.samples_per_s,
+                   samples_per_s=p.samples_per_s or snap.samples_per_s, threads=p.threads,
                    evaluation=p.evaluation, history=history,
                    frames=(snap.frames + (frame,))[-MAX_FRAMES:])
 

@@ -3,8 +3,10 @@ import threading
 import time
 
 import pytest
+import torch
 
 from lossviz.trainer import PAUSED, RUNNING, WAITING, Trainer
+from lossviz.worker import ThreadTuner
 from lossviz.train import TrainConfig
 
 
@@ -122,3 +124,22 @@ def test_a_paused_run_leaves_its_process_and_carries_on_where_it_was(small_set):
         assert not (trainer.snapshot().evaluation.features == before).all()
     finally:
         trainer.stop()
+
+
+def test_thread_tuner_tries_both_counts_keeps_the_faster_and_tries_again_later():
+    before = torch.get_num_threads()
+    try:
+        tuner = ThreadTuner(2, trial_seconds=1.0, hold_seconds=5.0)
+        assert tuner.threads == 2 and torch.get_num_threads() == 2
+        tuner.add(1000, 1.0)  # 2 threads: 1,000 samples/s
+        assert tuner.threads == 1 and torch.get_num_threads() == 1
+        tuner.add(1500, 1.0)  # 1 thread: 1,500 samples/s wins
+        assert tuner.threads == 1 and tuner.rates == {2: 1000.0, 1: 1500.0}
+        for _ in range(4):
+            tuner.add(1500, 1.0)
+        assert tuner.threads == 1  # held
+        tuner.add(1500, 1.0)
+        assert tuner.threads == 2  # the hold is over: a new round of trials
+        assert ThreadTuner(1).candidates == [1]
+    finally:
+        torch.set_num_threads(before)
