@@ -1,14 +1,15 @@
 """Live training against a bare loop, and the cost of one page refresh, side by side.
 
-    python -m benchmarks.bench_training [--seconds 10]
+    python -m benchmarks.bench_training [--seconds 5] [--rounds 3]
 
 1. Throughput: the same model and data trained (a) by a bare loop of Run.train_step in this
    process, with all its threads, and (b) by the live Trainer (its own process) while a thread
    here plays the page twice a second: it takes a snapshot, builds the playground's figures when
    the snapshot is new (as the page does) and turns them into JSON (as Streamlit does to send
-   them). The Trainer also runs once with nobody drawing, which separates what its own
-   evaluations cost from what the page costs. Order: bare, trainer alone, trainer with page,
-   bare again; ratios are over the mean of the two bare phases.
+   them). The Trainer also runs with nobody drawing, which separates what its own evaluations
+   cost from what the page costs. This machine's speed drifts by 10% and more within a minute,
+   so the three phases alternate for several rounds (the trainer paused during the bare loop)
+   and the ratios are of medians.
 2. Figures: building the playground's figures from a snapshot of 2,000 points, 2D and 3D.
 Never a pass/fail test: it prints numbers.
 """
@@ -24,7 +25,7 @@ import torch
 from lossviz.data import load_bundled
 from lossviz.figures.training import playground_figures
 from lossviz.train import Run, preset_config
-from lossviz.trainer import RUNNING, History, Snapshot, Trainer, training_threads
+from lossviz.trainer import History, Snapshot, Trainer, training_threads
 
 
 def bare_rate(config, dataset, seconds):
@@ -53,19 +54,18 @@ def play_page(trainer, class_names, done: threading.Event):
         time.sleep(0.5)
 
 
-def live_rate(config, dataset, seconds, with_page: bool):
-    """Samples/s between the first and the last snapshot seen in the window, each timed when
-    it arrived (a light poller watches for them)."""
-    trainer = Trainer(config, dataset)
+def live_window(trainer, config, class_names, seconds, with_page: bool):
+    """Resume the trainer for one window: samples/s between the first and the last snapshot
+    seen in it, each timed when it arrived (a light poller watches for them), and the times
+    between snapshots."""
     done, seen = threading.Event(), []
     trainer.start()
-    while not (trainer.snapshot().status == RUNNING and trainer.snapshot().step >= 3):
+    first = trainer.snapshot().step
+    while trainer.snapshot().step == first:  # the first progress after resuming
         time.sleep(0.02)
-    workers = [threading.Thread(target=play_page, args=(trainer, dataset.class_names, done))]
-    if not with_page:
-        workers = []
-    for worker in workers:
-        worker.start()
+    page = threading.Thread(target=play_page, args=(trainer, class_names, done))
+    if with_page:
+        page.start()
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         snap = trainer.snapshot()
@@ -73,12 +73,28 @@ def live_rate(config, dataset, seconds, with_page: bool):
             seen.append((time.perf_counter(), snap.step))
         time.sleep(0.02)
     done.set()
-    for worker in workers:
-        worker.join()
-    threads = trainer.snapshot().threads
-    trainer.stop()
+    if with_page:
+        page.join()
+    trainer.pause()
     (t0, step0), (t1, step1) = seen[1], seen[-1]  # seen[0] may be older than the window
-    return (step1 - step0) * config.batch_size / (t1 - t0), threads
+    return (step1 - step0) * config.batch_size / (t1 - t0), [
+        b[0] - a[0] for a, b in zip(seen[1:], seen[2:])]
+
+
+def throughput(config, dataset, seconds, rounds):
+    trainer = Trainer(config, dataset)
+    bare, alone, with_page, intervals = [], [], [], []
+    try:
+        for _ in range(rounds):
+            bare.append(bare_rate(config, dataset, seconds))
+            alone.append(live_window(trainer, config, dataset.class_names, seconds, False)[0])
+            rate, gaps = live_window(trainer, config, dataset.class_names, seconds, True)
+            with_page.append(rate)
+            intervals += gaps
+        threads = trainer.snapshot().threads
+    finally:
+        trainer.stop()
+    return bare, alone, with_page, statistics.median(intervals), threads
 
 
 def figure_times(dataset, repeats=20):
@@ -109,22 +125,26 @@ def figure_times(dataset, repeats=20):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per phase and round")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     dataset = load_bundled()
     config = preset_config("arcface", 2)
-    bare_1 = bare_rate(config, dataset, args.seconds)
-    alone, alone_threads = live_rate(config, dataset, args.seconds, with_page=False)
-    live, live_threads = live_rate(config, dataset, args.seconds, with_page=True)
-    bare_2 = bare_rate(config, dataset, args.seconds)
-    bare = (bare_1 + bare_2) / 2
-    print(f"bare loop, {torch.get_num_threads()} threads: {bare_1:,.0f} and {bare_2:,.0f} "
-          "samples/s")
+    bare, alone, with_page, interval, threads = throughput(config, dataset, args.seconds,
+                                                           args.rounds)
+
+    def listed(rates):
+        return ", ".join(f"{r:,.0f}" for r in rates)
+
+    base = statistics.median(bare)
+    print(f"bare loop, {torch.get_num_threads()} threads: {listed(bare)} samples/s")
+    print(f"live trainer, nobody drawing: {listed(alone)} samples/s; "
+          f"ratio of medians {statistics.median(alone) / base:.2f}")
+    print(f"live trainer, page refreshing twice a second: {listed(with_page)} samples/s; "
+          f"ratio of medians live/bare = {statistics.median(with_page) / base:.2f}")
     chosen = "fixed" if training_threads() else "chosen by the trainer"
-    print(f"live trainer, nobody drawing: {alone:,.0f} samples/s, ratio {alone / bare:.2f} "
-          f"({alone_threads} threads at the end, {chosen})")
-    print(f"live trainer with the page refreshing twice a second: {live:,.0f} samples/s, "
-          f"ratio live/bare = {live / bare:.2f} ({live_threads} threads at the end, {chosen})")
+    print(f"the trainer used {threads} threads at the end ({chosen}); new data every "
+          f"{interval:.2f} s (median)")
     for dim, (seconds, points) in figure_times(dataset).items():
         print(f"{dim}D: building the playground figures from {points} points: "
               f"{seconds * 1e3:.1f} ms per refresh (median)")

@@ -58,9 +58,13 @@ class ThreadTuner:
     their own machines, all cores win (2 cores: 4,000 against 2,700 samples/s). With the browser
     drawing on the same 2 cores, a team of 2 threads stalls at every barrier whenever the browser
     takes a core, and 1 thread wins (about 2,400 against 1,800). So each candidate gets a short
-    trial, counting training time only, and the winner holds until the next round of trials."""
+    trial, counting training time only, and the winner holds until the next round of trials.
+    Fewer threads must win by a clear margin: on a noisy machine one lucky trial would otherwise
+    hold the slower count for a whole round."""
 
-    def __init__(self, most: int, fewest: int | None = None, trial_seconds: float = 2.0,
+    MARGIN = 1.1
+
+    def __init__(self, most: int, fewest: int | None = None, trial_seconds: float = 3.0,
                  hold_seconds: float = 30.0):
         fewest = max(1, most - 1) if fewest is None else fewest
         self.candidates = sorted({most, fewest}, reverse=True)
@@ -83,7 +87,12 @@ class ThreadTuner:
             return
         self.rates[self._current] = self._samples / self._seconds
         self._trying.pop(0)
-        self._use(self._trying[0] if self._trying else max(self.rates, key=self.rates.get))
+        self._use(self._trying[0] if self._trying else self._winner())
+
+    def _winner(self) -> int:
+        most = self.candidates[0]
+        fastest = max(self.rates, key=self.rates.get)
+        return fastest if self.rates[fastest] > self.MARGIN * self.rates[most] else most
 
     def _start_trials(self):
         self._trying = list(self.candidates)

@@ -140,6 +140,9 @@ def test_thread_tuner_tries_both_counts_keeps_the_faster_and_tries_again_later()
         assert tuner.threads == 1  # held
         tuner.add(1500, 1.0)
         assert tuner.threads == 2  # the hold is over: a new round of trials
+        tuner.add(1000, 1.0)
+        tuner.add(1050, 1.0)  # 1 thread only 5% faster: not worth leaving a core unused
+        assert tuner.threads == 2 and torch.get_num_threads() == 2
         assert ThreadTuner(1).candidates == [1]
     finally:
         torch.set_num_threads(before)
