@@ -76,6 +76,8 @@ def live_window(trainer, config, class_names, seconds, with_page: bool):
     if with_page:
         page.join()
     trainer.pause()
+    if len(seen) < 3:
+        raise RuntimeError(f"only {len(seen)} snapshots in {seconds} s: use a longer --seconds")
     (t0, step0), (t1, step1) = seen[1], seen[-1]  # seen[0] may be older than the window
     return (step1 - step0) * config.batch_size / (t1 - t0), [
         b[0] - a[0] for a, b in zip(seen[1:], seen[2:])]
@@ -129,7 +131,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     dataset = load_bundled()
-    config = preset_config("arcface", 2)
+    config = preset_config("arcface", 2, epochs=1000)  # never finishes (and pauses) mid-window
     bare, alone, with_page, interval, threads = throughput(config, dataset, args.seconds,
                                                            args.rounds)
 
