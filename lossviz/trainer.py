@@ -203,7 +203,7 @@ class Trainer:
         return self._wanted == RUNNING or self._singles > 0
 
     def _install(self, run: Run):
-        fresh, state = fresh_snapshot(run), run.state_bytes()  # outside the lock: ~0.1 s
+        fresh, state = fresh_snapshot(run), run.state_bytes()  # outside the lock: it evaluates
         with self._lock:
             self._generation += 1
             self._requested, self._state = run.config, (run.config, state)
@@ -324,6 +324,8 @@ class Trainer:
             with self._lock:
                 if message is not None and self._take(message, told_at_ready):
                     return  # the process handed its run back
+                if exit_sent is None:
+                    self._pause_if_unwatched()
                 if exit_sent is None and self._should_exit():
                     self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
                     self._outbox.put(("exit",))
@@ -358,20 +360,22 @@ class Trainer:
         self._lock.notify_all()
         return False
 
-    def _should_exit(self) -> bool:
-        """Stopped, unwatched or without training for exit_after seconds. Unwatched training
-        pauses first, after pause_after. The seconds a process takes to start do not count."""
-        if self._stop:
-            return True
-        if self._told is None:
-            return False
-        unwatched = time.monotonic() - self._last_seen
-        if self._wanted == RUNNING and unwatched > self._pause_after:
+    def _pause_if_unwatched(self):
+        """Nobody has read a snapshot for pause_after seconds: the tab is probably gone. The
+        seconds a process takes to start do not count."""
+        if (self._told is not None and self._wanted == RUNNING
+                and time.monotonic() - self._last_seen > self._pause_after):
             self._wanted = PAUSED
             self._reconcile()
             self._set_status(PAUSED, "Paused: nobody was watching.")
-        return (unwatched > self._exit_after
-                or (not self._busy and time.monotonic() - self._last_busy > self._exit_after))
+
+    def _should_exit(self) -> bool:
+        """Stopped, or unwatched or without training for exit_after seconds (once started)."""
+        if self._stop or self._told is None:
+            return self._stop
+        now = time.monotonic()
+        return (now - self._last_seen > self._exit_after
+                or (not self._busy and now - self._last_busy > self._exit_after))
 
     def _lost(self, process, expected: bool):
         """The pipe closed. Unless an exit was asked for, go back to the last run the process

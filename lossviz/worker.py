@@ -8,7 +8,8 @@ on its main thread.
 
 Messages in:  ("run",) ("pause",) ("step", n) ("update", config) ("restore", generation, state)
               ("save", request) ("exit",)
-Messages out: ("ready", generation) once started, ("progress", Progress) ("paused", generation, text) ("saved", request, bytes)
+Messages out: ("ready", generation) once started, ("progress", Progress),
+              ("paused", generation, text) ("saved", request, bytes)
               ("state", generation, bytes), the last one in answer to "exit".
 """
 from __future__ import annotations
@@ -55,10 +56,11 @@ class ThreadTuner:
     """Trains with whichever thread count is fastest now: all cores, or all but one.
 
     Which one wins depends on who else wants the cores. On a server whose students browse from
-    their own machines, all cores win (2 cores: 4,000 against 2,700 samples/s). With the browser
-    drawing on the same 2 cores, a team of 2 threads stalls at every barrier whenever the browser
-    takes a core, and 1 thread wins (about 2,400 against 1,800). So each candidate gets a short
-    trial, counting training time only, and the winner holds until the next round of trials.
+    their own machines, all cores win (2 cores: about 4,500 against 3,200 samples/s). With the
+    browser drawing on the same 2 cores, a team of 2 threads stalls at every barrier whenever
+    the browser takes a core, and 1 thread wins (about 2,400 against 1,800). So each candidate
+    gets a short trial, counting training time only, and the winner holds until the next round
+    of trials.
     Fewer threads must win by a clear margin: on a noisy machine one lucky trial would otherwise
     hold the slower count for a whole round."""
 
