@@ -17,13 +17,19 @@ GAP_COLOR = "#d9d9d9"
 WARN_FILL = "rgba(214, 39, 40, 0.12)"
 
 
-def base_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
-    fig.update_layout(
+def layout(title: str, height: int = 460, **more) -> dict:
+    """The layout every figure shares, with `more` on top. A figure built in one
+    go.Figure(data, layout) call is validated once, not once per update_layout: the
+    playground builds three figures for every snapshot."""
+    return dict(
         title=dict(text=title, x=0.0, xanchor="left"),
         height=height, font=dict(size=15),  # no template: st.plotly_chart applies the app's theme
         margin=dict(l=60, r=20, t=60, b=55),
-        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0),
-    )
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0), **more)
+
+
+def base_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
+    fig.update_layout(layout(title, height))
     return fig
 
 
@@ -32,17 +38,16 @@ def degree_axis(fig: go.Figure, title: str = "θ (degrees)", axis: str = "xaxis"
     return fig
 
 
-def two_panels(titles: tuple[str, str], gap: float = 0.06) -> go.Figure:
-    """An empty figure with a left (x, y) and a right (x2, y2) panel. Same result as
-    make_subplots(1, 2), at a fraction of its cost: the playground builds one per refresh."""
+def two_panels(titles: tuple[str, str], gap: float = 0.06) -> dict:
+    """Layout entries for a left (x, y) and a right (x2, y2) panel. Same result as
+    make_subplots(1, 2), at a fraction of its cost: the playground builds two per snapshot."""
     half = (1 - gap) / 2
-    fig = go.Figure(layout=dict(
+    return dict(
         xaxis=dict(domain=[0, half]), yaxis=dict(anchor="x"),
         xaxis2=dict(domain=[1 - half, 1]), yaxis2=dict(anchor="x2"),
         annotations=[dict(text=title, x=x, y=1.0, xref="paper", yref="paper", showarrow=False,
                           xanchor="center", yanchor="bottom", font=dict(size=16))
-                     for title, x in zip(titles, (half / 2, 1 - half / 2), strict=True)]))
-    return fig
+                     for title, x in zip(titles, (half / 2, 1 - half / 2), strict=True)])
 
 
 def on_right(traces):

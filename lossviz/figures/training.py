@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 
-from lossviz.figures.style import CLASS_COLORS, GAP_COLOR, base_layout, on_right, two_panels
+from lossviz.figures.style import CLASS_COLORS, GAP_COLOR, layout, on_right, two_panels
 from lossviz.losses import target_from_cos
 from lossviz.metrics import own_and_nearest_other, unit_rows
 
@@ -109,23 +109,25 @@ def features_2d_figure(features, labels, predictions, weights, class_names, loss
                        raw_limit: float) -> go.Figure:
     """Left: raw features and class weights. Right: the same features on the unit circle,
     ringed by the predicted class where it wins with its margin and grey in the margin gap."""
-    fig = two_panels(("Raw features", "On the unit circle"))
     unit = unit_rows(features)
-    fig.add_traces([feature_trace(features, labels, predictions, class_names),
-                    _misclassified_trace(features, labels, predictions),
-                    *weight_traces(weights, raw_limit * 0.85, class_names)])
     angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    fig.add_traces(on_right([
-        ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
-        feature_trace(unit, labels, predictions, class_names),
-        _misclassified_trace(unit, labels, predictions, legend=False),
-        *weight_traces(weights, 1.25, class_names)]))
-    fig.update_layout(xaxis_range=[-raw_limit, raw_limit],
-                      yaxis=dict(range=[-raw_limit, raw_limit], scaleanchor="x"),
-                      xaxis2_range=[-1.5, 1.5], yaxis2=dict(range=[-1.5, 1.5], scaleanchor="x2"))
-    fig.update_layout(uirevision="features-2d")  # keep zoom and legend choices across refreshes
-    return base_layout(fig, "", height=540)
+    panels = two_panels(("Raw features", "On the unit circle"))
+    panels["xaxis"].update(range=[-raw_limit, raw_limit])
+    panels["yaxis"].update(range=[-raw_limit, raw_limit], scaleanchor="x")
+    panels["xaxis2"].update(range=[-1.5, 1.5])
+    panels["yaxis2"].update(range=[-1.5, 1.5], scaleanchor="x2")
+    return go.Figure(
+        [feature_trace(features, labels, predictions, class_names),
+         _misclassified_trace(features, labels, predictions),
+         *weight_traces(weights, raw_limit * 0.85, class_names),
+         *on_right([
+             ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
+             feature_trace(unit, labels, predictions, class_names),
+             _misclassified_trace(unit, labels, predictions, legend=False),
+             *weight_traces(weights, 1.25, class_names)])],
+        # uirevision: keep zoom and legend choices across refreshes
+        layout("", height=540, uirevision="features-2d", **panels))
 
 
 def _sphere_surface(loss, params, weights, resolution=36):
@@ -144,42 +146,46 @@ def features_3d_figure(features, labels, predictions, weights, class_names, loss
     """Normalized features on a translucent sphere colored by the class that wins there with
     its margin (grey: the gap), and the class weight directions."""
     unit = unit_rows(features) * 1.01
-    fig = go.Figure([_sphere_surface(loss, params, weights)])
-    fig.add_trace(feature_trace(unit, labels, predictions, class_names, three_d=True))
-    fig.add_trace(_misclassified_trace(unit, labels, predictions, three_d=True))
-    fig.add_traces(weight_traces(weights, 1.3, class_names, three_d=True))
     axis = dict(range=[-1.4, 1.4], visible=False)
-    fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
-                                 camera=dict(eye=dict(x=0.95, y=0.95, z=0.7))),
-                      uirevision="features-3d")  # keep the user's rotation across refreshes
-    return base_layout(fig, "Features on the unit sphere", height=620)
+    scene = dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
+                 camera=dict(eye=dict(x=0.95, y=0.95, z=0.7)))
+    return go.Figure(
+        [_sphere_surface(loss, params, weights),
+         feature_trace(unit, labels, predictions, class_names, three_d=True),
+         _misclassified_trace(unit, labels, predictions, three_d=True),
+         *weight_traces(weights, 1.3, class_names, three_d=True)],
+        # uirevision: keep the user's rotation across refreshes
+        layout("Features on the unit sphere", height=620, scene=scene, uirevision="features-3d"))
 
 
 def curves_figure(history) -> go.Figure:
-    fig = two_panels(("Loss", "Accuracy"), gap=0.1)
     x = np.asarray(history.epochs)
     series = [("train", history.train_loss, history.train_accuracy, "#4c4c4c"),
               ("test", history.test_loss, history.test_accuracy, "#d62728")]
+    traces = []
     for name, loss, accuracy, color in series:
-        fig.add_trace(go.Scatter(x=x, y=loss, name=name, legendgroup=name,
+        traces.append(go.Scatter(x=x, y=loss, name=name, legendgroup=name,
                                  line=dict(color=color, width=2.5)))
-        fig.add_traces(on_right([go.Scatter(x=x, y=accuracy, name=name, legendgroup=name,
-                                            showlegend=False, line=dict(color=color, width=2.5))]))
-    fig.update_layout(xaxis_title="epoch", xaxis2_title="epoch", yaxis2_range=[0, 1.01])
-    return base_layout(fig, "", height=340)
+        traces += on_right([go.Scatter(x=x, y=accuracy, name=name, legendgroup=name,
+                                       showlegend=False, line=dict(color=color, width=2.5))])
+    panels = two_panels(("Loss", "Accuracy"), gap=0.1)
+    panels["xaxis"].update(title="epoch")
+    panels["xaxis2"].update(title="epoch")
+    panels["yaxis2"].update(range=[0, 1.01])
+    return go.Figure(traces, layout("", height=340, **panels))
 
 
 def angle_histogram_figure(features, labels, weights) -> go.Figure:
     own, nearest_other = own_and_nearest_other(features, labels, weights)
-    fig = go.Figure([
-        go.Histogram(x=own, name="to own class weight", xbins=dict(start=0, end=180, size=3),
-                     marker_color="#1f77b4", opacity=0.7),
-        go.Histogram(x=nearest_other, name="to nearest other weight",
-                     xbins=dict(start=0, end=180, size=3), marker_color="#ff7f0e", opacity=0.7)])
-    fig.update_layout(barmode="overlay")
-    fig.update_xaxes(title="angle (degrees)", range=[0, 180], dtick=30)
-    fig.update_yaxes(title="features")
-    return base_layout(fig, "Angles of test features", height=340)
+    bins = dict(start=0, end=180, size=3)
+    return go.Figure(
+        [go.Histogram(x=own, name="to own class weight", xbins=bins, marker_color="#1f77b4",
+                      opacity=0.7),
+         go.Histogram(x=nearest_other, name="to nearest other weight", xbins=bins,
+                      marker_color="#ff7f0e", opacity=0.7)],
+        layout("Angles of test features", height=340, barmode="overlay",
+               xaxis=dict(title="angle (degrees)", range=[0, 180], dtick=30),
+               yaxis=dict(title="features")))
 
 
 def playground_figures(snapshot, class_names, previous_limit: float | None = None):
