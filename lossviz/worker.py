@@ -60,17 +60,20 @@ class ThreadTuner:
     browser drawing on the same 2 cores, a team of 2 threads stalls at every barrier whenever
     the browser takes a core, and 1 thread wins (about 2,400 against 1,800). So each candidate
     gets a short trial, counting training time only, and the winner holds until the next round
-    of trials.
+    of trials. Each time the same count wins again the hold doubles (up to 8 times), since a
+    trial of the slower count costs training time.
     Fewer threads must win by a clear margin: on a noisy machine one lucky trial would otherwise
     hold the slower count for a whole round."""
 
     MARGIN = 1.1
+    LONGEST_HOLD = 8  # times hold_seconds
 
     def __init__(self, most: int, fewest: int | None = None, trial_seconds: float = 3.0,
                  hold_seconds: float = 30.0):
         fewest = max(1, most - 1) if fewest is None else fewest
         self.candidates = sorted({most, fewest}, reverse=True)
-        self.trial_seconds, self.hold_seconds = trial_seconds, hold_seconds
+        self.trial_seconds, self.first_hold = trial_seconds, hold_seconds
+        self.hold_seconds, self._last_winner = hold_seconds, None
         self.rates: dict[int, float] = {}
         self._start_trials()
 
@@ -89,7 +92,14 @@ class ThreadTuner:
             return
         self.rates[self._current] = self._samples / self._seconds
         self._trying.pop(0)
-        self._use(self._trying[0] if self._trying else self._winner())
+        if self._trying:
+            self._use(self._trying[0])
+            return
+        winner = self._winner()
+        self.hold_seconds = (min(2 * self.hold_seconds, self.LONGEST_HOLD * self.first_hold)
+                             if winner == self._last_winner else self.first_hold)
+        self._last_winner = winner
+        self._use(winner)
 
     def _winner(self) -> int:
         most = self.candidates[0]

@@ -143,6 +143,12 @@ def test_thread_tuner_tries_both_counts_keeps_the_faster_and_tries_again_later()
         tuner.add(1000, 1.0)
         tuner.add(1050, 1.0)  # 1 thread only 5% faster: not worth leaving a core unused
         assert tuner.threads == 2 and torch.get_num_threads() == 2
+        assert tuner.hold_seconds == 5.0  # a new winner: the first hold again
+        for _ in range(5):
+            tuner.add(1000, 1.0)
+        tuner.add(1000, 1.0)
+        tuner.add(1000, 1.0)  # 2 threads win again: the hold doubles
+        assert tuner.threads == 2 and tuner.hold_seconds == 10.0
         assert ThreadTuner(1).candidates == [1]
     finally:
         torch.set_num_threads(before)
