@@ -14,14 +14,27 @@ from lossviz.urlstate import Field, parse_query, to_query
 
 
 def require_router() -> None:
-    """Call first on every page. Streamlit treats a folder named pages/ beside app.py as a
-    legacy multipage app until st.navigation has run once in the server process, so a shared
-    deep link opened first would run the page bare, without app.py's router, title and layout.
-    Switch the process over to the router and rerun, which runs app.py for this URL."""
+    """Run first on every page (open_page does). Streamlit treats a folder named pages/ beside
+    app.py as a legacy multipage app until st.navigation has run once in the server process, so
+    a shared deep link opened first would run the page bare, without app.py's router, title and
+    layout. Switch the process over to the router and rerun, which runs app.py for this URL."""
     from streamlit.runtime.pages_manager import PagesManager  # internal: no public switch
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def open_page(page: str, fields: list[Field], title: str | None = None,
+              intro: str | None = None) -> None:
+    """What every page does first, in this order: take over from Streamlit's legacy page
+    runner, show its title and introduction, then read its settings from the URL (so a
+    warning about a bad link appears under the title)."""
+    require_router()
+    if title:
+        st.title(title)
+    if intro:
+        st.write(intro)
+    bind_url(page, fields)
 
 
 def key(page: str, name: str) -> str:

@@ -109,12 +109,10 @@ def draw_results(progress, class_names):
 
 
 def compare_page():
-    ui.require_router()
-    st.title("Compare")
-    st.write("Runs that differ only in the loss: same seed, same initial weights, same data "
-             "order, same feature dimension, same number of epochs. Identical runs are "
-             "trained once per server and shared.")
-    ui.bind_url(PAGE, FIELDS)
+    ui.open_page(PAGE, FIELDS, "Compare",
+                 "Runs that differ only in the loss: same seed, same initial weights, same data "
+                 "order, same feature dimension, same number of epochs. Identical runs are "
+                 "trained once per server and shared.")
     configs = chosen_runs()
     dataset, _ = ui.shared_dataset("bundled", None)
     st.button("Run the comparison", icon=":material/play_arrow:", type="primary",

@@ -74,11 +74,9 @@ def probability_and_gradient(curves, theta):
 
 
 def target_logit_page():
-    ui.require_router()
-    st.title("Target logit")
-    st.write("Every loss in the family changes only the target-class logit. "
-             "Drag the margins and watch the curve drop below cos θ.")
-    ui.bind_url(PAGE, FIELDS)
+    ui.open_page(PAGE, FIELDS, "Target logit",
+                 "Every loss in the family changes only the target-class logit. "
+                 "Drag the margins and watch the curve drop below cos θ.")
     curves = sidebar_controls()
     reference = list(ARCFACE_PAPER_CURVES) if ui.value(PAGE, "paper") else []
     theta, show_raw = theta_grid(), ui.value(PAGE, "raw")

@@ -64,11 +64,9 @@ def feasibility_report(loss: str, params: dict):
 
 
 def decision_margins_page():
-    ui.require_router()
-    st.title("Decision margins")
-    st.write("Two class weights W₁ and W₂: where does each class win *with its margin*, "
-             "and how wide is the no-man's land between them?")
-    ui.bind_url(PAGE, FIELDS)
+    ui.open_page(PAGE, FIELDS, "Decision margins",
+                 "Two class weights W₁ and W₂: where does each class win *with its margin*, "
+                 "and how wide is the no-man's land between them?")
     loss, params = sidebar_controls()
     binary_case(loss, params)
     feasibility_report(loss, params)

@@ -266,11 +266,9 @@ def export_controls(trainer: Trainer):
 
 
 def playground_page():
-    ui.require_router()
-    st.title("Playground")
-    st.write("Pick a loss, press Start, and watch a tiny network's features gather on the "
-             "circle (2D) or the sphere (3D). Settings take effect at the next step.")
-    ui.bind_url(PAGE, FIELDS)
+    ui.open_page(PAGE, FIELDS, "Playground",
+                 "Pick a loss, press Start, and watch a tiny network's features gather on the "
+                 "circle (2D) or the sphere (3D). Settings take effect at the next step.")
     dataset = data_controls()
     config = config_controls()
     trainer = session_trainer(config, dataset)

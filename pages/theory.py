@@ -27,8 +27,7 @@ def loss_section(section: dict, ui_text: dict, lang: str):
 
 
 def theory_page():
-    ui.require_router()
-    ui.bind_url(PAGE, FIELDS)
+    ui.open_page(PAGE, FIELDS)  # the title comes from the chosen language's texts
     texts = load_texts("theory")
     ui_text = texts["ui"]
     lang = st.segmented_control("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get,
