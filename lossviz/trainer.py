@@ -207,9 +207,14 @@ class Trainer:
         with self._lock:
             self._generation += 1
             self._requested, self._state = run.config, (run.config, state)
-            self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+            self._want_nothing()
             self._snapshot = replace(fresh, generation=self._generation)
             self._reconcile()
+
+    def _want_nothing(self):
+        """Paused, with no single steps pending: after a reset, a pause the process chose
+        (NaN, finished), an exit or a lost process."""
+        self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
 
     def _reconcile(self):
         """Tell the process whatever it does not know yet of what the user wants."""
@@ -277,7 +282,7 @@ class Trainer:
                 pass  # Start was pressed again while the last process was on its way out
         except Exception as err:  # a process that cannot start: say so, keep the run
             with self._lock:
-                self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+                self._want_nothing()
                 self._set_status(PAUSED, f"The training process could not start: {err}")
 
     def _one_process(self) -> bool:
@@ -327,7 +332,7 @@ class Trainer:
                 if exit_sent is None:
                     self._pause_if_unwatched()
                 if exit_sent is None and self._should_exit():
-                    self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+                    self._want_nothing()
                     self._outbox.put(("exit",))
                     exit_sent = time.monotonic()
                 elif exit_sent is None:
@@ -346,7 +351,7 @@ class Trainer:
             self._singles = max(0, self._singles - progress.single)
             self._snapshot = with_progress(self._snapshot, progress)
         elif kind == "paused" and message[1] == self._generation:
-            self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+            self._want_nothing()
             self._told = self._told[:2] + (False,)
             self._release_slot()
             self._set_status(PAUSED, message[2])
@@ -383,7 +388,7 @@ class Trainer:
         process.join(1)
         with self._lock:
             self._told = None
-            self._wanted, self._singles, self._unsent_singles = PAUSED, 0, 0
+            self._want_nothing()
             if expected or self._stop:
                 return
             state = self._state[1]
