@@ -1,12 +1,13 @@
 """A page's settings as one declarative table, read from and written to the URL query string,
 so a copied link reproduces the view. Reading never raises: a bad value is clamped or dropped,
-and a sentence saying so is returned for the page to show."""
+and a Message saying so (in no language yet) is returned for the page to show."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from lossviz.i18n import Message
 from lossviz.losses import LOSSES
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -38,8 +39,9 @@ def loss_param_fields(losses=None, preset: str | None = None) -> list[Field]:
 def _clamped(field: Field, value: float, text: str, warnings: list) -> float:
     bounded = min(max(value, field.low), field.high)
     if bounded != value:
-        warnings.append(f"{field.name}={text} is outside [{field.low:g}, {field.high:g}]; "
-                        f"using {bounded:g}.")
+        warnings.append(Message("app.link.outside", dict(
+            name=field.name, text=text, low=f"{field.low:g}", high=f"{field.high:g}",
+            used=f"{bounded:g}")))
     return bounded
 
 
@@ -49,10 +51,11 @@ def _parse_number(field: Field, text: str, warnings: list):
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        warnings.append(f"{field.name}={text!r} is not a number; it was ignored.")
+        warnings.append(Message("app.link.not_a_number", dict(name=field.name, text=text)))
         return None
     if field.kind == "int" and value != int(value):
-        warnings.append(f"{field.name}={text} must be a whole number; using {round(value)}.")
+        warnings.append(Message("app.link.not_whole", dict(name=field.name, text=text,
+                                                           used=round(value))))
         value = round(value)
     value = _clamped(field, value, text, warnings)
     return int(value) if field.kind == "int" else value
@@ -64,29 +67,30 @@ def _parse_one(field: Field, text: str, warnings: list):
     if field.kind == "bool":
         if text.lower() in _TRUE | _FALSE:
             return text.lower() in _TRUE
-        warnings.append(f"{field.name}={text!r} is not on/off; it was ignored.")
+        warnings.append(Message("app.link.not_on_off", dict(name=field.name, text=text)))
         return None
     if field.kind == "choice":
         if text in field.choices:
             return text
-        warnings.append(f"{field.name}={text!r} is not one of {', '.join(field.choices)}; "
-                        "it was ignored.")
+        warnings.append(Message("app.link.not_a_choice", dict(
+            name=field.name, text=text, choices=", ".join(field.choices))))
         return None
     items = [item for item in text.split(",") if item]
     unknown = [item for item in items if item not in field.choices]
     if unknown:
-        warnings.append(f"{field.name}: unknown {', '.join(unknown)} ignored.")
+        warnings.append(Message("app.link.unknown_items", dict(name=field.name,
+                                                               items=", ".join(unknown))))
     return list(dict.fromkeys(item for item in items if item in field.choices))
 
 
-def parse_query(query: Mapping[str, str], fields: list[Field]) -> tuple[dict, list[str]]:
+def parse_query(query: Mapping[str, str], fields: list[Field]) -> tuple[dict, list[Message]]:
     """The values that the query sets (only those), and warnings for what was off."""
     by_name = {f.name: f for f in fields}
     values, warnings = {}, []
     for key, text in query.items():
         field = by_name.get(key)
         if field is None:
-            warnings.append(f"Unknown setting {key!r} ignored.")
+            warnings.append(Message("app.link.unknown_setting", dict(name=key)))
             continue
         value = _parse_one(field, str(text), warnings)
         if value is not None:

@@ -1,7 +1,23 @@
 """Colors and layout shared by every figure, chosen to stay readable on a lecture projector."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import plotly.graph_objects as go
+
+from lossviz.i18n import DEFAULT_LANGUAGE, text
+
+
+@dataclass(frozen=True)
+class View:
+    """Who looks at a figure: the reader's language (every title, axis label and legend entry
+    comes from the translation tables), and whether it is projected in front of a class."""
+    lang: str = DEFAULT_LANGUAGE
+    present: bool = False
+
+    def t(self, key: str, **values) -> str:
+        return text(key, self.lang, **values)
+
 
 # One color per loss, the same on every page (and in exported figures).
 LOSS_COLORS = {

@@ -18,6 +18,6 @@ def test_chinese_texts(open_page):
     at = open_page("theory", {"lang": "zh"})
     assert at.title[0].value.startswith("理论")
     assert "查看" in at.get("page_link")[0].proto.label
-    at.segmented_control(key="theory:lang").set_value("en").run()
+    at.radio(key="lang").set_value("en").run()
     assert at.title[0].value.startswith("Theory")
     assert at.query_params == {}

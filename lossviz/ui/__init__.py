@@ -9,8 +9,17 @@ from pathlib import Path
 
 import streamlit as st
 
+from lossviz.figures.style import View
+from lossviz.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, text
 from lossviz.losses import LOSSES, Param
 from lossviz.urlstate import Field, parse_query, to_query
+
+# Settings every page shares, kept under their own names (not per page) so that they survive a
+# move between pages, and written into every page's URL so that a shared link carries them.
+SHARED_FIELDS = [Field("lang", DEFAULT_LANGUAGE, "choice", choices=tuple(LANGUAGES)),
+                 Field("present", False, "bool")]
+_SHARED_NAMES = {f.name for f in SHARED_FIELDS}
+_LAST_QUERY, _SHARED_WARNINGS = "_url", "_shared_link_warnings"
 
 
 def require_router() -> None:
@@ -24,6 +33,52 @@ def require_router() -> None:
         st.rerun()
 
 
+def language() -> str:
+    """The reader's language, chosen once for every page."""
+    return st.session_state.get("lang", DEFAULT_LANGUAGE)
+
+
+def t(key: str, **values) -> str:
+    """The text under key (see lossviz.i18n) in the reader's language."""
+    return text(key, language(), **values)
+
+
+def view():
+    """What figure builders need to know about the reader (language, presentation mode)."""
+    return View(language(), bool(st.session_state.get("present", False)))
+
+
+def say(message: Message | str) -> str:
+    """A library Message in the reader's language (plain strings pass through)."""
+    return message.render(language()) if isinstance(message, Message) else message
+
+
+def _query() -> dict:
+    return {name: st.query_params[name] for name in st.query_params}
+
+
+def bind_shared_settings() -> None:
+    """The router calls this before it builds the navigation (whose titles are in the reader's
+    language) and before the shared widgets exist: a URL this app did not write last (a shared
+    link, the browser's back button) sets the language and presentation mode."""
+    for field in SHARED_FIELDS:
+        st.session_state.setdefault(field.name, field.default)
+    query = _query()
+    if query == st.session_state.get(_LAST_QUERY):
+        return
+    values, warnings = parse_query({k: v for k, v in query.items() if k in _SHARED_NAMES},
+                                   SHARED_FIELDS)
+    st.session_state.update(values)
+    st.session_state[_SHARED_WARNINGS] = warnings
+
+
+def shared_controls() -> None:
+    """The language switch (and the presentation switch) in the sidebar, on every page."""
+    with st.sidebar:
+        st.radio(t("app.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang",
+                 horizontal=True)
+
+
 def open_page(page: str, fields: list[Field], title: str | None = None,
               intro: str | None = None) -> None:
     """What every page does first, in this order: take over from Streamlit's legacy page
@@ -34,7 +89,13 @@ def open_page(page: str, fields: list[Field], title: str | None = None,
         st.title(title)
     if intro:
         st.write(intro)
+    for warning in st.session_state.pop(_SHARED_WARNINGS, []):
+        show_link_warning(warning)
     bind_url(page, fields)
+
+
+def show_link_warning(warning: Message):
+    st.warning(t("app.link.warning", message=warning), icon="⚠️")
 
 
 def key(page: str, name: str) -> str:
@@ -48,21 +109,23 @@ def bind_url(page: str, fields: list[Field]) -> None:
     URL's values. Bad values are clamped or dropped with a visible warning."""
     for field in fields:
         st.session_state.setdefault(key(page, field.name), copy.copy(field.default))
-    query = {name: st.query_params[name] for name in st.query_params}
-    if query == st.session_state.get(key(page, "_url")):
+    query = _query()
+    if query == st.session_state.get(key(page, _LAST_QUERY)):
         return
-    values, warnings = parse_query(query, fields)
+    values, warnings = parse_query({k: v for k, v in query.items() if k not in _SHARED_NAMES},
+                                   fields)
     for name, value in values.items():
         st.session_state[key(page, name)] = value
     for warning in warnings:
-        st.warning(f"Link setting: {warning}", icon="⚠️")
+        show_link_warning(warning)
 
 
 def write_url(page: str, fields: list[Field]) -> None:
     """Call after the widgets: the URL now reproduces what is on screen."""
     values = {f.name: st.session_state[key(page, f.name)] for f in fields}
-    query = to_query(values, fields)
-    st.session_state[key(page, "_url")] = query
+    shared = {f.name: st.session_state.get(f.name, f.default) for f in SHARED_FIELDS}
+    query = to_query(values, fields) | to_query(shared, SHARED_FIELDS)
+    st.session_state[key(page, _LAST_QUERY)] = st.session_state[_LAST_QUERY] = query
     st.query_params.from_dict(query)
 
 
