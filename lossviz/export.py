@@ -11,7 +11,8 @@ import numpy as np
 
 from lossviz.checkpoint import save_checkpoint
 from lossviz.curves import loss_gradient, target_curve, target_probability
-from lossviz.figures.curves import curve_styles
+from lossviz.figures.curves import curve_styles, with_baseline
+from lossviz.figures.style import View
 from lossviz.figures.static import (accuracy_figure, angle_histogram_figure, curves_figure,
                                     evolution_gif, features_figure, figure_bytes, lines_figure,
                                     margins_figure, save_figure, small_multiples_figure,
@@ -122,15 +123,19 @@ def snapshot_gif(snapshot, class_names) -> bytes:
                          snapshot.config.loss, snapshot.params)
 
 
-def target_logit_image(user, reference, theta, fmt: str) -> bytes:
-    """The target-logit page's main chart, drawn by matplotlib in the same colors."""
-    series = [(c.label, target_curve(c, theta), color, dash != "solid")
-              for c, color, dash in curve_styles(user, reference)]
-    return figure_bytes(lines_figure(np.degrees(theta), series, "target logit f(θ)"), fmt)
+def target_logit_image(user, reference, theta, fmt: str, view: View = View()) -> bytes:
+    """The target-logit page's main chart, drawn by matplotlib in the same styles and language."""
+    series = [(c.label, target_curve(c, theta), style)
+              for c, style, _ in curve_styles(with_baseline(user, view), reference)]
+    return figure_bytes(lines_figure(np.degrees(theta), series, view.t("figures.curves.x_axis"),
+                                     view.t("figures.curves.y_axis"),
+                                     view.t("figures.curves.title")), fmt)
 
 
-def margins_image(loss: str, params: dict, phi: float, fmt: str) -> bytes:
-    return figure_bytes(margins_figure(loss, params, phi), fmt)
+def margins_image(loss: str, params: dict, phi: float, fmt: str, view: View = View(),
+                  title: str = "") -> bytes:
+    """The decision-margin page's two figures; title: the loss's name in the reader's language."""
+    return figure_bytes(margins_figure(loss, params, phi, view, title), fmt)
 
 
 def comparison_panels(results):
@@ -151,12 +156,16 @@ def snapshot_angles_image(snapshot, fmt: str) -> bytes:
     return figure_bytes(angle_histogram_figure(own, nearest), fmt)
 
 
-def setting_image(user, theta, other_angle, num_classes, feature_norm, fmt: str) -> bytes:
+def setting_image(user, theta, other_angle, num_classes, feature_norm, fmt: str,
+                  view: View = View()) -> bytes:
     """The target probability and the gradient side by side, as on the target-logit page."""
     styles = curve_styles(user, [])
     probability = [(c.label, target_probability(c, theta, other_angle, num_classes, feature_norm),
-                    color, False) for c, color, _ in styles]
-    gradient = [(c.label, loss_gradient(c, theta, other_angle, num_classes, feature_norm),
-                 color, False) for c, color, _ in styles]
-    return figure_bytes(two_panel_lines(np.degrees(theta), probability, "p(target)", gradient,
-                                        "|dL/dθ_y|"), fmt)
+                    style) for c, style, _ in styles]
+    gradient = [(c.label, loss_gradient(c, theta, other_angle, num_classes, feature_norm), style)
+                for c, style, _ in styles]
+    t = view.t
+    return figure_bytes(two_panel_lines(
+        np.degrees(theta), probability, gradient, t("figures.curves.setting_x_axis"),
+        (t("figures.curves.probability_axis"), t("figures.curves.gradient_axis")),
+        (t("figures.curves.probability"), t("figures.curves.gradient"))), fmt)

@@ -15,83 +15,106 @@ PAGE = "curves"
 FIELDS = [
     Field("losses", ["softmax", "cosface", "arcface", "combined"], "multi", choices=tuple(LOSSES)),
     Field("paper", False, "bool"),
-    Field("raw", True, "bool"),
+    Field("raw", False, "bool"),
     Field("classes", 10, "int", 2, 100_000),
     Field("other", 90.0, "float", 0.0, 180.0),
+    # s changes no target curve, only the probability and gradient: one s for every normalized
+    # loss, set beside those two charts, where its effect shows.
+    Field("s", 30.0, "float", 1.0, 64.0),
     Field("norm", 8.0, "float", 1.0, 64.0),
-    *loss_param_fields(),
+    *[f for f in loss_param_fields() if not f.name.endswith(".s")],
 ]
 
 
-def sidebar_controls() -> list[Curve]:
+def margin_sliders(name: str, expanded: bool) -> dict:
+    """A loss's margin parameters (its s is set beside the probability chart): in an expander
+    named after the loss, or side by side, each named, when presenting."""
+    if all(p.name == "s" for p in LOSSES[name].params):
+        return {}
+    if ui.presenting():
+        return ui.loss_params(PAGE, name, skip=("s",), named=True)
+    with st.expander(ui.loss_title(name), expanded=expanded):
+        return ui.loss_params(PAGE, name, skip=("s",))
+
+
+def with_scale(name: str, margins: dict) -> dict:
+    has_scale = any(p.name == "s" for p in LOSSES[name].params)
+    return margins | ({"s": ui.value(PAGE, "s")} if has_scale else {})
+
+
+def chosen_curves() -> list[Curve]:
+    """The losses and their margins: the controls this view needs."""
+    chosen = st.multiselect(ui.t("curves.losses"), list(LOSSES), key=ui.key(PAGE, "losses"),
+                            format_func=ui.loss_title)
+    margins = {name: margin_sliders(name, len(chosen) <= 2) for name in chosen}
+    return [Curve(ui.loss_short(name), name, with_scale(name, m)) for name, m in margins.items()]
+
+
+def overlay_controls():
     with st.sidebar:
-        chosen = st.multiselect("Losses", list(LOSSES), key=ui.key(PAGE, "losses"),
-                                format_func=ui.loss_title)
-        st.toggle("Overlay the ArcFace paper's comparison", key=ui.key(PAGE, "paper"))
-        st.toggle("Show raw curves (no monotonic fix)", key=ui.key(PAGE, "raw"))
-        curves = []
-        for name in chosen:
-            if LOSSES[name].params:
-                with st.expander(ui.loss_title(name), expanded=len(chosen) <= 2):
-                    params = ui.loss_params(PAGE, name)
-            else:
-                params = {}
-            curves.append(Curve(ui.loss_title(name), name, params))
-    return curves
+        st.toggle(ui.t("curves.paper"), key=ui.key(PAGE, "paper"), help=ui.t("curves.paper_help"))
+        st.toggle(ui.t("curves.raw"), key=ui.key(PAGE, "raw"), help=ui.t("curves.raw_help"))
 
 
-def setting_controls():
-    st.markdown("**Where the other classes sit**")
-    st.number_input("number of classes C", 2, 100_000, step=1, key=ui.key(PAGE, "classes"))
-    st.slider("angle of the C-1 other classes (degrees)", 0.0, 180.0, step=1.0,
-              key=ui.key(PAGE, "other"))
-    st.slider("feature norm ||x|| for losses without s", 1.0, 64.0, step=0.5,
-              key=ui.key(PAGE, "norm"))
+def setting_controls(curves: list[Curve]):
+    """Where the other classes sit, and the scale: only what changes the two charts beside."""
+    st.markdown(f"**{ui.t('curves.setting.heading')}**")
+    st.number_input(ui.t("curves.setting.classes"), 2, 100_000, step=1,
+                    key=ui.key(PAGE, "classes"))
+    st.slider(ui.t("curves.setting.other"), 0.0, 180.0, step=1.0, key=ui.key(PAGE, "other"))
+    if any(not LOSSES[c.loss].keeps_feature_norm for c in curves):
+        st.slider(ui.t("curves.setting.scale"), 1.0, 64.0, step=0.5, key=ui.key(PAGE, "s"),
+                  help=ui.t("curves.setting.scale_help"))
+    if any(LOSSES[c.loss].keeps_feature_norm for c in curves):
+        st.slider(ui.t("curves.setting.norm"), 1.0, 64.0, step=0.5, key=ui.key(PAGE, "norm"),
+                  help=ui.t("curves.setting.norm_help"))
 
 
 def explain_non_monotonic(curves, theta):
     for curve, start, end in non_monotonic_stretches(curves, theta):
-        st.caption(f"Shaded {math.degrees(start):.0f}°–{math.degrees(end):.0f}°: the raw "
-                   f"{curve.label} curve rises there, so a feature moving away from its class "
-                   "would earn a larger logit; the solid line is the monotonic fix used in training.")
+        st.caption(ui.t("curves.explain_raw", start=math.degrees(start), end=math.degrees(end),
+                        name=curve.label))
 
 
 def probability_and_gradient(curves, theta):
+    view = ui.view()
     controls, left, right = st.columns([1, 2, 2])
     with controls:
-        setting_controls()
+        setting_controls(curves)
     other = math.radians(ui.value(PAGE, "other"))
     setting = (theta, other, ui.value(PAGE, "classes"), ui.value(PAGE, "norm"))
     with left:
-        st.plotly_chart(probability_figure(curves, *setting), key=ui.key(PAGE, "probability"))
+        st.plotly_chart(probability_figure(curves, *setting, view=view),
+                        key=ui.key(PAGE, "probability"), **ui.chart_options())
     with right:
-        st.plotly_chart(gradient_figure(curves, *setting), key=ui.key(PAGE, "gradient"))
-    ui.image_downloads("Probability and gradient",
-                       lambda fmt: setting_image(curves, *setting, fmt),
+        st.plotly_chart(gradient_figure(curves, *setting, view=view),
+                        key=ui.key(PAGE, "gradient"), **ui.chart_options())
+    ui.image_downloads(ui.t("curves.download_setting"),
+                       lambda fmt: setting_image(curves, *setting, fmt, view=view),
                        "probability-gradient", ui.key(PAGE, "download-setting"))
-    st.caption("With normalized features the logits live in [-s, s], so p(target) can never "
-               "exceed e^s / (e^s + (C-1) e^{s cos θ_other}): a small s caps it below 1.")
+    st.caption(ui.t("curves.cap"))
 
 
 def target_logit_page():
-    ui.open_page(PAGE, FIELDS, "Target logit",
-                 "Every loss in the family changes only the target-class logit. "
-                 "Drag the margins and watch the curve drop below cos θ.")
-    curves = sidebar_controls()
+    ui.open_page(PAGE, FIELDS, ui.t("curves.title"), ui.t("curves.intro"))
+    figure_area, control_area = ui.stage()
+    with control_area:
+        curves = chosen_curves()
+    overlay_controls()
     reference = list(ARCFACE_PAPER_CURVES) if ui.value(PAGE, "paper") else []
-    theta, show_raw = theta_grid(), ui.value(PAGE, "raw")
-    if curves or reference:
-        st.plotly_chart(target_logit_figure(curves, reference, theta, show_raw),
-                        key=ui.key(PAGE, "chart"))
-        ui.image_downloads("Target logit",
-                           lambda fmt: target_logit_image(curves, reference, theta, fmt),
+    theta, show_raw, view = theta_grid(), ui.value(PAGE, "raw"), ui.view()
+    with figure_area:
+        st.plotly_chart(target_logit_figure(curves, reference, theta, show_raw, view),
+                        key=ui.key(PAGE, "chart"), **ui.chart_options())
+        ui.image_downloads(ui.t("curves.download_main"),
+                           lambda fmt: target_logit_image(curves, reference, theta, fmt, view),
                            "target-logit", ui.key(PAGE, "download"))
     if show_raw:
         explain_non_monotonic(curves, theta)
     if curves:
         probability_and_gradient(curves, theta)
     else:
-        st.info("Choose at least one loss in the sidebar to see its probability and gradient.")
+        st.info(ui.t("curves.no_loss"))
     ui.write_url(PAGE, FIELDS)
 
 

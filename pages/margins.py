@@ -15,59 +15,61 @@ FIELDS = [
     Field("loss", "arcface", "choice", choices=tuple(LOSSES)),
     Field("phi", 90.0, "float", 5.0, 180.0),
     Field("classes", 10, "int", 2, MAX_CLASSES),
-    *loss_param_fields(),
+    # no s: with equal weight norms it scales both sides of the comparison and changes nothing
+    *[f for f in loss_param_fields() if not f.name.endswith(".s")],
 ]
 
 
-def sidebar_controls() -> tuple[str, dict]:
-    with st.sidebar:
-        loss = st.selectbox("Loss", list(LOSSES), key=ui.key(PAGE, "loss"),
+def chosen_loss() -> tuple[str, dict]:
+    """The loss, its margins and the angle between the weights: what this view needs."""
+    with ui.controls():
+        loss = st.selectbox(ui.t("margins.loss"), list(LOSSES), key=ui.key(PAGE, "loss"),
                             format_func=ui.loss_title)
-        params = ui.loss_params(PAGE, loss)
-        st.slider("angle between W₁ and W₂ (degrees)", 5.0, 180.0, step=1.0,
-                  key=ui.key(PAGE, "phi"))
-        st.slider("classes C (for feasibility)", 2, MAX_CLASSES, key=ui.key(PAGE, "classes"))
+        params = ui.loss_params(PAGE, loss, skip=("s",))
+        st.slider(ui.t("margins.phi"), 5.0, 180.0, step=1.0, key=ui.key(PAGE, "phi"))
+    with st.sidebar:
+        if any(p.name == "s" for p in LOSSES[loss].params):
+            st.caption(ui.t("margins.no_scale"))
+        st.slider(ui.t("margins.classes"), 2, MAX_CLASSES, key=ui.key(PAGE, "classes"))
     return loss, params
 
 
 def binary_case(loss: str, params: dict):
-    phi = math.radians(ui.value(PAGE, "phi"))
+    phi, view = math.radians(ui.value(PAGE, "phi")), ui.view()
     margin = binary_margin(loss, params, phi)
-    st.metric("Gap between the two classes along the arc", f"{math.degrees(margin):.2f}°",
-              help="Part of the arc from W₁ to W₂ where neither class wins with its margin.")
     plane, angles = st.columns(2)
-    plane.plotly_chart(feature_plane_figure(loss, params, phi), key=ui.key(PAGE, "plane"))
-    angles.plotly_chart(angle_plane_figure(loss, params, phi), key=ui.key(PAGE, "angles"))
-    ui.image_downloads("Decision margins", lambda fmt: margins_image(loss, params, phi, fmt),
+    plane.plotly_chart(feature_plane_figure(loss, params, phi, view), key=ui.key(PAGE, "plane"),
+                       **ui.chart_options())
+    angles.plotly_chart(angle_plane_figure(loss, params, phi, view=view),
+                        key=ui.key(PAGE, "angles"), **ui.chart_options())
+    st.metric(ui.t("margins.gap"), f"{math.degrees(margin):.2f}°", help=ui.t("margins.gap_help"))
+    ui.image_downloads(ui.t("margins.download"),
+                       lambda fmt: margins_image(loss, params, phi, fmt, view, ui.loss_title(loss)),
                        "decision-margins", ui.key(PAGE, "download"))
-    st.caption("Weights of equal norm: s and the norms scale both sides of the comparison "
-               "f(θ₁) > cos θ₂ alike, so the regions depend on the margin only.")
 
 
 def feasibility_report(loss: str, params: dict):
     classes = ui.value(PAGE, "classes")
-    st.subheader(f"Can {classes} classes all keep this margin?")
+    st.subheader(ui.t("margins.feasible.heading", classes=classes))
     for column, dim in zip(st.columns(2), (2, 3), strict=True):
         result = feasibility(loss, params, classes, dim)
         with column:
-            st.markdown(f"**{dim}D features** — closest class weights at best "
-                        f"{math.degrees(result.neighbour_angle):.1f}° apart")
+            st.markdown(ui.t("margins.feasible.dim", dim=dim,
+                             angle=math.degrees(result.neighbour_angle)))
             if not result.feasible:
-                st.error(f"Cannot be met in {dim}D: even a feature lying on its own weight "
-                         "loses to the neighbouring class. Lower the margin or add a dimension.")
+                st.error(ui.t("margins.feasible.impossible", dim=dim))
+                continue
+            text = ui.t("margins.feasible.room", room=math.degrees(result.halfwidth),
+                        gap=math.degrees(result.margin))
+            if result.tight:
+                st.warning(f"{text} {ui.t('margins.feasible.tight')}")
             else:
-                room = math.degrees(result.halfwidth)
-                text = (f"Each class wins within {room:.1f}° of its weight; "
-                        f"the gap between neighbours is {math.degrees(result.margin):.1f}°.")
-                (st.warning if result.tight else st.success)(
-                    text + (" Very tight: training will struggle." if result.tight else ""))
+                st.success(text)
 
 
 def decision_margins_page():
-    ui.open_page(PAGE, FIELDS, "Decision margins",
-                 "Two class weights W₁ and W₂: where does each class win *with its margin*, "
-                 "and how wide is the no-man's land between them?")
-    loss, params = sidebar_controls()
+    ui.open_page(PAGE, FIELDS, ui.t("margins.title"), ui.t("margins.intro"))
+    loss, params = chosen_loss()
     binary_case(loss, params)
     feasibility_report(loss, params)
     ui.write_url(PAGE, FIELDS)

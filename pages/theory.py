@@ -10,20 +10,31 @@ PAGE = "theory"
 FIELDS = []  # the language is shared by every page (lossviz.ui.SHARED_FIELDS)
 
 
+def links(name: str) -> tuple[dict, dict]:
+    """Query strings that open a loss with its paper's values on the target-logit page (whose
+    one s, beside the probability chart, serves every loss) and the decision-margin page (which
+    has no s: it changes nothing there)."""
+    params = LOSSES[name].presets.get("paper", {})
+    margins = {k: v for k, v in params.items() if k != "s"}
+    curves = loss_link(name, margins, "losses") | (
+        {"s": format(float(params["s"]), "g")} if "s" in params else {})
+    return curves, loss_link(name, margins, "loss")
+
+
 def loss_section(section: dict, lang: str):
-    spec = LOSSES[section["loss"]]
-    st.subheader(spec.title)
+    name = section["loss"]
+    st.subheader(ui.loss_title(name))
     st.latex(section["formula"])
-    st.write(section["text"][lang])
-    st.caption(f"{ui.t('theory.ui.paper')}: {spec.paper}")
-    params = spec.presets.get("paper", {})
+    st.markdown(section["text"][lang])  # markdown: its $...$ maths is typeset
+    st.caption(f"{ui.t('theory.ui.paper')}: {ui.loss_paper(name)}")
+    to_curves, to_margins = links(name)
     curves, margins = st.columns(2)
     with curves:
         st.page_link("pages/curves.py", label=ui.t("theory.ui.open_curves"),
-                     icon=":material/show_chart:", query_params=loss_link(spec.name, params, "losses"))
+                     icon=":material/show_chart:", query_params=to_curves)
     with margins:
         st.page_link("pages/margins.py", label=ui.t("theory.ui.open_margins"),
-                     icon=":material/join_inner:", query_params=loss_link(spec.name, params, "loss"))
+                     icon=":material/join_inner:", query_params=to_margins)
 
 
 def theory_page():

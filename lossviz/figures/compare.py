@@ -8,13 +8,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lossviz.figures.style import base_layout
+from lossviz.figures.style import base_layout, run_styles
 from lossviz.figures.training import feature_trace, region_codes, ring_trace, weight_traces
 from lossviz.metrics import unit_rows
 
 COLUMNS = 4
-RUN_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf",
-              "#7f7f7f"]
 
 
 def small_multiples_figure(results, class_names) -> go.Figure:
@@ -53,11 +51,12 @@ def small_multiples_figure(results, class_names) -> go.Figure:
 
 def accuracy_overlay_figure(results) -> go.Figure:
     fig = go.Figure()
-    for index, result in enumerate(results):
+    styles = run_styles([result.config.loss for result in results])
+    for result, style in zip(results, styles, strict=True):
         fig.add_trace(go.Scatter(
             x=[r["epoch"] for r in result.history], y=[r["test_accuracy"] for r in result.history],
             name=result.label, mode="lines+markers",
-            line=dict(width=2.5, color=RUN_COLORS[index % len(RUN_COLORS)])))
+            line=dict(width=2.5, color=style.color, dash=style.dash)))
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="test accuracy", range=[0, 1.01])
     return base_layout(fig, "Test accuracy", height=380)

@@ -1,4 +1,5 @@
-"""Figures of the target-logit page."""
+"""Figures of the target-logit page. Every line carries its name at its right end (no legend
+below the fold) and its loss's own color and dash (style.LOSS_STYLES)."""
 from __future__ import annotations
 
 import math
@@ -8,20 +9,48 @@ import plotly.graph_objects as go
 
 from lossviz.curves import (Curve, has_raw_variant, loss_gradient, rising_intervals,
                             target_curve, target_probability)
-from lossviz.figures.style import (LOSS_COLORS, REFERENCE_COLORS, WARN_FILL, base_layout,
-                                   degree_axis)
-
+from lossviz.figures.style import (CLASS_SYMBOLS, LOSS_STYLES, WARN_FILL, LineStyle, View,
+                                   degree_axis, end_labels, layout)
 
 def curve_styles(user: list[Curve], reference: list[Curve]):
-    """(curve, color, dash): the user's curves solid in their loss color, references dotted."""
-    mine = [(c, LOSS_COLORS[c.loss], "solid") for c in user]
-    ref = [(c, REFERENCE_COLORS[i % len(REFERENCE_COLORS)], "dot") for i, c in enumerate(reference)]
+    """(curve, style, marker): the user's curves in their loss's style; reference curves (the
+    paper's) dotted, each with its own marker shape, since several share a loss."""
+    mine = [(c, LOSS_STYLES[c.loss], None) for c in user]
+    ref = [(c, LineStyle(LOSS_STYLES[c.loss].color, "dot"), CLASS_SYMBOLS[i % len(CLASS_SYMBOLS)])
+           for i, c in enumerate(reference)]
     return mine + ref
 
 
-def _line(theta, values, name, color, dash, width=3):
-    return go.Scatter(x=np.degrees(theta), y=values, name=name, mode="lines",
-                      line=dict(color=color, dash=dash, width=width))
+def with_baseline(user: list[Curve], view: View) -> list[Curve]:
+    """The curves with Softmax's cos θ first, unless Softmax is among them already: every
+    margin is read as how far a curve drops below it."""
+    if any(c.loss == "softmax" for c in user):
+        return user
+    return [Curve(view.t("figures.curves.baseline"), "softmax", {}), *user]
+
+
+def _line(theta, values, name, style: LineStyle, view: View, marker=None, width=None):
+    sizes = view.sizes
+    trace = go.Scatter(x=np.degrees(theta), y=values, name=name, mode="lines",
+                       line=dict(color=style.color, dash=style.dash, width=width or sizes.line))
+    if marker:  # a few markers along the line: maxdisplayed thins them out
+        trace.update(mode="lines+markers", marker=dict(symbol=marker, size=sizes.marker,
+                                                       maxdisplayed=10, color=style.color))
+    return trace
+
+
+def _labelled(traces: list[go.Scatter], title: str, y_axis: dict, height: int,
+              view: View) -> dict:
+    """A layout whose y range holds every line and whose right margin holds their names."""
+    values = np.concatenate([np.asarray(t.y, dtype=float) for t in traces])
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = 0.06 * (high - low or 1.0)
+    y_range = (low - pad, high + pad)
+    ends = [(t.name, float(t.y[-1]), t.line.color) for t in traces]
+    plot_height = view.height(height) - 4 * view.sizes.title
+    notes, margin = end_labels(ends, y_range, plot_height, view)
+    return layout(title, height, view, showlegend=False, annotations=notes,
+                  margin=dict(r=margin), yaxis=dict(range=list(y_range), **y_axis))
 
 
 def non_monotonic_stretches(curves: list[Curve], theta: np.ndarray) -> list[tuple]:
@@ -34,52 +63,68 @@ def non_monotonic_stretches(curves: list[Curve], theta: np.ndarray) -> list[tupl
     return found
 
 
-def target_logit_figure(user: list[Curve], reference: list[Curve], theta: np.ndarray,
-                        show_raw: bool = True) -> go.Figure:
-    """The user's curves (with their raw variants and rising stretches shaded when show_raw)
-    and reference curves, dotted, as training uses them."""
-    fig = go.Figure()
-    for curve, color, dash in curve_styles(user, reference):
-        fig.add_trace(_line(theta, target_curve(curve, theta), curve.label, color, dash))
-    if show_raw:
-        _add_raw_variants(fig, user, theta)
-    fig.update_yaxes(title="target logit f(θ) (before scaling)")
-    return degree_axis(base_layout(fig, "Target logit against the angle to the own-class weight",
-                                   height=520))
-
-
-def _add_raw_variants(fig: go.Figure, curves: list[Curve], theta: np.ndarray):
+def _raw_traces(curves: list[Curve], theta: np.ndarray, view: View) -> list[go.Scatter]:
+    traces = []
     for curve in curves:
         if has_raw_variant(curve.loss):
             raw = target_curve(curve, theta, raw=True)
             if not np.allclose(raw, target_curve(curve, theta)):
-                fig.add_trace(_line(theta, raw, f"{curve.label} (raw)", LOSS_COLORS[curve.loss],
-                                    "dash", width=2))
-    for _, start, end in non_monotonic_stretches(curves, theta):
-        fig.add_vrect(x0=math.degrees(start), x1=math.degrees(end), fillcolor=WARN_FILL,
-                      line_width=0, layer="below")
+                style = LineStyle(LOSS_STYLES[curve.loss].color, "dot")
+                traces.append(_line(theta, raw, view.t("figures.curves.raw", name=curve.label),
+                                    style, view, width=view.sizes.line * 0.6))
+    return traces
 
 
-def _setting_figure(user: list[Curve], theta: np.ndarray, values, title: str,
-                    y_axis: dict) -> go.Figure:
-    """One line per curve of values(curve) against theta_y; the legend is the main figure's."""
-    fig = go.Figure([_line(theta, values(curve), curve.label, color, dash)
-                     for curve, color, dash in curve_styles(user, [])])
-    fig.update_yaxes(**y_axis)
-    fig.update_layout(showlegend=False)
-    return degree_axis(base_layout(fig, title, height=380), "θ_y (degrees)")
+def _rising_bands(curves: list[Curve], theta: np.ndarray, view: View) -> list[dict]:
+    """A faint band where a raw curve rises, named in words (the band's tint alone is too
+    faint to carry meaning on a projector)."""
+    return [dict(type="rect", xref="x", yref="paper", x0=math.degrees(start),
+                 x1=math.degrees(end), y0=0, y1=1, fillcolor=WARN_FILL, line_width=0,
+                 layer="below", label=dict(text=view.t("figures.curves.rises"),
+                                           textangle=-90, textposition="middle center",
+                                           font=dict(size=view.sizes.text,
+                                                     color=LOSS_STYLES[curve.loss].color)))
+            for curve, start, end in non_monotonic_stretches(curves, theta)]
+
+
+def target_logit_figure(user: list[Curve], reference: list[Curve], theta: np.ndarray,
+                        show_raw: bool = False, view: View = View()) -> go.Figure:
+    """Softmax's cos θ, the user's curves as training uses them, reference curves (dotted,
+    with markers) and, when show_raw, the raw ArcFace/combined curves with the stretches where
+    they rise."""
+    traces = [_line(theta, target_curve(curve, theta), curve.label, style, view, marker)
+              for curve, style, marker in curve_styles(with_baseline(user, view), reference)]
+    if show_raw:
+        traces += _raw_traces(user, theta, view)
+    fig_layout = _labelled(traces, view.t("figures.curves.title"),
+                           dict(title=dict(text=view.t("figures.curves.y_axis"))), 520, view)
+    if show_raw:
+        fig_layout["shapes"] = _rising_bands(user, theta, view)
+    fig = go.Figure(traces, fig_layout)
+    return degree_axis(fig, view.t("figures.curves.x_axis"))
+
+
+def _setting_figure(user: list[Curve], theta: np.ndarray, values, title: str, y_axis: dict,
+                    view: View) -> go.Figure:
+    """One line per curve of values(curve) against theta_y, each named at its end."""
+    traces = [_line(theta, values(curve), curve.label, style, view)
+              for curve, style, _ in curve_styles(user, [])]
+    fig = go.Figure(traces, _labelled(traces, title, y_axis, 400, view))
+    return degree_axis(fig, view.t("figures.curves.setting_x_axis"))
 
 
 def probability_figure(user: list[Curve], theta: np.ndarray, other_angle: float,
-                       num_classes: int, feature_norm: float) -> go.Figure:
+                       num_classes: int, feature_norm: float, view: View = View()) -> go.Figure:
     return _setting_figure(
         user, theta,
         lambda c: target_probability(c, theta, other_angle, num_classes, feature_norm),
-        "Target probability", dict(title="p(target)", range=[0, 1.02]))
+        view.t("figures.curves.probability"),
+        dict(title=dict(text=view.t("figures.curves.probability_axis"))), view)
 
 
 def gradient_figure(user: list[Curve], theta: np.ndarray, other_angle: float,
-                    num_classes: int, feature_norm: float) -> go.Figure:
+                    num_classes: int, feature_norm: float, view: View = View()) -> go.Figure:
     return _setting_figure(
         user, theta, lambda c: loss_gradient(c, theta, other_angle, num_classes, feature_norm),
-        "Gradient magnitude", dict(title="|dL/dθ_y|", rangemode="tozero"))
+        view.t("figures.curves.gradient"),
+        dict(title=dict(text=view.t("figures.curves.gradient_axis")), rangemode="tozero"), view)

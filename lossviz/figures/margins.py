@@ -1,5 +1,7 @@
 """Figures of the decision-margin page: the binary case in the feature plane and in the
-(theta_1, theta_2) angle plane."""
+(theta_1, theta_2) angle plane. The gap (where neither class wins with its margin) is the point
+of the page: it is hatched in near-black, so it shows on a washed-out projector and without
+color, and the two classes are solid fills >= 4.5:1 against white."""
 from __future__ import annotations
 
 import math
@@ -7,73 +9,150 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from lossviz.figures.style import CLASS_COLORS, GAP_COLOR, base_layout
+from lossviz.figures.style import GAP_COLOR, TEXT_COLOR, View, layout
 from lossviz.margins import CLASS_1, CLASS_2, GAP, angle_to, region_map
 
-REGION_COLORS = {CLASS_1: CLASS_COLORS[0], CLASS_2: CLASS_COLORS[1], GAP: GAP_COLOR}
-REGION_NAMES = {CLASS_1: "class 1 wins with margin", CLASS_2: "class 2 wins with margin",
-                GAP: "gap: neither wins with margin"}
+# Petroff's blue and orange (the first two class colors) darkened to 4.7:1 on white.
+REGION_COLORS = {CLASS_1: "#1d77c0", CLASS_2: "#aa6200", GAP: GAP_COLOR}
+REGION_KEYS = {CLASS_1: "figures.margins.class_1", CLASS_2: "figures.margins.class_2",
+               GAP: "figures.margins.gap"}
+# Regions are named where they are (no legend: it would collide with the title on a narrow
+# screen, and sit below the fold on a projector).
+SHORT_KEYS = {CLASS_1: "figures.margins.class_1_short", CLASS_2: "figures.margins.class_2_short",
+              GAP: "figures.margins.gap_short"}
+WEIGHT_COLORS = ("#0b3b66", "#5c3500")  # W1, W2: darker than their regions
 
 
-def _runs(codes: np.ndarray):
+def _region_style(code: int, view: View) -> dict:
+    """A filled region: solid for a class, hatched for the gap; named for the legend."""
+    style = dict(name=view.t(REGION_KEYS[code]), fill="toself", showlegend=False,
+                 mode="lines", line=dict(width=0), hoveron="fills", hoverinfo="name")
+    if code == GAP:
+        return style | dict(fillcolor="white", fillpattern=dict(
+            shape="/", fgcolor=GAP_COLOR, bgcolor="white", size=9, solidity=0.35))
+    return style | dict(fillcolor=REGION_COLORS[code])
+
+
+def region_runs(codes: np.ndarray):
     """(start, end, code) for each run of equal consecutive codes."""
     edges = np.flatnonzero(np.diff(codes)) + 1
     starts, ends = np.r_[0, edges], np.r_[edges, len(codes)]
     return [(s, e, codes[s]) for s, e in zip(starts, ends, strict=True)]
 
 
-def _wedge(directions: np.ndarray, radius: float):
-    xs = np.r_[0, radius * np.cos(directions), 0]
-    ys = np.r_[0, radius * np.sin(directions), 0]
-    return xs, ys
+def ring_piece(directions: np.ndarray, inner: float, outer: float):
+    """A piece of the annulus between two radii, over a stretch of directions."""
+    xs = np.r_[outer * np.cos(directions), inner * np.cos(directions[::-1])]
+    ys = np.r_[outer * np.sin(directions), inner * np.sin(directions[::-1])]
+    return np.r_[xs, xs[0]], np.r_[ys, ys[0]]
 
 
-def _weight_arrow(fig, angle: float, label: str, color: str):
+def _region_label(x: float, y: float, code: int, view: View, **more) -> dict:
+    """A region's name written on it, on a white ground (it may sit on the hatching)."""
+    return dict(x=x, y=y, xref="x", yref="y", text=view.t(SHORT_KEYS[code]), showarrow=False,
+                bgcolor="rgba(255,255,255,0.9)", borderpad=2,
+                font=dict(size=view.sizes.text, color=TEXT_COLOR), **more)
+
+
+def _pieces_around(runs, directions: np.ndarray) -> list[tuple[float, float, int]]:
+    """(first, last direction, code) of each region around the circle: a region that the
+    seam at +-pi cuts in two is one piece."""
+    pieces = [(directions[start], directions[min(end, len(directions) - 1)], code)
+              for start, end, code in runs]
+    if len(pieces) > 1 and pieces[0][2] == pieces[-1][2]:
+        pieces = [(pieces[-1][0], pieces[0][1] + 2 * math.pi, pieces[0][2]), *pieces[1:-1]]
+    return pieces
+
+
+def _weight_arrow(angle: float, label: str, color: str, size: int) -> list[dict]:
     x, y = math.cos(angle), math.sin(angle)
-    fig.add_annotation(x=x, y=y, ax=0, ay=0, xref="x", yref="y", axref="x", ayref="y",
-                       showarrow=True, arrowhead=2, arrowwidth=3, arrowcolor=color)
-    fig.add_annotation(x=1.18 * x, y=1.18 * y, text=label, showarrow=False,
-                       font=dict(size=18, color=color))
+    return [dict(x=0.98 * x, y=0.98 * y, ax=0, ay=0, xref="x", yref="y", axref="x", ayref="y",
+                 showarrow=True, arrowhead=2, arrowwidth=3, arrowcolor=color, text=""),
+            dict(x=0.78 * x, y=0.78 * y + (0.12 if y >= 0 else -0.12), text=label,
+                 showarrow=False, font=dict(size=size + 4, color=color))]
 
 
-def feature_plane_figure(loss: str, params: dict, phi: float) -> go.Figure:
-    """Directions in the plane colored by which class wins with its margin; W1, W2 at -/+phi/2."""
+def feature_plane_figure(loss: str, params: dict, phi: float, view: View = View()) -> go.Figure:
+    """A ring around the unit circle, by direction: which class wins there with its margin.
+    W1 and W2 sit at -phi/2 and +phi/2."""
     directions = np.linspace(-math.pi, math.pi, 3601)
     w1, w2 = -phi / 2, phi / 2
     codes = region_map(loss, params, angle_to(directions, w1), angle_to(directions, w2))
-    fig, shown = go.Figure(), set()
-    for start, end, code in _runs(codes):
-        xs, ys = _wedge(directions[start:min(end + 1, len(directions))], 1.35)
-        fig.add_trace(go.Scatter(x=xs, y=ys, fill="toself", mode="lines", line_width=0,
-                                 fillcolor=REGION_COLORS[code], opacity=0.55, hoverinfo="skip",
-                                 name=REGION_NAMES[code], legendgroup=str(code),
-                                 showlegend=code not in shown))
-        shown.add(code)
+    runs = region_runs(codes)
+    traces, labels = [], []
+    for start, end, code in runs:
+        stretch = directions[start:min(end + 1, len(directions))]
+        xs, ys = ring_piece(stretch, 1.05, 1.4)
+        traces.append(go.Scatter(x=xs, y=ys, **_region_style(code, view)))
+    for first, last, code in _pieces_around(runs, directions):
+        if last - first > math.radians(6):  # too short a piece to carry a name
+            middle = (first + last) / 2
+            labels.append(_region_label(1.6 * math.cos(middle), 1.6 * math.sin(middle), code,
+                                        view))
     circle = np.linspace(0, 2 * math.pi, 361)
-    fig.add_trace(go.Scatter(x=np.cos(circle), y=np.sin(circle), mode="lines", hoverinfo="skip",
-                             line=dict(color="black", width=1.5), showlegend=False))
-    _weight_arrow(fig, w1, "W₁", "#1d3557")
-    _weight_arrow(fig, w2, "W₂", "#7f3b08")
-    fig.update_xaxes(range=[-1.45, 1.45], visible=False)
-    fig.update_yaxes(range=[-1.45, 1.45], visible=False, scaleanchor="x")
-    return base_layout(fig, "Feature plane: who wins, by direction", height=520)
+    traces.append(go.Scatter(x=np.cos(circle), y=np.sin(circle), mode="lines", hoverinfo="skip",
+                             line=dict(color=TEXT_COLOR, width=1.5), showlegend=False))
+    arrows = [*_weight_arrow(w1, "W₁", WEIGHT_COLORS[0], view.sizes.text),
+              *_weight_arrow(w2, "W₂", WEIGHT_COLORS[1], view.sizes.text)]
+    hidden = dict(range=[-1.85, 1.85], visible=False, constrain="domain")
+    return go.Figure(traces, layout(view.t("figures.margins.plane_title"), 540, view,
+                                    annotations=arrows + labels, xaxis=hidden,
+                                    yaxis=dict(hidden, scaleanchor="x")))
 
 
-def angle_plane_figure(loss: str, params: dict, phi: float, points: int = 361) -> go.Figure:
-    """Regions over all (theta_1, theta_2); the line theta_1 + theta_2 = phi is the arc between
-    the two weights, where features in their plane live."""
+def column_edges(codes: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per theta_1 column of the region map (rows: theta_2 from 0 up), the theta_2 where class
+    2's region ends and where class 1's begins (degrees); the gap lies between. Class 2 wins
+    below (a feature near W2), class 1 above: f decreases, so each column has that order."""
+    rows = codes.shape[0]
+    below = (codes == CLASS_2).sum(axis=0)
+    above = (codes == CLASS_1).sum(axis=0)
+    top = (rows - 1) * step
+    lower = np.clip((below - 0.5) * step, 0, top)
+    upper = np.clip((rows - above - 0.5) * step, 0, top)
+    return lower, upper
+
+
+def _band(x: np.ndarray, bottom: np.ndarray, top: np.ndarray) -> dict:
+    """The closed outline (x, y) of the area between two curves over x."""
+    return dict(x=np.r_[x, x[::-1], x[0]], y=np.r_[bottom, top[::-1], bottom[0]])
+
+
+def _centroid(x: np.ndarray, bottom: np.ndarray, top: np.ndarray):
+    """The centre of mass of the area between two curves, or None when there is no area."""
+    height = np.clip(top - bottom, 0, None)
+    if height.sum() <= 1e-9 * len(x):
+        return None
+    weights = height / height.sum()
+    return float((x * weights).sum()), float(((bottom + top) / 2 * weights).sum())
+
+
+def angle_plane_figure(loss: str, params: dict, phi: float, points: int = 361,
+                       view: View = View()) -> go.Figure:
+    """Regions over all (theta_1, theta_2) in degrees; the line theta_1 + theta_2 = phi is the
+    arc between the two weights, where features in their plane live."""
     grid = np.linspace(0, math.pi, points)
     t1, t2 = np.meshgrid(grid, grid)
-    codes = region_map(loss, params, t1, t2)
-    scale = [[0.0, REGION_COLORS[GAP]], [0.33, REGION_COLORS[GAP]],
-             [0.34, REGION_COLORS[CLASS_1]], [0.66, REGION_COLORS[CLASS_1]],
-             [0.67, REGION_COLORS[CLASS_2]], [1.0, REGION_COLORS[CLASS_2]]]
-    fig = go.Figure(go.Heatmap(x=np.degrees(grid), y=np.degrees(grid), z=codes, zmin=0, zmax=2,
-                               colorscale=scale, showscale=False, opacity=0.75,
-                               hovertemplate="θ₁=%{x:.1f}°, θ₂=%{y:.1f}°<extra></extra>"))
-    arc = np.linspace(0, phi, 50)
-    fig.add_trace(go.Scatter(x=np.degrees(arc), y=np.degrees(phi - arc), mode="lines",
-                             name="arc between W₁ and W₂", line=dict(color="black", width=3)))
-    fig.update_xaxes(title="θ₁ to W₁ (degrees)", range=[0, 180], dtick=30)
-    fig.update_yaxes(title="θ₂ to W₂ (degrees)", range=[0, 180], dtick=30, scaleanchor="x")
-    return base_layout(fig, "Angle plane (θ₁, θ₂)", height=520)
+    x = np.degrees(grid)
+    lower, upper = column_edges(region_map(loss, params, t1, t2), x[1] - x[0])
+    floor, ceiling = np.zeros_like(x), np.full_like(x, x[-1])
+    regions = ((CLASS_2, floor, lower), (GAP, lower, upper), (CLASS_1, upper, ceiling))
+    traces = [go.Scatter(**_band(x, low, high), **_region_style(code, view))
+              for code, low, high in regions]
+    labels = [_region_label(*centre, code, view) for code, low, high in regions
+              if (centre := _centroid(x, low, high)) is not None]
+    arc = np.linspace(0, math.degrees(phi), 50)
+    traces.append(go.Scatter(x=arc, y=arc[::-1], mode="lines", name=view.t("figures.margins.arc"),
+                             line=dict(color=TEXT_COLOR, width=view.sizes.line), showlegend=False,
+                             hovertemplate=view.t("figures.margins.hover") + "<extra></extra>"))
+    labels.append(dict(x=arc[-1], y=0, xref="x", yref="y", text=view.t("figures.margins.arc"),
+                       showarrow=True, ax=30, ay=-40, arrowcolor=TEXT_COLOR, xanchor="left",
+                       bgcolor="rgba(255,255,255,0.9)",
+                       font=dict(size=view.sizes.text, color=TEXT_COLOR)))
+    # constrain="domain": keep 0-180 on both axes and shrink the square to fit, instead of
+    # stretching one axis past 180 to keep the aspect ratio.
+    axis = dict(range=[0, 180], dtick=30, constrain="domain")
+    return go.Figure(traces, layout(
+        view.t("figures.margins.angle_title"), 540, view, annotations=labels,
+        xaxis=dict(axis, title=dict(text=view.t("figures.margins.theta_1"))),
+        yaxis=dict(axis, title=dict(text=view.t("figures.margins.theta_2")), scaleanchor="x")))

@@ -1,5 +1,7 @@
-"""Publication-quality static figures with matplotlib, in the app's colors: what the CLI writes
-and what a teacher puts on slides (PNG and SVG)."""
+"""Publication-quality static figures with matplotlib, in the app's colors, line styles and
+class markers (lossviz.figures.style): what the CLI writes and what a teacher puts on slides
+(PNG and SVG). Chinese labels use the CJK subset the app serves (static/fonts), so an export
+made on a machine without CJK fonts shows Chinese rather than empty boxes."""
 from __future__ import annotations
 
 import io
@@ -11,10 +13,34 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 
-from lossviz.figures.style import CLASS_COLORS, GAP_COLOR  # noqa: E402
+from lossviz.figures.margins import (REGION_COLORS, REGION_KEYS, WEIGHT_COLORS,  # noqa: E402
+                                     column_edges, region_runs, ring_piece)
+from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, MARKER_OUTLINE,  # noqa: E402
+                                   MPL_CLASS_MARKERS, TEXT_COLOR, View, mpl_dash,
+                                   readable_on)
 from lossviz.figures.training import region_codes  # noqa: E402
+from lossviz.margins import CLASS_1, CLASS_2, GAP  # noqa: E402
 from lossviz.metrics import unit_rows  # noqa: E402
+
+CJK_FONT = Path(__file__).resolve().parents[2] / "static" / "fonts" / "lossviz-cjk-sc.otf"
+font_manager.fontManager.addfont(str(CJK_FONT))
+# DejaVu Sans for Latin, Greek and maths symbols; matplotlib falls back glyph by glyph to the
+# next family, here the CJK subset, for the characters DejaVu lacks.
+plt.rcParams.update({
+    "font.family": ["DejaVu Sans", font_manager.FontProperties(fname=CJK_FONT).get_name()],
+    "font.size": 12, "text.color": TEXT_COLOR, "axes.labelcolor": TEXT_COLOR,
+    "xtick.color": TEXT_COLOR, "ytick.color": TEXT_COLOR, "svg.fonttype": "path"})
+
+
+def _class_scatter(ax, points, labels, size, alpha=0.8):
+    """Features colored and shaped by class (no class told by color alone)."""
+    labels = np.asarray(labels)
+    for cls in np.unique(labels % 10):
+        mine = labels % 10 == cls
+        ax.scatter(*points[mine].T, c=CLASS_COLORS[cls], marker=MPL_CLASS_MARKERS[cls], s=size,
+                   alpha=alpha, linewidths=0.3, edgecolors=MARKER_OUTLINE)
 
 
 def _circle_panel(ax, features, labels, weights, class_names, loss, params):
@@ -23,18 +49,18 @@ def _circle_panel(ax, features, labels, weights, class_names, loss, params):
     codes, wins = region_codes(loss, params, directions, weights)
     ring = [CLASS_COLORS[c % 10] if w else GAP_COLOR for c, w in zip(codes, wins, strict=True)]
     ax.scatter(*(directions * 1.15).T, c=ring, s=14, marker="s", linewidths=0)
-    unit = unit_rows(features)
-    ax.scatter(*unit.T, c=[CLASS_COLORS[c % 10] for c in labels], s=6, alpha=0.7, linewidths=0)
+    _class_scatter(ax, unit_rows(features), labels, size=10, alpha=0.7)
     for cls, tip in enumerate(unit_rows(weights) * 1.3):
         ax.plot([0, tip[0]], [0, tip[1]], color="#333333", linewidth=1)
         ax.text(*(tip * 1.1), class_names[cls], ha="center", va="center", fontsize=8,
-                color=CLASS_COLORS[cls % 10], fontweight="bold")
+                color=readable_on(CLASS_COLORS[cls % 10]), fontweight="bold",
+                bbox=dict(boxstyle="circle,pad=0.25", facecolor=CLASS_COLORS[cls % 10],
+                          edgecolor=MARKER_OUTLINE, linewidth=0.5))
     ax.set(xlim=(-1.55, 1.55), ylim=(-1.55, 1.55), aspect="equal", xticks=[], yticks=[])
 
 
 def _sphere_panel(ax, features, labels, weights):
-    unit = unit_rows(features)
-    ax.scatter(*unit.T, c=[CLASS_COLORS[c % 10] for c in labels], s=4, alpha=0.8)
+    _class_scatter(ax, unit_rows(features), labels, size=6)
     for cls, tip in enumerate(unit_rows(weights) * 1.3):
         ax.plot(*zip([0, 0, 0], tip, strict=True), color=CLASS_COLORS[cls % 10], linewidth=2)
     ax.set(xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), zlim=(-1.3, 1.3), xticks=[], yticks=[],
@@ -75,25 +101,30 @@ def accuracy_figure(series):
     return fig
 
 
-def _lines_panel(ax, x_degrees, series, y_label):
-    for label, values, color, dashed in series:
-        ax.plot(x_degrees, values, color=color, linestyle="--" if dashed else "-", label=label)
-    ax.set(xlabel="θ (degrees)", ylabel=y_label, xlim=(0, 180), xticks=range(0, 181, 30))
-    ax.legend(frameon=False, fontsize=8, ncol=2)
+def _lines_panel(ax, x_degrees, series, x_label: str, y_label: str, title: str = ""):
+    for label, values, style in series:
+        ax.plot(x_degrees, values, color=style.color, linestyle=mpl_dash(style.dash), label=label,
+                linewidth=2)
+    ax.set(xlabel=x_label, ylabel=y_label, xlim=(0, 180), xticks=range(0, 181, 30))
+    ax.set_title(title, loc="left")
+    ax.legend(frameon=False, fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
-def lines_figure(x_degrees, series, y_label: str):
-    """Curves against an angle in degrees: one line per (label, values, color, dashed)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    _lines_panel(ax, x_degrees, series, y_label)
+def lines_figure(x_degrees, series, x_label: str, y_label: str, title: str = ""):
+    """Curves against an angle in degrees: one line per (label, values, LineStyle), the legend
+    to the right of the plot."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    _lines_panel(ax, x_degrees, series, x_label, y_label, title)
     fig.tight_layout()
     return fig
 
 
-def two_panel_lines(x_degrees, left, left_label: str, right, right_label: str):
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-    _lines_panel(a, x_degrees, left, left_label)
-    _lines_panel(b, x_degrees, right, right_label)
+def two_panel_lines(x_degrees, left, right, x_label: str, labels: tuple[str, str],
+                    titles: tuple[str, str]):
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
+    _lines_panel(a, x_degrees, left, x_label, labels[0], titles[0])
+    _lines_panel(b, x_degrees, right, x_label, labels[1], titles[1])
+    a.get_legend().remove()  # one legend for both: they share their lines
     fig.tight_layout()
     return fig
 
@@ -150,30 +181,43 @@ def evolution_gif(frames, labels, class_names, loss, params, max_frames: int = 6
     return buffer.getvalue()
 
 
-def margins_figure(loss: str, params: dict, phi: float):
-    """The decision-margin page on paper: directions in the plane and the (theta1, theta2)
-    plane, colored by who wins with the margin (grey: the gap)."""
-    from matplotlib.colors import ListedColormap
+def _region_patch(code: int) -> dict:
+    """Solid class fills; the gap hatched in near-black (seen without color, and projected)."""
+    if code == GAP:
+        return dict(facecolor="white", edgecolor=GAP_COLOR, hatch="//", linewidth=0)
+    return dict(facecolor=REGION_COLORS[code], edgecolor="none")
 
+
+def margins_figure(loss: str, params: dict, phi: float, view: View = View(), title: str = ""):
+    """The decision-margin page on paper: the ring of directions in the plane and the
+    (theta1, theta2) plane, by who wins with the margin (hatched: the gap)."""
     from lossviz.margins import angle_to, region_map
-    colors = ListedColormap([GAP_COLOR, CLASS_COLORS[0], CLASS_COLORS[1]])
-    fig, (plane, angles) = plt.subplots(1, 2, figsize=(9, 4.2))
-    directions = np.linspace(-math.pi, math.pi, 720)
+    fig, (plane, angles) = plt.subplots(1, 2, figsize=(11, 5))
+    directions = np.linspace(-math.pi, math.pi, 1441)
     codes = region_map(loss, params, angle_to(directions, -phi / 2), angle_to(directions, phi / 2))
-    plane.scatter(np.cos(directions), np.sin(directions), c=codes, cmap=colors, vmin=0, vmax=2,
-                  s=30, marker="s", linewidths=0)
-    for angle, name in ((-phi / 2, "W1"), (phi / 2, "W2")):
+    for start, end, code in region_runs(codes):
+        plane.fill(*ring_piece(directions[start:min(end + 1, len(directions))], 1.05, 1.4),
+                   **_region_patch(code))
+    plane.add_patch(plt.Circle((0, 0), 1.0, fill=False, color=TEXT_COLOR, linewidth=1))
+    for angle, name, color in ((-phi / 2, "W₁", WEIGHT_COLORS[0]), (phi / 2, "W₂", WEIGHT_COLORS[1])):
         plane.annotate("", xy=(math.cos(angle), math.sin(angle)), xytext=(0, 0),
-                       arrowprops=dict(arrowstyle="->", linewidth=2))
-        plane.text(1.2 * math.cos(angle), 1.2 * math.sin(angle), name, ha="center")
-    plane.set(xlim=(-1.4, 1.4), ylim=(-1.4, 1.4), aspect="equal", xticks=[], yticks=[],
-              title=f"{loss}: feature plane")
-    grid = np.linspace(0, math.pi, 361)
-    t1, t2 = np.meshgrid(grid, grid)
-    angles.imshow(region_map(loss, params, t1, t2), origin="lower", extent=(0, 180, 0, 180),
-                  cmap=colors, vmin=0, vmax=2)
-    angles.plot([0, math.degrees(phi)], [math.degrees(phi), 0], color="black", linewidth=2)
-    angles.set(xlabel="θ1 (degrees)", ylabel="θ2 (degrees)", title="angle plane")
+                       arrowprops=dict(arrowstyle="->", linewidth=2, color=color))
+        plane.text(0.75 * math.cos(angle), 0.75 * math.sin(angle) + 0.12 * np.sign(angle or 1),
+                   name, ha="center", color=color, fontsize=14)
+    plane.set(xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), aspect="equal", xticks=[], yticks=[])
+    plane.set_title(view.t("figures.margins.export_plane", loss=title or loss), loc="left")
+    x = np.linspace(0, 180, 361)
+    t1, t2 = np.meshgrid(np.radians(x), np.radians(x))
+    lower, upper = column_edges(region_map(loss, params, t1, t2), x[1] - x[0])
+    for code, low, high in ((CLASS_2, 0, lower), (GAP, lower, upper), (CLASS_1, upper, 180)):
+        angles.fill_between(x, low, high, label=view.t(REGION_KEYS[code]), **_region_patch(code))
+    angles.plot([0, math.degrees(phi)], [math.degrees(phi), 0], color=TEXT_COLOR, linewidth=2,
+                label=view.t("figures.margins.arc"))
+    angles.set(xlabel=view.t("figures.margins.theta_1"), ylabel=view.t("figures.margins.theta_2"),
+               xlim=(0, 180), ylim=(0, 180), aspect="equal", xticks=range(0, 181, 30),
+               yticks=range(0, 181, 30))
+    angles.set_title(view.t("figures.margins.angle_title"), loc="left")
+    angles.legend(frameon=False, fontsize=10, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     return fig
 

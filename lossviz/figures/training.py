@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 
-from lossviz.figures.style import CLASS_COLORS, GAP_COLOR, layout, on_right, two_panels
+from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, MARKER_OUTLINE, class_symbols, layout,
+                                   on_right, readable_on, two_panels)
 from lossviz.losses import target_from_cos
 from lossviz.metrics import own_and_nearest_other, unit_rows
 
@@ -53,8 +54,9 @@ def _coords(points, three_d):
 
 
 def feature_trace(points, labels, predictions, class_names, three_d=False):
-    """Every feature in one trace, colored by its class; customdata holds its index in the
-    test subset (a click turns it into its digit), its class and the predicted class."""
+    """Every feature in one trace, colored by its class and shaped by it too (no class told by
+    color alone); customdata holds its index in the test subset (a click turns it into its
+    digit), its class and the predicted class."""
     trace_type = go.Scatter3d if three_d else go.Scatter
     return trace_type(
         **_coords(points, three_d), mode="markers", showlegend=False,
@@ -62,7 +64,9 @@ def feature_trace(points, labels, predictions, class_names, three_d=False):
         hovertemplate="test #%{customdata[0]}: class %{customdata[1]}, "
                       "predicted %{customdata[2]}<extra></extra>",
         marker=dict(color=labels % 10, colorscale=_discrete_scale(CLASS_COLORS), cmin=0,
-                    cmax=10, size=3 if three_d else 6, opacity=0.85))
+                    cmax=10, size=4 if three_d else 8, opacity=0.9,
+                    symbol=class_symbols(labels, three_d),
+                    line=dict(color=MARKER_OUTLINE, width=0.5)))
 
 
 def _misclassified_trace(points, labels, predictions, three_d=False, legend=True):
@@ -87,7 +91,8 @@ def weight_traces(weights, length, class_names, three_d=False):
                        hoverinfo="skip", line=dict(color="#333333", width=4 if three_d else 2)),
             trace_type(**_coords(tips * 1.08, three_d), mode="markers+text", showlegend=False,
                        text=list(class_names), textposition="middle center",
-                       textfont=dict(size=11 if three_d else 12, color="white"),
+                       textfont=dict(size=11 if three_d else 12,
+                                     color=[readable_on(CLASS_COLORS[c % 10]) for c in classes]),
                        hovertemplate="weight of class %{text}<extra></extra>",
                        marker=dict(color=classes % 10, colorscale=_discrete_scale(CLASS_COLORS),
                                    cmin=0, cmax=10, size=11 if three_d else 20, symbol="circle",

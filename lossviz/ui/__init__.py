@@ -1,4 +1,14 @@
-"""The only streamlit-aware helpers: widget keys, URL binding and widgets shared by pages."""
+"""The only streamlit-aware helpers: widget keys, URL binding and widgets shared by pages.
+
+Presentation mode (?present=1, the sidebar switch) in one page's terms:
+    ui.open_page(PAGE, FIELDS, title, intro)   # in presentation mode: a Leave button, no intro
+    with ui.controls():                         # the few controls this view needs: the sidebar
+        loss = st.selectbox(...)                # normally, a row above the figure when presenting
+    with st.sidebar:                            # everything else: hidden while presenting, but
+        st.slider(...)                          # still drawn, so its value survives
+    st.plotly_chart(figure(..., view=ui.view()), **ui.chart_options())
+Figure builders size their text, lines and markers from ui.view() (lossviz.figures.style.View).
+"""
 from __future__ import annotations
 
 import copy
@@ -72,11 +82,65 @@ def bind_shared_settings() -> None:
     st.session_state[_SHARED_WARNINGS] = warnings
 
 
+def presenting() -> bool:
+    """Whether the page is shown in presentation mode (for a projector)."""
+    return bool(st.session_state.get("present", False))
+
+
+# While presenting: no sidebar (nor its button) and no header bar, less space above the page,
+# larger text. Widgets in the hidden sidebar are still drawn, so their values are kept.
+_PRESENTATION_CSS = """<style>
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stExpandSidebarButton"], header[data-testid="stHeader"] { display: none; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.2rem; padding-bottom: 1rem;
+  max-width: 100%; }
+html { font-size: 19px; }
+h1 { font-size: 1.7rem !important; padding: 0 !important; }
+</style>"""
+# Always: less empty space above the title, so more of the first figure is above the fold.
+_PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3rem; }
+</style>"""
+
+
 def shared_controls() -> None:
-    """The language switch (and the presentation switch) in the sidebar, on every page."""
+    """The language and presentation switches in the sidebar, on every page; while presenting,
+    the styles that hide the sidebar and enlarge the text."""
     with st.sidebar:
         st.radio(t("app.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang",
                  horizontal=True)
+        st.toggle(t("ui.present.toggle"), key="present", help=t("ui.present.help"))
+    st.html(_PRESENTATION_CSS if presenting() else _PAGE_CSS)
+
+
+def _leave_presentation():
+    st.session_state["present"] = False
+
+
+def controls():
+    """Where a page puts the few controls its view needs: the sidebar normally; while
+    presenting (sidebar hidden), a row above the figure. Use as `with ui.controls(): ...`."""
+    if not presenting():
+        return st.sidebar
+    return st.container(horizontal=True, vertical_alignment="bottom", gap="medium",
+                        key="present-controls")
+
+
+def stage(figure_share: float = 3.0):
+    """(figure area, control area) for a page whose essential controls are too many for one
+    row: normally the main area and the sidebar; while presenting, a wide column for the
+    figure and a narrow one beside it for the controls (a projector is wider than tall)."""
+    if not presenting():
+        return st.container(), st.sidebar
+    figure_area, control_area = st.columns([figure_share, 1], gap="medium")
+    return figure_area, control_area.container(key="present-controls")
+
+
+def chart_options() -> dict:
+    """st.plotly_chart arguments every page shares: no Plotly logo, fewer toolbar buttons (on a
+    narrow screen the toolbar otherwise covers the title)."""
+    return dict(config={"displaylogo": False,
+                        "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]})
 
 
 def open_page(page: str, fields: list[Field], title: str | None = None,
@@ -85,9 +149,14 @@ def open_page(page: str, fields: list[Field], title: str | None = None,
     runner, show its title and introduction, then read its settings from the URL (so a
     warning about a bad link appears under the title)."""
     require_router()
-    if title:
+    if title and presenting():
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.title(title, width="stretch")
+            st.button(t("ui.present.leave"), on_click=_leave_presentation, key="present-leave",
+                      icon=":material/close_fullscreen:", width="content")
+    elif title:
         st.title(title)
-    if intro:
+    if intro and not presenting():  # the figure first: the teacher says what the intro says
         st.write(intro)
     for warning in st.session_state.pop(_SHARED_WARNINGS, []):
         show_link_warning(warning)
@@ -133,28 +202,50 @@ def value(page: str, name: str):
     return st.session_state[key(page, name)]
 
 
-def _param_label(p: Param) -> str:
-    return f"{p.label} (rad)" if p.unit == "rad" else p.label
+def param_label(loss: str, p: Param) -> str:
+    """A loss parameter's name in the reader's language (assets/i18n/losses.json), with its
+    unit when it is an angle in radians."""
+    label = t(f"losses.{loss}.params.{p.name}.label")
+    return t("ui.param.radians", label=label) if p.unit == "rad" else label
 
 
-def param_slider(page: str, loss: str, p: Param):
-    """A slider for one loss parameter; angular margins also show their value in degrees."""
+def param_slider(page: str, loss: str, p: Param, named: bool = False):
+    """A slider for one loss parameter (its label starts with the loss's name when named);
+    angular margins also show their value in degrees."""
     widget_key = key(page, f"{loss}.{p.name}")
     number_format = "%d" if p.integer else ("%.2f" if p.step < 0.1 else "%.1f")
-    current = st.slider(_param_label(p), p.low, p.ui_high, step=p.step, key=widget_key,
-                        help=p.help, format=number_format)
-    if p.unit == "rad":
-        st.caption(f"{p.name} = {current:.2f} rad = {math.degrees(current):.1f}°")
+    label = param_label(loss, p)
+    if named:  # side by side, without an expander to say whose: "ArcFace: m (rad)"
+        label = f"{loss_title(loss)}: " + (t("ui.param.radians", label=p.name)
+                                           if p.unit == "rad" else p.name)
+    current = st.slider(label, p.low, p.ui_high, step=p.step, key=widget_key,
+                        help=t(f"losses.{loss}.params.{p.name}.help"), format=number_format)
+    if p.unit == "rad" and not named:
+        st.caption(t("ui.param.in_degrees", name=p.name, value=current,
+                     degrees=math.degrees(current)))
     return current
 
 
-def loss_params(page: str, loss: str) -> dict:
-    """Sliders for every parameter of a loss; returns their values by parameter name."""
-    return {p.name: param_slider(page, loss, p) for p in LOSSES[loss].params}
+def loss_params(page: str, loss: str, skip: tuple[str, ...] = (), named: bool = False) -> dict:
+    """Sliders for the parameters of a loss (those named in skip left out; labels starting
+    with the loss's name when named); returns their values by parameter name."""
+    return {p.name: param_slider(page, loss, p, named) for p in LOSSES[loss].params
+            if p.name not in skip}
 
 
 def loss_title(name: str) -> str:
-    return LOSSES[name].title
+    """A loss's name in the reader's language."""
+    return t(f"losses.{name}.title")
+
+
+def loss_short(name: str) -> str:
+    """A loss's short name, for labels written on a figure (CosFace, not CosFace (AM-Softmax))."""
+    return t(f"losses.{name}.short")
+
+
+def loss_paper(name: str) -> str:
+    """The paper a loss comes from: titles and authors as published, the rest translated."""
+    return t(f"losses.{name}.paper")
 
 
 @st.cache_resource(show_spinner="Loading digits…")
@@ -184,9 +275,9 @@ def run_cache():
 def image_downloads(label: str, make_image, file_stem: str, key_prefix: str):
     """PNG and SVG download buttons side by side; make_image(fmt) runs only on a click."""
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.caption(f"Download {label.lower()}:", width="content")
+        st.caption(t("ui.download.caption", label=label), width="content")
         for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
             st.download_button(fmt.upper(), data=lambda fmt=fmt: make_image(fmt),
                                file_name=f"{file_stem}.{fmt}", mime=mime,
                                key=f"{key_prefix}-{fmt}", icon=":material/download:",
-                               help=f"{label} as {fmt.upper()}, drawn by matplotlib")
+                               help=t("ui.download.help", label=label, fmt=fmt.upper()))
