@@ -26,7 +26,7 @@ def loss_section(section: dict, lang: str):
     st.subheader(ui.loss_title(name))
     st.latex(section["formula"])
     st.markdown(section["text"][lang])  # markdown: its $...$ maths is typeset
-    st.caption(f"{ui.t('theory.ui.paper')}: {ui.loss_paper(name)}")
+    st.caption(ui.t("theory.ui.paper", paper=ui.loss_paper(name)))
     to_curves, to_margins = links(name)
     curves, margins = st.columns(2)
     with curves:

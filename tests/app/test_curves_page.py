@@ -3,12 +3,17 @@ import math
 import numpy as np
 import pytest
 
-from tests.app.conftest import array, figures, trace
+from lossviz.i18n import text
+from tests.app.conftest import array, english_words, figures, trace
 
 
 def value_at(figure, name, degrees):
     t = trace(figure, name)
     return float(np.interp(degrees, array(t["x"]), array(t["y"])))
+
+
+def end_labels(figure) -> list[str]:
+    return [note["text"] for note in figure["layout"]["annotations"]]
 
 
 def test_arcface_curve_follows_its_margin_slider(open_page):
@@ -20,25 +25,45 @@ def test_arcface_curve_follows_its_margin_slider(open_page):
     assert at.query_params["arcface.m"] == "0.3"  # the link now reproduces the view
 
 
+def test_first_view_is_clean_and_labelled_at_line_ends(open_page):
+    at = open_page("curves")
+    chart = figures(at)[0]
+    names = [t["name"] for t in chart["data"]]
+    assert names == ["Softmax", "CosFace", "ArcFace", "Combined"]  # no raw curves, no paper
+    assert "shapes" not in chart["layout"] or not chart["layout"]["shapes"]
+    assert chart["layout"]["showlegend"] is False and sorted(end_labels(chart)) == sorted(names)
+
+
+def test_a_single_loss_is_drawn_against_the_softmax_baseline(open_page):
+    at = open_page("curves", {"losses": "arcface", "arcface.m": "0.5"})  # a Theory link
+    chart = figures(at)[0]
+    assert [t["name"] for t in chart["data"]] == ["Softmax: cos θ", "ArcFace"]
+    assert value_at(chart, "Softmax: cos θ", 60) == pytest.approx(0.5, abs=1e-6)
+
+
 def test_paper_overlay_adds_the_seven_reference_curves(open_page):
     at = open_page("curves", {"paper": "1", "losses": "cosface"})
     names = [t["name"] for t in figures(at)[0]["data"]]
     assert "CM2 (0.9, 0.4, 0.15)" in names and "SphereFace (m=4, λ=5)" in names
-    assert len(names) == 1 + 7
+    assert len(names) == 1 + 1 + 7  # the baseline, CosFace, the paper's seven
     assert not at.exception
 
 
-def test_probability_is_capped_by_a_small_scale(open_page):
-    at = open_page("curves", {"losses": "normface", "normface.s": "2", "other": "90"})
+def test_scale_sits_beside_the_probability_it_caps(open_page):
+    at = open_page("curves", {"losses": "normface", "s": "2", "other": "90"})
     probability = figures(at)[1]
     top = array(trace(probability, "NormFace")["y"]).max()
     assert top == pytest.approx(math.exp(2) / (math.exp(2) + 9), rel=1e-6)
+    at.slider(key="curves:s").set_value(8.0).run()
+    assert array(trace(figures(at)[1], "NormFace")["y"]).max() == pytest.approx(
+        math.exp(8) / (math.exp(8) + 9), rel=1e-6)
 
 
 def test_raw_stretch_is_shaded_and_explained(open_page):
-    at = open_page("curves", {"losses": "arcface", "arcface.m": "0.5"})
+    at = open_page("curves", {"losses": "arcface", "arcface.m": "0.5", "raw": "1"})
     shapes = figures(at)[0]["layout"]["shapes"]
     assert len(shapes) == 1 and shapes[0]["x0"] == pytest.approx(180 - math.degrees(0.5), abs=0.5)
+    assert shapes[0]["label"]["text"] == "raw curve rises"
     assert any("rises there" in c.value for c in at.caption)
 
 
@@ -51,9 +76,25 @@ def test_bad_link_values_warn_and_never_crash(open_page):
     assert at.slider(key="curves:arcface.m").value == 1.5
 
 
-def test_no_loss_selected_shows_a_hint(open_page):
+def test_no_loss_selected_keeps_the_baseline_and_shows_a_hint(open_page):
     at = open_page("curves")
     at.multiselect(key="curves:losses").set_value([]).run()
     assert not at.exception
-    assert figures(at) == []
-    assert "Choose at least one loss" in at.info[0].value
+    assert [t["name"] for t in figures(at)[0]["data"]] == ["Softmax: cos θ"]
+    assert at.info[0].value == text("curves.no_loss")
+
+
+@pytest.mark.parametrize("query", [{"lang": "zh"},
+                                   {"lang": "zh", "present": "1", "paper": "1", "raw": "1"}])
+def test_chinese_page_has_no_english(open_page, query):
+    at = open_page("curves", query)
+    assert not at.exception
+    assert english_words(at) == []
+    assert figures(at)[0]["layout"]["title"]["text"] == "目标 logit f(θ)"
+
+
+def test_presentation_mode_enlarges_the_figure_text(open_page):
+    desk = figures(open_page("curves"))[0]["layout"]
+    projected = figures(open_page("curves", {"present": "1"}))[0]["layout"]
+    assert projected["xaxis"]["tickfont"]["size"] > desk["xaxis"]["tickfont"]["size"] >= 16
+    assert projected["annotations"][0]["font"]["size"] > desk["annotations"][0]["font"]["size"]

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from tests.app.conftest import figures
+from lossviz.i18n import text
+from tests.app.conftest import english_words, figures
 
 
 def test_arcface_gap_equals_its_margin(open_page):
@@ -10,9 +11,26 @@ def test_arcface_gap_equals_its_margin(open_page):
     assert not at.exception
     assert at.metric[0].value == f"{math.degrees(0.4):.2f}°"
     plane, angles = figures(at)
-    assert {t["name"] for t in plane["data"] if t.get("showlegend") is not False} >= {
-        "class 1 wins with margin", "class 2 wins with margin", "gap: neither wins with margin"}
-    assert angles["data"][0]["type"] == "heatmap"
+    names = {t["name"] for t in plane["data"] if "name" in t}
+    assert names == {text("figures.margins.class_1"), text("figures.margins.class_2"),
+                     text("figures.margins.gap")}
+    gap = next(t for t in angles["data"] if t["name"] == text("figures.margins.gap"))
+    assert gap["fillpattern"]["shape"] == "/"  # hatched: seen without color, and projected
+
+
+def test_angle_plane_shows_0_to_180_and_names_its_line(open_page):
+    angles = figures(open_page("margins"))[1]
+    for axis in ("xaxis", "yaxis"):
+        assert angles["layout"][axis]["range"] == [0, 180]
+        assert angles["layout"][axis]["constrain"] == "domain"  # no stretching past 180
+    labels = [note["text"] for note in angles["layout"]["annotations"]]
+    assert text("figures.margins.arc") in labels and text("figures.margins.gap_short") in labels
+
+
+def test_no_scale_slider_since_it_changes_nothing(open_page):
+    at = open_page("margins", {"loss": "cosface"})
+    assert [s.key for s in at.slider if s.key.endswith(".s")] == []
+    assert text("margins.no_scale") in [c.value for c in at.caption]
 
 
 def test_cosface_margin_too_large_for_2d_is_flagged(open_page):
@@ -33,3 +51,11 @@ def test_changing_the_loss_redraws(open_page):
 def test_bad_link_values_warn(open_page, query):
     at = open_page("margins", query)
     assert not at.exception and at.warning
+
+
+@pytest.mark.parametrize("query", [{"lang": "zh"}, {"lang": "zh", "present": "1"},
+                                   {"lang": "zh", "loss": "cosface", "cosface.m": "0.25"}])
+def test_chinese_page_has_no_english(open_page, query):
+    at = open_page("margins", query)
+    assert not at.exception
+    assert english_words(at) == []
