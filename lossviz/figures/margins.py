@@ -95,7 +95,7 @@ def feature_plane_figure(loss: str, params: dict, phi: float, view: View = View(
     arrows = [*_weight_arrow(w1, "W₁", WEIGHT_COLORS[0], view.sizes.text),
               *_weight_arrow(w2, "W₂", WEIGHT_COLORS[1], view.sizes.text)]
     hidden = dict(range=[-1.85, 1.85], visible=False, constrain="domain")
-    return go.Figure(traces, layout(view.t("figures.margins.plane_title"), 540, view,
+    return go.Figure(traces, layout(view.t("figures.margins.plane_title"), 470, view,
                                     annotations=arrows + labels, xaxis=hidden,
                                     yaxis=dict(hidden, scaleanchor="x")))
 
@@ -145,14 +145,14 @@ def angle_plane_figure(loss: str, params: dict, phi: float, points: int = 361,
     traces.append(go.Scatter(x=arc, y=arc[::-1], mode="lines", name=view.t("figures.margins.arc"),
                              line=dict(color=TEXT_COLOR, width=view.sizes.line), showlegend=False,
                              hovertemplate=view.t("figures.margins.hover") + "<extra></extra>"))
-    labels.append(dict(x=arc[-1], y=0, xref="x", yref="y", text=view.t("figures.margins.arc"),
-                       showarrow=True, ax=30, ay=-40, arrowcolor=TEXT_COLOR, xanchor="left",
+    labels.append(dict(x=0, y=arc[-1], xref="x", yref="y", text=view.t("figures.margins.arc"),
+                       showarrow=False, xanchor="left", yanchor="bottom", xshift=4, yshift=2,
                        bgcolor="rgba(255,255,255,0.9)",
                        font=dict(size=view.sizes.text, color=TEXT_COLOR)))
     # constrain="domain": keep 0-180 on both axes and shrink the square to fit, instead of
     # stretching one axis past 180 to keep the aspect ratio.
     axis = dict(range=[0, 180], dtick=30, constrain="domain")
     return go.Figure(traces, layout(
-        view.t("figures.margins.angle_title"), 540, view, annotations=labels,
+        view.t("figures.margins.angle_title"), 470, view, annotations=labels,
         xaxis=dict(axis, title=dict(text=view.t("figures.margins.theta_1"))),
         yaxis=dict(axis, title=dict(text=view.t("figures.margins.theta_2")), scaleanchor="x")))
