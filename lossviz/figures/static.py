@@ -53,7 +53,7 @@ def _circle_panel(ax, features, labels, weights, class_names, loss, params):
     for cls, tip in enumerate(unit_rows(weights) * 1.3):
         ax.plot([0, tip[0]], [0, tip[1]], color="#333333", linewidth=1)
         ax.text(*(tip * 1.1), class_names[cls], ha="center", va="center", fontsize=8,
-                color=readable_on(CLASS_COLORS[cls % 10]), fontweight="bold",
+                color=readable_on(CLASS_COLORS[cls % 10]),
                 bbox=dict(boxstyle="circle,pad=0.25", facecolor=CLASS_COLORS[cls % 10],
                           edgecolor=MARKER_OUTLINE, linewidth=0.5))
     ax.set(xlim=(-1.55, 1.55), ylim=(-1.55, 1.55), aspect="equal", xticks=[], yticks=[])

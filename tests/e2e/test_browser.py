@@ -1,6 +1,7 @@
 """Every page in headless Chromium: it renders, a slider redraws its chart, nothing raises."""
 import time
 
+from lossviz.i18n import text
 from tests.e2e.conftest import assert_no_exception, open_app, screenshot, wait_idle
 
 TRACE_Y = """([index, name]) => {
@@ -51,10 +52,11 @@ def test_target_logit_page_redraws_on_slider(page, app_url):
 def test_decision_margins_page_redraws_on_slider(page, app_url):
     open_app(page, app_url, "margins?loss=cosface")  # its gap depends on the weights' angle
     metric = page.locator("[data-testid='stMetricValue']")
-    before, wedges = metric.inner_text(), chart_values(page, 0, "class 1 wins with margin")
+    class_1 = text("figures.margins.class_1")
+    before, wedges = metric.inner_text(), chart_values(page, 0, class_1)
     nudge_slider(page, "angle between W", presses=3)
     wait_for_change(metric.inner_text, before)
-    wait_for_change(lambda: chart_values(page, 0, "class 1 wins with margin"), wedges)
+    wait_for_change(lambda: chart_values(page, 0, class_1), wedges)
     assert page.locator(".js-plotly-plot").count() == 2
     assert "phi=9" in page.url
     assert_no_exception(page)
