@@ -51,6 +51,7 @@ def test_target_logit_page_redraws_on_slider(page, app_url):
 
 def test_decision_margins_page_redraws_on_slider(page, app_url):
     open_app(page, app_url, "margins?loss=cosface")  # its gap depends on the weights' angle
+    page.wait_for_selector(".js-plotly-plot")
     metric = page.locator("[data-testid='stMetricValue']")
     class_1 = text("figures.margins.class_1")
     before, wedges = metric.inner_text(), chart_values(page, 0, class_1)
