@@ -77,12 +77,14 @@ def _arrow_3d(start, tip, view: View) -> list:
                     showscale=False, colorscale=[[0, INK], [1, INK]], hoverinfo="skip")]
 
 
-def _digit_point(point, view: View, three_d: bool, text_key: str = "digit.figures.this_digit"):
+def _digit_point(point, view: View, three_d: bool, text_key: str = "digit.figures.this_digit",
+                 fill: str = INK):
     coords = dict(x=[point[0]], y=[point[1]])
     if three_d:
         coords["z"] = [point[2]]
-    marker = dict(symbol="diamond" if three_d else "star", size=9 if three_d else 22,
-                  color=INK, line=dict(color="white", width=2))
+    outline = "white" if fill == INK else INK
+    marker = dict(symbol="diamond" if three_d else "star", size=11 if three_d else 22,
+                  color=fill, line=dict(color=outline, width=3 if three_d else 2))
     trace_type = go.Scatter3d if three_d else go.Scatter
     return trace_type(**coords, mode="markers+text", text=[view.t(text_key)],
                       textposition="top center", textfont=dict(size=15, color=INK),
@@ -104,10 +106,10 @@ def _camera_eye(point: np.ndarray, tip: np.ndarray | None) -> np.ndarray:
     The arrow (tangent to the sphere) then lies flat in the screen instead of pointing at the
     viewer, and the weights' spokes, which all start at the centre, do not hide the feature."""
     if tip is None:
-        return 1.3 * point
+        return 1.5 * point
     aside = np.cross(point, tip - point)
     direction = point + 0.6 * aside / max(float(np.linalg.norm(aside)), 1e-12)
-    return 1.3 * direction / np.linalg.norm(direction)
+    return 1.5 * direction / np.linalg.norm(direction)
 
 
 def push_figure(anatomy: Anatomy, weights, class_names, view: View = View()) -> go.Figure:
@@ -117,25 +119,26 @@ def push_figure(anatomy: Anatomy, weights, class_names, view: View = View()) -> 
     three_d = anatomy.feature.shape[0] == 3
     point = anatomy.feature / max(anatomy.norm, 1e-12)
     tip = _push_tip(anatomy)
-    title = view.t("digit.figures.push_title")
+    spec = layout(view.t("digit.figures.push_title"), height=420, showlegend=False)
+    spec["margin"] = dict(l=10, r=10, t=50, b=10)  # no axes, no legend: all room to the picture
     if three_d:
-        arrow = [] if tip is None else _arrow_3d(point, tip, view)
         axis = dict(range=[-1.45, 1.45], visible=False)
+        spec.update(uirevision="digit-push", scene=dict(
+            xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
+            camera=dict(eye=dict(zip("xyz", _camera_eye(point, tip))))))
         return go.Figure(
             [_sphere_mesh(), *weight_traces(weights, 1.3, class_names, three_d=True),
-             _digit_point(point * 1.02, view, three_d=True), *arrow],
-            layout(title, height=420, showlegend=False, uirevision="digit-push",
-                   scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
-                              camera=dict(eye=dict(zip("xyz", _camera_eye(point, tip)))))))
+             _digit_point(point * 1.02, view, three_d=True),
+             *([] if tip is None else _arrow_3d(point, tip, view))], spec)
     angles = np.linspace(0, 2 * math.pi, 241)
     circle = go.Scatter(x=np.cos(angles), y=np.sin(angles), mode="lines", hoverinfo="skip",
                         line=dict(color="#999999", width=1.5), showlegend=False)
     axis = dict(range=[-1.6, 1.6], visible=False)
+    spec.update(annotations=[] if tip is None else [_arrow_2d(point, tip)], xaxis=axis,
+                yaxis=dict(axis, scaleanchor="x"))
     return go.Figure(
         [circle, *weight_traces(weights, 1.2, class_names), _digit_point(point, view, False)],
-        layout(title, height=460, showlegend=False,
-               annotations=[] if tip is None else [_arrow_2d(point, tip)],
-               xaxis=axis, yaxis=dict(axis, scaleanchor="x")))
+        spec)
 
 
 def family_figure(rows: tuple[Anatomy, ...], current: str, view: View = View()) -> go.Figure:
@@ -168,11 +171,13 @@ def with_your_digit(figure: go.Figure, feature, view: View = View()) -> go.Figur
     feature = np.asarray(feature, dtype=float)
     unit = unit_rows(feature[None])[0]
     marked = go.Figure(figure)
+    # white inside a dark outline: nothing else on that figure looks like it (the classes are
+    # coloured, the misclassified digits black crosses)
     if feature.shape[0] == 3:
-        point = _digit_point(unit * 1.04, view, True, "digit.figures.your_digit")
+        point = _digit_point(unit * 1.04, view, True, "digit.figures.your_digit", "white")
         marked.add_traces([point.update(meta=YOUR_DIGIT)])
         return marked
-    raw = _digit_point(feature, view, False, "digit.figures.your_digit")
-    on_circle = _digit_point(unit, view, False, "digit.figures.your_digit")
+    raw = _digit_point(feature, view, False, "digit.figures.your_digit", "white")
+    on_circle = _digit_point(unit, view, False, "digit.figures.your_digit", "white")
     marked.add_traces([raw.update(meta=YOUR_DIGIT), *on_right([on_circle])])
     return marked

@@ -126,7 +126,9 @@ def test_a_checkpoint_serves_the_same_features_and_numbers(trained_run, small_se
     assert model.step == 5 and model.dim == 3 and model.bias is None
     assert model.params == params_in_force(trained_run.config, 5)
     assert model.weights == pytest.approx(ev.weights)
+    threads = torch.get_num_threads()
     features = model.features_of(small_set.test_images[:20])
+    assert torch.get_num_threads() == threads  # one digit runs on one thread, then it is undone
     assert features == pytest.approx(ev.features[:20], abs=1e-5)
     a = take_apart_with(model, features[0], int(ev.labels[0]))
     assert a.prediction == ev.predictions[0] == predicted_class(model, features[0])
