@@ -116,6 +116,20 @@ def test_an_uploaded_digit_becomes_a_point_and_is_taken_apart(playground):
     assert metric(at, "digit.panel.loss", "en") == f"{loss:.4f}"
 
 
+def test_the_last_digit_touched_is_taken_apart_and_a_switch_goes_back(playground):
+    at = playground
+    digit = np.kron(at.session_state["playground:trainer"].dataset.test_images[3],
+                    np.ones((10, 10), dtype=np.uint8))
+    upload(at, "three.png", png_bytes(digit))
+    at.session_state["playground:picked"] = 5  # then a point is clicked
+    at.run()
+    assert any(m.value.startswith("Test digit #5:") for m in at.markdown)
+    at.button_group(key="playground:digit-focus").set_value("drawn").run()
+    assert not at.exception
+    assert any(m.value.startswith("Your digit") for m in at.markdown)
+    assert not any(m.value.startswith("Test digit #5:") for m in at.markdown)
+
+
 @pytest.mark.parametrize("name, data, key", [
     ("notes.png", b"these are my notes, not a picture", "digit.errors.not_an_image"),
     ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(MAX_BYTES), "digit.errors.too_many_bytes"),
