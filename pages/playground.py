@@ -16,6 +16,7 @@ from lossviz.margins import feasibility
 from lossviz.train import (DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device,
                            settled_params)
 from lossviz.trainer import PAUSED, WAITING, Trainer
+from lossviz.ui.digit_panel import DigitPanel
 from lossviz.urlstate import Field, loss_param_fields
 
 PAGE = "playground"
@@ -170,13 +171,17 @@ def snapshot_figures(snap, class_names) -> dict:
     return cached[1]
 
 
-def feature_view(figure, snap, dataset):
+def feature_view(figure, snap, trainer: Trainer):
+    dataset = trainer.dataset
+    digits = DigitPanel(PAGE, (snap.generation, snap.step), trainer.checkpoint, dataset,
+                        snap.config.loss, snap.params)
     chart, digit = st.columns([4, 1])
     with chart:
-        event = st.plotly_chart(figure, key=ui.key(PAGE, "features"), on_select="rerun",
-                                selection_mode="points")
+        event = st.plotly_chart(digits.on_chart(figure), key=ui.key(PAGE, "features"),
+                                on_select="rerun", selection_mode="points")
     with digit:
         show_selected_digit(event, snap.evaluation, dataset)
+    digits.show(st.session_state.get(ui.key(PAGE, "picked")))
 
 
 def show_selected_digit(event, ev, dataset):
@@ -206,7 +211,7 @@ def live_view(trainer: Trainer):
             return
         progress_line(snap)
         figures = snapshot_figures(snap, trainer.dataset.class_names)
-        feature_view(figures["features"], snap, trainer.dataset)
+        feature_view(figures["features"], snap, trainer)
         curves, angles = st.columns(2)
         curves.plotly_chart(figures["curves"], key=ui.key(PAGE, "curves"))
         angles.plotly_chart(figures["angles"], key=ui.key(PAGE, "angles"))

@@ -145,7 +145,9 @@ def test_checkpoint_import_good_and_bad(page, app_url, tmp_path):
     bad.write_bytes(b"this is not a checkpoint")
     open_app(page, app_url, "?dim=2")
     page.get_by_text("Export and import").click()
-    upload = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+    # the checkpoint's uploader, not the digit panel's picture uploader
+    upload = page.get_by_role("region", name="Load a checkpoint").get_by_test_id(
+        "stFileUploaderDropzoneInput")
     upload.set_input_files(str(bad))
     page.get_by_text("Your current run is unchanged").wait_for()
     upload.set_input_files(str(good))
