@@ -35,7 +35,7 @@ def chosen_runs():
                                1_000_000, key=ui.key(PAGE, "seed"))
         if mode == "losses":
             losses = st.multiselect("Losses", list(LOSSES), key=ui.key(PAGE, "losses"),
-                                    format_func=ui.loss_title)
+                                    format_func=ui.loss_titles())
             if len(losses) < 2:
                 st.info("Pick two or more losses.")
                 return None
@@ -49,7 +49,7 @@ def chosen_runs():
 
 def parameter_runs(dim, epochs, seed):
     loss = st.selectbox("Loss", [n for n in LOSSES if LOSSES[n].params],
-                        key=ui.key(PAGE, "loss"), format_func=ui.loss_title)
+                        key=ui.key(PAGE, "loss"), format_func=ui.loss_titles())
     names = [p.name for p in LOSSES[loss].params if p.name != "lam"]
     if st.session_state.get(ui.key(PAGE, "param")) not in names:
         st.session_state[ui.key(PAGE, "param")] = names[-1]

@@ -45,7 +45,7 @@ def with_scale(name: str, margins: dict) -> dict:
 def chosen_curves() -> list[Curve]:
     """The losses and their margins: the controls this view needs."""
     chosen = st.multiselect(ui.t("curves.losses"), list(LOSSES), key=ui.key(PAGE, "losses"),
-                            format_func=ui.loss_title)
+                            format_func=ui.loss_titles())
     margins = {name: margin_sliders(name, len(chosen) <= 2) for name in chosen}
     return [Curve(ui.loss_short(name), name, with_scale(name, m)) for name, m in margins.items()]
 

@@ -24,7 +24,7 @@ def chosen_loss() -> tuple[str, dict]:
     """The loss, its margins and the angle between the weights: what this view needs."""
     with ui.controls():
         loss = st.selectbox(ui.t("margins.loss"), list(LOSSES), key=ui.key(PAGE, "loss"),
-                            format_func=ui.loss_title)
+                            format_func=ui.loss_titles())
         params = ui.loss_params(PAGE, loss, skip=("s",))
         st.slider(ui.t("margins.phi"), 5.0, 180.0, step=1.0, key=ui.key(PAGE, "phi"))
     with st.sidebar:

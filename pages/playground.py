@@ -70,7 +70,7 @@ def margin_controls(loss: str) -> dict:
 
 def config_controls() -> TrainConfig:
     with st.sidebar:
-        loss = st.selectbox("Loss", list(LOSSES), key=ui.key(PAGE, "loss"), format_func=ui.loss_title)
+        loss = st.selectbox("Loss", list(LOSSES), key=ui.key(PAGE, "loss"), format_func=ui.loss_titles())
         dim = st.radio("Feature dimension", (2, 3), key=ui.key(PAGE, "dim"), horizontal=True,
                        format_func=lambda d: f"{d}D")
         st.button("Load the preset for this loss and dimension", on_click=load_preset,

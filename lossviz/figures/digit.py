@@ -9,9 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lossviz.anatomy import Anatomy
-from lossviz.figures.style import CLASS_COLORS, LOSS_COLORS, View, layout, on_right, two_panels
+from lossviz.figures.style import CLASS_COLORS, LOSS_STYLES, View, layout, on_right, two_panels
 from lossviz.figures.training import weight_traces
-from lossviz.losses import LOSSES
 from lossviz.metrics import unit_rows
 
 YOUR_DIGIT = "your-digit"  # the trace's meta: tests and the browser find the point by it
@@ -144,8 +143,8 @@ def push_figure(anatomy: Anatomy, weights, class_names, view: View = View()) -> 
 def family_figure(rows: tuple[Anatomy, ...], current: str, view: View = View()) -> go.Figure:
     """The same digit under every loss: its loss (left) and its target probability (right),
     one bar per loss in that loss's colour; the playground's loss is marked."""
-    names = [LOSSES[a.loss].title + (" ◀" if a.loss == current else "") for a in rows]
-    colors = [LOSS_COLORS[a.loss] for a in rows]
+    names = [view.t(f"losses.{a.loss}.title") + (" ◀" if a.loss == current else "") for a in rows]
+    colors = [LOSS_STYLES[a.loss].color for a in rows]
     loss = go.Bar(y=names, x=[a.loss_value for a in rows], orientation="h", marker_color=colors,
                   text=[f"{a.loss_value:.3g}" for a in rows], textposition="outside",
                   cliponaxis=False, showlegend=False, hovertemplate="%{y}: %{x:.4f}<extra></extra>")

@@ -244,6 +244,13 @@ def loss_title(name: str) -> str:
     return t(f"losses.{name}.title")
 
 
+def loss_titles():
+    """A format_func for a choice of losses, bound to the reader's language now: AppTest calls
+    a widget's format_func after the script run, when the session's language is not in reach."""
+    lang = language()
+    return lambda name: text(f"losses.{name}.title", lang)
+
+
 def loss_short(name: str) -> str:
     """A loss's short name, for labels written on a figure (CosFace, not CosFace (AM-Softmax))."""
     return t(f"losses.{name}.short")
