@@ -10,7 +10,7 @@ from lossviz.data import DATA_ENV, SOURCES
 from lossviz.checkpoint import MAX_BYTES, CheckpointError, load_checkpoint
 from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
                             snapshot_features_image, snapshot_gif)
-from lossviz.figures.training import playground_figures
+from lossviz.figures.training import picked_test_index, playground_figures
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
 from lossviz.train import (DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device,
@@ -180,17 +180,20 @@ def feature_view(figure, snap, dataset):
 
 
 def show_selected_digit(event, ev, dataset):
-    points = (event or {}).get("selection", {}).get("points", [])
-    if points and points[0].get("customdata") is not None:
-        st.session_state[ui.key(PAGE, "picked")] = int(np.ravel(points[0]["customdata"])[0])
+    for point in (event or {}).get("selection", {}).get("points", []):
+        if (index := picked_test_index(point)) is not None:
+            st.session_state[ui.key(PAGE, "picked")] = index
+            break
     picked = st.session_state.get(ui.key(PAGE, "picked"))
-    if picked is None or picked >= len(ev.labels):
-        st.caption("Click a point to see its digit.")
+    if picked is None or not 0 <= picked < len(ev.labels):
+        # plotly sends no selection from a 3D chart: there a click cannot pick a digit
+        st.caption(ui.t("messages.pick.hint_3d" if ev.features.shape[1] == 3 else
+                        "messages.pick.hint"))
         return
     names = dataset.class_names
     st.image(np.kron(dataset.test_images[picked], np.ones((6, 6), dtype=np.uint8)),
-             caption=f"test #{picked}: {names[ev.labels[picked]]}, "
-                     f"predicted {names[ev.predictions[picked]]}")
+             caption=ui.t("messages.pick.caption", index=picked, label=names[ev.labels[picked]],
+                          predicted=names[ev.predictions[picked]]))
 
 
 def live_view(trainer: Trainer):

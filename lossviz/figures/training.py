@@ -65,6 +65,23 @@ def feature_trace(points, labels, predictions, class_names, three_d=False):
                     cmax=10, size=3 if three_d else 6, opacity=0.85))
 
 
+def picked_test_index(point: dict) -> int | None:
+    """The test index of a point the reader clicked on a feature_trace, or None for any other
+    point (a weight tip, the ring). The browser sends customdata as a list, or, when plotly
+    holds it as a typed array, as a dict {"0": index, "1": class, "2": predicted}; anything
+    else falls back to point_index, which on a feature trace is the same index."""
+    data = point.get("customdata")
+    if data is None:
+        return None
+    first = data.get("0") if isinstance(data, dict) else data[0] if isinstance(data, list) else data
+    for candidate in (first, point.get("point_index")):
+        try:
+            return int(candidate)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
 def _misclassified_trace(points, labels, predictions, three_d=False, legend=True):
     wrong = np.flatnonzero(labels != predictions)
     trace_type = go.Scatter3d if three_d else go.Scatter

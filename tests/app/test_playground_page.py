@@ -63,14 +63,3 @@ def test_bad_link_and_missing_data_folder_warn(open_page, tmp_path):
     finally:
         stop_trainer(at)
 
-
-def test_a_picked_point_shows_its_digit(open_page):
-    at = open_page("playground")
-    try:
-        at.session_state["playground:picked"] = 7
-        at.run()
-        (image,) = at.get("image")
-        (caption,) = image.captions
-        assert caption.startswith("test #7: ") and ", predicted " in caption
-    finally:
-        stop_trainer(at)

@@ -1,6 +1,8 @@
 """Every page in headless Chromium: it renders, a slider redraws its chart, nothing raises."""
 import time
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import assert_no_exception, open_app, screenshot, wait_idle
 
 TRACE_Y = """([index, name]) => {
@@ -163,3 +165,43 @@ def test_compare_two_short_runs(page, app_url):
     assert page.locator(".js-plotly-plot").count() == 2
     assert_no_exception(page)
     screenshot(page, "compare")
+
+
+# The pixel position of the raw-feature point (trace 0 of the first chart) that lies farthest
+# from every other point the reader could hover (features and weight tips), so that a click
+# there can only pick that one point.
+LONELY_POINT = """() => {
+  const plot = document.querySelectorAll('.js-plotly-plot')[0];
+  const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
+  const box = plot.getBoundingClientRect();
+  const pixels = (trace) => Array.from(trace.x, (x, i) =>
+      [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(trace.y[i])]);
+  const points = pixels(plot._fullData[0]);
+  const others = plot._fullData.filter(t => t.xaxis === 'x' && t.mode === 'markers+text')
+      .flatMap(pixels).concat(points);
+  let best = null;
+  points.forEach(([x, y], i) => {
+    if (x < box.left + xa._offset + 5 || x > box.left + xa._offset + xa._length - 5) return;
+    if (y < box.top + ya._offset + 5 || y > box.top + ya._offset + ya._length - 5) return;
+    const gap = Math.min(...others.filter(([u, v]) => u !== x || v !== y)
+        .map(([u, v]) => Math.hypot(u - x, v - y)));
+    if (!best || gap > best.gap) best = {index: i, x, y, gap};
+  });
+  return best;
+}"""
+
+
+def test_clicking_a_feature_point_shows_its_digit(page, app_url):
+    open_app(page, app_url, "?dim=2")
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    point = page.evaluate(LONELY_POINT)
+    assert point["gap"] > 6, "no point stands apart enough to click it alone"
+    page.mouse.move(point["x"], point["y"])
+    page.mouse.click(point["x"], point["y"])
+    image = page.locator("[data-testid='stImage']")
+    expect(image).to_contain_text(f"test #{point['index']}: ", timeout=30_000)
+    expect(image.locator("img")).to_have_js_property("naturalWidth", 168)  # 28 px, 6x
+    assert page.locator(".js-plotly-plot").count() == 3  # the curves and histogram stay
+    assert_no_exception(page)
+    screenshot(page, "playground-picked-digit")

@@ -3,7 +3,8 @@ import math
 import numpy as np
 
 from lossviz.figures.training import (angle_histogram_figure, features_2d_figure,
-                                      features_3d_figure, region_codes, stable_limit)
+                                      features_3d_figure, picked_test_index, region_codes,
+                                      stable_limit)
 
 NAMES = tuple(str(d) for d in range(10))
 
@@ -53,3 +54,13 @@ def test_angle_histogram_uses_degrees():
     own = fig.data[0].x
     np.testing.assert_allclose(own, [0.0, 90.0], atol=1e-6)
     assert math.isclose(fig.data[1].x[1], 0.0, abs_tol=1e-6)
+
+
+def test_a_clicked_point_gives_its_test_index_in_every_shape_a_browser_sends():
+    assert picked_test_index({"customdata": [7, 3, 5], "point_index": 7}) == 7
+    # a typed array serialized by the browser's JSON.stringify
+    assert picked_test_index({"customdata": {"0": 12, "1": 3, "2": 3}, "point_index": 12}) == 12
+    assert picked_test_index({"customdata": 4.0}) == 4
+    assert picked_test_index({"customdata": {"weird": 1}, "point_index": 9}) == 9
+    # a weight tip or the ring carries no customdata: not a digit
+    assert picked_test_index({"point_index": 3, "text": "3"}) is None
