@@ -16,6 +16,10 @@ from lossviz.metrics import own_and_nearest_other, unit_rows
 def stable_limit(previous: float | None, data_max: float) -> float:
     """An axis limit that grows in steps and shrinks only when the data has shrunk a lot,
     so points move on a still axis instead of the axis jumping every refresh."""
+    if not math.isfinite(data_max):  # a diverged run: nothing to measure, keep the axis
+        if previous is not None:
+            return previous
+        data_max = 0.0
     wanted = 1.15 * max(data_max, 1e-6)
     if previous is not None and 0.4 * previous <= wanted <= previous:
         return previous
@@ -213,7 +217,8 @@ def playground_figures(snapshot, class_names, previous_limit: float | None = Non
             snapshot.config.loss, snapshot.params)
     limit = previous_limit
     if snapshot.config.dim == 2:
-        limit = stable_limit(previous_limit, float(np.abs(ev.features).max(initial=0.0)))
+        finite = ev.features[np.isfinite(ev.features)]  # a diverging run has NaN features
+        limit = stable_limit(previous_limit, float(np.abs(finite).max(initial=0.0)))
         features = features_2d_figure(*args, raw_limit=limit)
     else:
         features = features_3d_figure(*args)
