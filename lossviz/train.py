@@ -13,12 +13,19 @@ import numpy as np
 import torch
 
 from lossviz.data import Dataset
+from lossviz.i18n import Message
 from lossviz.losses import LOSSES, annealed_lambda, margin_logits, resolve_params
 from lossviz.metrics import angle_metrics
 from lossviz.model import FeatureNet, to_input
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adam", "sgd")
+# A cross-entropy above this is divergence, not learning: a normalized loss cannot pass
+# 2 s + ln C (about 130 at s = 64), and the norm-keeping losses of a healthy run stay far below.
+EXPLODED_LOSS = 1e3
+# Weights whose norm grows this much in one update have exploded: a healthy step of this
+# network changes it by at most a few times its size (measured: 5x, SGD at lr 0.1, first step).
+EXPLODED_GROWTH = 1e3
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,10 @@ def random_shift(images: torch.Tensor, shift: int, generator: torch.Generator) -
     return padded[torch.arange(count)[:, None, None], rows, cols]
 
 
+def _norm(tensors) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack([t.detach().norm() for t in tensors]))
+
+
 @dataclass(frozen=True)
 class Evaluation:
     loss: float
@@ -152,6 +163,9 @@ class Run:
         self.eval_labels = tensors["test_labels"][:eval_points]
         self.order_generator = torch.Generator().manual_seed(config.seed)
         self.step, self.epoch, self._cursor = 0, 0, 0
+        # the state before the last update, kept until the next step has seen its weights
+        self._undo: dict | None = None
+        self.divergence: Message | None = None  # why the last step failed; None after a good one
         self._order = torch.randperm(len(self.train_labels), generator=self.order_generator)
 
     def _make_optimizer(self, config: TrainConfig):
@@ -174,6 +188,7 @@ class Run:
             raise ValueError("dim and device are fixed for a run: reset to change them")
         if config.optimizer != self.config.optimizer:
             self.optimizer = self._make_optimizer(config)
+            self._undo = None  # saved for the old optimizer: its state would not fit
         self.config = config
 
     def learning_rate(self) -> float:
@@ -203,13 +218,14 @@ class Run:
         return self.model.bias if self.config.loss == "softmax" else None
 
     def train_step(self) -> tuple[float, float, int]:
-        """One batch. Returns (loss, accuracy, batch size); the loss is nan, and nothing is
-        changed, when the loss or its gradient is not finite."""
+        """One batch. Returns (loss, accuracy, batch size). When the loss or its gradient is
+        not finite or has exploded (likely the previous update's doing), or this update
+        breaks the weights, the loss is nan, the run goes back to its last good state and
+        self.divergence says what happened."""
         self.model.train()
         images, labels = self._next_batch()
         params = params_in_force(self.config, self.step)
-        # batch-norm statistics move in the forward pass: keep them to undo a NaN step
-        saved_buffers = [buffer.clone() for buffer in self.model.buffers()]
+        before = self._saved_state()  # batch-norm statistics move even in the forward pass
         features = self.model(images)
         bias = self._bias()
         logits = margin_logits(self.config.loss, features, self.model.weight, labels, bias, **params)
@@ -218,17 +234,42 @@ class Run:
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
         if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
-            self.optimizer.zero_grad(set_to_none=True)
-            with torch.no_grad():
-                for buffer, saved in zip(self.model.buffers(), saved_buffers, strict=True):
-                    buffer.copy_(saved)
-            return float("nan"), float("nan"), len(labels)
+            return self._diverged(self._undo or before, "nan", len(labels))
+        if loss.item() > EXPLODED_LOSS:
+            return self._diverged(self._undo or before, "exploded", len(labels))
+        self._undo = before  # these weights passed; if the next step finds them broken, go here
+        norm_before = _norm(self.model.parameters())
         self._set_lr()
         self.optimizer.step()
         self.step += 1
+        norm_after = _norm(self.model.parameters())
+        if not torch.isfinite(norm_after) or norm_after > EXPLODED_GROWTH * norm_before:
+            return self._diverged(before, "weights", len(labels))
+        self.divergence = None
         accuracy = (predict_logits(self.config.loss, features.detach(), self.model.weight.detach(),
                                    None if bias is None else bias.detach()).argmax(1) == labels)
         return loss.item(), accuracy.float().mean().item(), len(labels)
+
+    def _saved_state(self) -> dict:
+        """Copies of what a step changes: weights, batch-norm statistics, optimizer state (about
+        1 ms for this network, a few percent of a step)."""
+        return {"model": {name: value.clone() for name, value in self.model.state_dict().items()},
+                "optimizer": {param: {name: value.clone() if torch.is_tensor(value) else value
+                                      for name, value in state.items()}
+                              for param, state in self.optimizer.state.items()},
+                "step": self.step}
+
+    def _diverged(self, saved: dict, cause: str, size: int) -> tuple[float, float, int]:
+        failed_step = self.step
+        self.optimizer.zero_grad(set_to_none=True)
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.state.clear()
+        self.optimizer.state.update(saved["optimizer"])  # no step uses these copies again
+        self.step, self._undo = saved["step"], None
+        self.divergence = Message("messages.train.diverged", {
+            "step": failed_step, "kept": self.step,
+            "cause": Message(f"messages.train.cause_{cause}", {"limit": EXPLODED_LOSS})})
+        return float("nan"), float("nan"), size
 
     @torch.no_grad()
     def evaluate(self, images=None, labels=None, batch_size: int = 250) -> Evaluation:

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -24,17 +25,70 @@ def test_a_parameter_change_takes_effect_at_the_next_step(small_set):
     assert changed.train_step()[0] > same.train_step()[0] + 1.0
 
 
-def test_nan_step_changes_nothing(small_set):
+def weights(run) -> dict:
+    return {name: value.clone() for name, value in run.model.state_dict().items()}
+
+
+def assert_same_weights(run, saved):
+    for name, value in run.model.state_dict().items():
+        assert torch.equal(value, saved[name]), name
+
+
+def test_a_nan_step_takes_back_the_update_that_led_to_it(small_set):
     run = Run(TrainConfig(loss="arcface", dim=2), small_set)
     run.train_step()
-    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    after_one = weights(run)
+    run.train_step()
     hook = run.model.register_forward_hook(lambda module, args, out: out * float("nan"))
     loss, _, _ = run.train_step()
     hook.remove()
+    # the forward pass cannot tell whether the weights or this batch broke it: the last
+    # update is undone either way, so the weights kept are ones a finite loss has seen
     assert math.isnan(loss) and run.step == 1
-    for name, value in run.model.state_dict().items():
-        if value.is_floating_point():
-            assert torch.equal(value, before[name]), name
+    assert_same_weights(run, after_one)
+    assert "NaN" in str(run.divergence) and "weights of step 1" in str(run.divergence)
+    hook = run.model.register_forward_hook(lambda module, args, out: out * float("nan"))
+    run.train_step()
+    hook.remove()
+    assert run.step == 1  # a second failure in a row goes back no further
+    assert_same_weights(run, after_one)
+    assert math.isfinite(run.train_step()[0]) and run.divergence is None
+
+
+def test_a_destructive_learning_rate_keeps_the_weights_before_it(small_set):
+    config = TrainConfig(loss="arcface", params={"s": 16.0, "m": 0.1}, dim=2, batch_size=64)
+    run = Run(config, small_set)
+    for _ in range(3):
+        run.train_step()
+    before = weights(run)
+    adam_state = [value.clone() for state in run.optimizer.state.values()
+                  for value in state.values()]
+    run.reconfigure(dataclasses.replace(config, lr=1e30))
+    loss, _, _ = run.train_step()
+    assert math.isnan(loss) and run.step == 3
+    assert "weights" in str(run.divergence)
+    assert_same_weights(run, before)
+    assert all(torch.equal(a, b) for a, b in zip(
+        adam_state, [v for state in run.optimizer.state.values() for v in state.values()],
+        strict=True))
+    run.reconfigure(dataclasses.replace(config, lr=1e-3))
+    losses = [run.train_step()[0] for _ in range(10)]
+    assert all(math.isfinite(value) for value in losses) and run.step == 13
+
+
+def test_sgd_at_a_high_rate_goes_back_to_the_last_weights_a_sane_loss_saw(small_set):
+    config = TrainConfig(loss="softmax", dim=2, batch_size=64, optimizer="sgd", lr=10.0)
+    run = Run(config, small_set)
+    history = [weights(run)]  # history[k]: the weights after k updates
+    while math.isfinite(run.train_step()[0]):
+        history.append(weights(run))
+        assert run.step < 50, "lr 10 should diverge within a few steps"
+    # the loss at the latest weights exploded (or went NaN): the update that made them is undone
+    assert run.step == len(history) - 2
+    assert_same_weights(run, history[run.step])
+    run.reconfigure(dataclasses.replace(config, lr=1e-3))
+    losses = [run.train_step()[0] for _ in range(10)]
+    assert all(math.isfinite(value) for value in losses)
 
 
 def test_warmup_and_lambda_annealing():
