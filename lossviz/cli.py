@@ -91,11 +91,16 @@ def _config_from(args):
                          device=args.device, **overrides)
 
 
+def _load_data(args):
+    dataset, warnings = load_source(args.data, args.data_dir)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    return dataset
+
+
 def _train(args) -> int:
     config = _config_from(args)
-    dataset, warning = load_source(args.data, args.data_dir)
-    if warning:
-        print(warning, file=sys.stderr)
+    dataset = _load_data(args)
     run = Run(config, dataset)
     if args.gif and not args.out:
         raise ValueError("--gif needs --out")
@@ -153,9 +158,7 @@ def _compare_configs(args) -> dict:
 
 def _compare(args) -> int:
     configs = _compare_configs(args)
-    dataset, warning = load_source(args.data, args.data_dir)
-    if warning:
-        print(warning, file=sys.stderr)
+    dataset = _load_data(args)
     results = []
     for index, (label, config) in enumerate(configs.items(), start=1):
         def write(run, metrics, history, folder=args.out / label):

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from lossviz import ui
-from lossviz.data import DATA_ENV, SOURCES
+from lossviz.data import DATA_ENV, FOLDERS_ENV, SOURCES
 from lossviz.checkpoint import MAX_BYTES, CheckpointError, load_checkpoint
 from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
                             snapshot_features_image, snapshot_gif)
@@ -36,8 +36,6 @@ FIELDS = [
 CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
                   "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
                   "lambda_min": "lambda_min"}
-SOURCE_NAMES = {"bundled": "MNIST, 5,000 bundled digits", "mnist": "MNIST, full (IDX files)",
-                "fashion": "Fashion-MNIST (IDX files)"}
 
 
 def load_preset(loss: str, dim: int):
@@ -46,16 +44,17 @@ def load_preset(loss: str, dim: int):
 
 
 def data_controls():
-    with st.sidebar.expander("Data", expanded=False):
-        source = st.selectbox("Data set", SOURCES, key=ui.key(PAGE, "data"),
-                              format_func=SOURCE_NAMES.get)
-        folder = st.text_input("Folder of IDX files", value=os.environ.get(DATA_ENV, ""),
-                               key=ui.key(PAGE, "folder"), disabled=source == "bundled",
-                               help=f"Or set {DATA_ENV}. Fashion-MNIST defaults to where Debian's "
-                                    "dataset-fashion-mnist installs it.")
-    dataset, warning = ui.shared_dataset(source, folder.strip() or None)
-    if warning:
-        st.warning(warning, icon="⚠️")
+    with st.sidebar.expander(ui.t("messages.data.box.title"), expanded=False):
+        source = st.selectbox(ui.t("messages.data.box.source"), SOURCES, key=ui.key(PAGE, "data"),
+                              format_func=lambda name: ui.t(f"messages.data.box.{name}"))
+        folder = st.text_input(ui.t("messages.data.box.folder"),
+                               value=os.environ.get(DATA_ENV, ""), key=ui.key(PAGE, "folder"),
+                               disabled=source == "bundled",
+                               help=ui.t("messages.data.box.folder_help", data=DATA_ENV,
+                                         more=FOLDERS_ENV))
+    dataset, warnings = ui.shared_dataset(source, folder)
+    for warning in warnings:
+        st.warning(ui.say(warning), icon="⚠️")
     return dataset
 
 
