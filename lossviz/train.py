@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from lossviz.data import Dataset
-from lossviz.i18n import Message
+from lossviz.i18n import LossvizError, Message
 from lossviz.losses import LOSSES, annealed_lambda, margin_logits, resolve_params
 from lossviz.metrics import angle_metrics
 from lossviz.model import FeatureNet, to_input
@@ -26,6 +27,63 @@ EXPLODED_LOSS = 1e3
 # Weights whose norm grows this much in one update have exploded: a healthy step of this
 # network changes it by at most a few times its size (measured: 5x, SGD at lr 0.1, first step).
 EXPLODED_GROWTH = 1e3
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The type and range of one TrainConfig field."""
+    kind: type  # int (a bool is not one here), float (an int will do) or str
+    low: float = -math.inf
+    high: float = math.inf
+    choices: tuple = ()
+    above_low: bool = False  # low itself is not allowed (a learning rate of 0)
+
+    def check(self, name: str, value) -> None:
+        if self.kind is str:
+            if value not in self.choices:  # also refuses what is not a string
+                raise LossvizError("messages.config.not_a_choice", name=name, value=repr(value),
+                                   choices=", ".join(self.choices))
+            return
+        whole = self.kind is int
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else
+                                                     numbers.Real):
+            raise LossvizError("messages.config.not_whole" if whole else
+                               "messages.config.not_a_number", name=name, value=repr(value))
+        too_low = value <= self.low if self.above_low else value < self.low
+        if not math.isfinite(value) or too_low or value > self.high:
+            raise LossvizError("messages.config.outside", name=name, value=value,
+                               range=self.describe())
+
+    def describe(self) -> str:
+        """The range as a reader writes it: [0, 1], (0, inf)."""
+        def end(bound):
+            return "inf" if math.isinf(bound) else f"{bound:g}" if self.kind is float else \
+                str(int(bound))
+        return (f"{'(' if self.above_low else '['}{end(self.low)}, {end(self.high)}"
+                f"{')' if math.isinf(self.high) else ']'}")
+
+
+_LAMBDA = LOSSES["sphereface"].param("lam")  # the annealed lambda must stay in lam's range
+# Every field of TrainConfig but params (resolve_params checks those). The ranges keep each
+# setting where the code that uses it cannot divide by zero, overflow or allocate without end.
+RULES = {
+    "loss": Rule(str, choices=tuple(LOSSES)),
+    "dim": Rule(int, 2, 3),
+    "epochs": Rule(int, 0, 10_000),
+    "batch_size": Rule(int, 1, 65_536),
+    # no upper end: a destructive rate is caught by Run.train_step, which undoes the step
+    "lr": Rule(float, 0.0, above_low=True),
+    "lr_floor": Rule(float, 0.0, 1.0),  # above 1 the "decay" would raise the rate
+    "optimizer": Rule(str, choices=OPTIMIZERS),
+    "seed": Rule(int, 0, 2**63 - 1),
+    "shift": Rule(int, 0, 8),  # the padding grows with it; 8 of 28 pixels is plenty
+    "warmup_steps": Rule(int, 0, 10_000_000),
+    "lambda_base": Rule(float, 0.0, _LAMBDA.high),
+    "lambda_gamma": Rule(float, 0.0, 100.0),  # negative: (1 + gamma step) reaches 0
+    "lambda_power": Rule(float, 0.0, 100.0),  # negative: lambda grows without end
+    "lambda_min": Rule(float, 0.0, _LAMBDA.high),
+    "device": Rule(str, choices=DEVICES),
+}
 
 
 @dataclass(frozen=True)
@@ -49,15 +107,27 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self):
-        resolve_params(self.loss, {k: v for k, v in self.params.items()})
-        if self.dim not in (2, 3):
-            raise ValueError(f"dim must be 2 or 3, got {self.dim}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)) or self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("lr must be positive, batch_size at least 1, epochs not negative")
+        """Every field's type and range, here, so that the CLI, the pages and a loaded
+        checkpoint meet the same rules and a bad value fails with its name, not deep inside
+        a training step."""
+        for name, rule in RULES.items():
+            rule.check(name, getattr(self, name))
+        _check_params(self.loss, self.params)
+
+
+def _check_params(loss: str, params) -> None:
+    if not isinstance(params, dict) or not all(
+            isinstance(name, str) and isinstance(value, numbers.Real)
+            and not isinstance(value, bool) for name, value in params.items()):
+        raise LossvizError("messages.config.params", value=repr(params)[:200])
+    if "lam" in params:  # params_in_force would overwrite it at every step
+        raise LossvizError("messages.config.lam_annealed")
+    try:
+        resolve_params(loss, params)
+    except LossvizError:
+        raise
+    except ValueError as err:  # losses.py says what is wrong, in English only
+        raise LossvizError("messages.config.loss_params", reason=str(err)) from None
 
 
 def preset_config(loss: str, dim: int, **overrides) -> TrainConfig:

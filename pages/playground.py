@@ -231,8 +231,8 @@ def import_checkpoint(trainer: Trainer):
     try:
         run = load_checkpoint(upload.getvalue(), trainer.dataset, device=trainer.config.device)
     except CheckpointError as err:
-        st.session_state[ui.key(PAGE, "import")] = ("error", f"{upload.name}: {err}. "
-                                                     "Your current run is unchanged.")
+        st.session_state[ui.key(PAGE, "import")] = (
+            "error", ui.t("messages.checkpoint.refused", name=upload.name, reason=err.message))
         return
     show_config(run.config)
     trainer.restore(run)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.train import (Run, TrainConfig, params_in_force, preset_config, settled_params,
                            train_epochs)
@@ -111,13 +112,48 @@ def test_every_loss_has_2d_and_3d_presets_that_its_margin_allows():
             assert feasibility(name, settled_params(config), 10, dim).feasible
 
 
-def test_bad_config_is_refused():
-    with pytest.raises(ValueError, match="dim must be 2 or 3"):
-        TrainConfig(dim=4)
-    with pytest.raises(ValueError, match="outside"):
-        TrainConfig(loss="cosface", params={"m": 3.0})
-    with pytest.raises(ValueError, match="lr must be positive"):
-        TrainConfig(lr=float("nan"))
+# Every TrainConfig field with values it must refuse: a wrong type (a bool is not a whole
+# number here), each end of its range, NaN. A field added without a line here fails below.
+BAD_VALUES = {
+    "loss": ["arc", ["arcface"], None],
+    "params": [[1], {"m": "0.3"}, {"m": True}, {"m": 3.0}, {"q": 1}, {"lam": 5.0}],
+    "dim": [1, 4, True, 2.0, "2"],
+    "epochs": [-1, 10_001, 2.5, "3", True],
+    "batch_size": [0, 65_537, 64.0, "64", True],
+    "lr": [0, -1e-3, math.nan, math.inf, "0.1", True],
+    "lr_floor": [-0.1, 1.5, math.nan, "0", True],
+    "optimizer": ["rmsprop", ["adam"], 0],
+    "seed": [-1, 2**63, 1.5, True],
+    "shift": [-1, 9, 10**6, 2.0],
+    "warmup_steps": [-5, 10**8, 1.5, False],
+    "lambda_base": [-1.0, 1000.5, math.nan, True],
+    "lambda_gamma": [-0.5, 101.0, math.inf],
+    "lambda_power": [-1.0, -1e6, 101.0],
+    "lambda_min": [-1.0, 1001.0, math.nan],
+    "device": ["tpu", None, 0],
+}
+
+
+def test_every_setting_has_its_type_and_range_checked():
+    assert set(BAD_VALUES) == {f.name for f in dataclasses.fields(TrainConfig)}
+    for name, values in BAD_VALUES.items():
+        for value in values:
+            loss = {"loss": "cosface"} if name == "params" else {}
+            with pytest.raises(LossvizError) as info:
+                TrainConfig(**loss, **{name: value})
+            named = "lam" if name == "params" and "lam" in value else name
+            assert named in str(info.value), (name, value)
+    assert "超出范围" in LossvizError("messages.config.outside", name="dim", value=4,
+                                      range="[2, 3]").message.render("zh")
+
+
+def test_the_ends_of_each_range_are_accepted():
+    TrainConfig(epochs=0, batch_size=1, lr=1e30, lr_floor=0.0, seed=2**63 - 1, shift=0,
+                warmup_steps=0, lambda_base=0.0, lambda_gamma=0.0, lambda_power=0.0,
+                lambda_min=1000.0)
+    TrainConfig(lr=1, lr_floor=1, shift=8, epochs=10_000, batch_size=65_536,
+                params={}, loss="cosface", dim=3)
+    assert TrainConfig(loss="sphereface", params={"m": 4}).params == {"m": 4}
 
 
 def test_short_training_reports_metrics(small_set):
