@@ -69,3 +69,47 @@ def test_a_comparison_waits_for_a_free_slot(small_set):
     slots.release()
     job.join(120)
     assert job.progress().done and len(job.progress().results) == 2
+
+
+def test_a_configuration_is_keyed_by_its_values_not_their_spelling(small_set):
+    from lossviz.train import TrainConfig
+    key = RunCache.key
+    assert key(TrainConfig(loss="lsoftmax", params={"m": 3}), small_set) == \
+        key(TrainConfig(loss="lsoftmax", params={"m": 3.0}), small_set)
+    assert key(TrainConfig(loss="cosface"), small_set) == \
+        key(TrainConfig(loss="cosface", params={"s": 64.0, "m": 0.35}), small_set)
+    assert key(TrainConfig(lr=1), small_set) == key(TrainConfig(lr=1.0), small_set)
+    assert key(TrainConfig(loss="lsoftmax", params={"m": 3}), small_set) != \
+        key(TrainConfig(loss="lsoftmax", params={"m": 2}), small_set)
+
+
+def test_the_same_run_written_two_ways_is_trained_once(small_set, monkeypatch):
+    from lossviz.train import TrainConfig
+    calls = []
+    real = compare.train_one
+    monkeypatch.setattr(compare, "train_one",
+                        lambda *args, **kw: calls.append(args[0]) or real(*args, **kw))
+    cache = RunCache()
+    first = cache.result("int", TrainConfig(loss="lsoftmax", params={"m": 3}, epochs=1),
+                         small_set)
+    second = cache.result("float", TrainConfig(loss="lsoftmax", params={"m": 3.0}, epochs=1),
+                          small_set)
+    assert calls == ["int"] and second.row["test_accuracy"] == first.row["test_accuracy"]
+
+
+def test_a_failed_run_is_not_kept_and_the_next_ask_trains_again(small_set, monkeypatch):
+    from lossviz.data import Dataset
+    from lossviz.train import TrainConfig
+    # labels 0..9 for a network with two classes: training fails inside torch
+    broken = Dataset("broken", ("a", "b"), small_set.train_images, small_set.train_labels,
+                     small_set.test_images, small_set.test_labels)
+    calls = []
+    real = compare.train_one
+    monkeypatch.setattr(compare, "train_one",
+                        lambda *args, **kw: calls.append(args[0]) or real(*args, **kw))
+    cache, config = RunCache(), TrainConfig(epochs=1)
+    for attempt in ("first", "second"):
+        with pytest.raises((IndexError, RuntimeError)):
+            cache.result(attempt, config, broken)
+    assert calls == ["first", "second"]  # the failure was not served from the cache
+    assert cache.result("good", config, small_set).row["nan"] is False
