@@ -1,9 +1,11 @@
+import numpy as np
 import pytest
 
 from lossviz import compare
 from lossviz.compare import (Comparison, RunCache, difficulty_sentence, losses_comparison,
                              parameter_comparison, parse_values)
 from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_figure
+from lossviz.metrics import unit_rows
 
 
 def test_identical_runs_are_trained_once(small_set, monkeypatch):
@@ -23,8 +25,16 @@ def test_identical_runs_are_trained_once(small_set, monkeypatch):
     results = second.progress().results
     assert second.progress().done and [r.label for r in results] == list(configs)
     assert all(len(r.history) == 1 and r.row["nan"] is False for r in results)
-    small_multiples_figure(list(results), small_set.class_names)
-    assert len(accuracy_overlay_figure(list(results)).data) == 2
+    panels = small_multiples_figure(list(results), small_set.class_names)
+    assert [a.text for a in panels.layout.annotations] == list(configs)  # a title per run
+    points = [t for t in panels.data if t.customdata is not None]
+    assert [t.xaxis for t in points] == ["x", "x2"]  # each run on its own axes
+    for trace, result in zip(points, results, strict=True):
+        np.testing.assert_allclose(trace.y, unit_rows(result.evaluation.features)[:, 1])
+    overlay = accuracy_overlay_figure(list(results))
+    assert [t.name for t in overlay.data] == list(configs)
+    for trace, result in zip(overlay.data, results, strict=True):
+        assert list(trace.y) == [row["test_accuracy"] for row in result.history]
 
 
 def test_runs_share_initial_weights_and_data_order(small_set):
