@@ -7,8 +7,8 @@ import torch
 
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
-from lossviz.train import (Run, TrainConfig, params_in_force, preset_config, settled_params,
-                           train_epochs)
+from lossviz.train import (Run, TrainConfig, needs_reset, params_in_force, predict_logits,
+                           preset_config, random_shift, settled_params, train_epochs)
 
 
 def test_loss_decreases_within_a_few_dozen_steps(small_set):
@@ -173,3 +173,72 @@ def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set
         assert copy.train_step() == original.train_step()
     assert copy.step == original.step == 15
     assert np.array_equal(copy.evaluate().features, original.evaluate().features)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_predict_logits_against_angles_and_norms(loss):
+    # features and weights in polar form: r (cos a, sin a)
+    feature_angles, feature_norms = np.radians([10.0, 100.0, 250.0]), np.array([0.5, 2.0, 7.0])
+    weight_angles, weight_norms = np.radians([0.0, 90.0, 200.0]), np.array([1.0, 3.0, 0.25])
+    polar = lambda r, a: np.stack([r * np.cos(a), r * np.sin(a)], axis=1)  # noqa: E731
+    bias = np.array([0.5, -1.0, 2.0])
+    cos = np.cos(feature_angles[:, None] - weight_angles[None, :])
+    expected = {"softmax": feature_norms[:, None] * weight_norms * cos + bias,
+                "lsoftmax": feature_norms[:, None] * weight_norms * cos,
+                "sphereface": feature_norms[:, None] * cos}.get(loss, cos)
+    got = predict_logits(loss, torch.tensor(polar(feature_norms, feature_angles)),
+                         torch.tensor(polar(weight_norms, weight_angles)),
+                         torch.tensor(bias) if loss == "softmax" else None)
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-12)
+
+
+def test_random_shift_moves_each_digit_within_bounds_and_fills_with_zeros():
+    count, shift = 400, 2
+    # every pixel of every image holds its own position + 1, so a moved pixel says where from
+    images = (torch.arange(28 * 28) + 1).reshape(1, 28, 28).repeat(count, 1, 1)
+    moved = random_shift(images, shift, torch.Generator().manual_seed(0))
+    offsets = set()
+    for image in moved.numpy():
+        row, col = np.argwhere(image > 0)[0]
+        source_row, source_col = divmod(int(image[row, col]) - 1, 28)
+        dy, dx = source_row - row, source_col - col
+        assert abs(dy) <= shift and abs(dx) <= shift
+        expected = np.zeros((28, 28), dtype=image.dtype)
+        rows, cols = np.arange(28) + dy, np.arange(28) + dx
+        inside_rows, inside_cols = (rows >= 0) & (rows < 28), (cols >= 0) & (cols < 28)
+        expected[np.ix_(inside_rows, inside_cols)] = (
+            images[0].numpy()[np.ix_(rows[inside_rows], cols[inside_cols])])
+        np.testing.assert_array_equal(image, expected)
+        offsets.add((dy, dx))
+    assert len(offsets) == (2 * shift + 1) ** 2  # every offset in the square is drawn
+    assert torch.equal(random_shift(images, 0, torch.Generator()), images)
+
+
+def test_learning_rate_decays_by_cosine_to_its_floor_and_stays(small_set):
+    run = Run(TrainConfig(lr=0.01, lr_floor=0.1, epochs=2, batch_size=128), small_set)
+    assert run.steps_per_epoch == 4  # 512 digits: 8 steps planned
+    expected = {0: 0.01, 2: 0.001 + 0.009 * 0.5 * (1 + math.cos(math.pi / 4)), 4: 0.0055,
+                8: 0.001, 100: 0.001}
+    for step, lr in expected.items():
+        run.step = step
+        assert run.learning_rate() == pytest.approx(lr, rel=1e-12)
+    run.step = 2
+    run.train_step()  # the step uses the rate of the step it starts from
+    assert run.optimizer.param_groups[0]["lr"] == pytest.approx(expected[2], rel=1e-12)
+
+
+RESET_FIELDS = {"dim": 3, "seed": 1, "device": "cpu", "batch_size": 64, "shift": 0}
+LIVE_FIELDS = {"loss": "cosface", "params": {"s": 30.0}, "epochs": 5, "lr": 0.01,
+               "lr_floor": 0.5, "optimizer": "sgd", "warmup_steps": 100, "lambda_base": 500.0,
+               "lambda_gamma": 0.5, "lambda_power": 2.0, "lambda_min": 1.0}
+
+
+def test_needs_reset_only_for_what_the_model_cannot_take_on():
+    # every field is decided one way or the other: a new one must be added here
+    assert set(RESET_FIELDS) | set(LIVE_FIELDS) == {f.name for f in dataclasses.fields(TrainConfig)}
+    old = TrainConfig()
+    for name, value in RESET_FIELDS.items():
+        assert needs_reset(old, dataclasses.replace(old, **{name: value})), name
+    for name, value in LIVE_FIELDS.items():
+        changes = {name: value, **({"loss": "cosface"} if name == "params" else {})}
+        assert not needs_reset(old, dataclasses.replace(old, **changes)), name
