@@ -8,18 +8,24 @@ from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_fig
 from lossviz.metrics import unit_rows
 
 
-def test_identical_runs_are_trained_once(small_set, monkeypatch):
-    calls = []
+@pytest.fixture
+def trainings(monkeypatch) -> list:
+    """The label of every run RunCache really trains, in order (the training is real)."""
+    labels = []
     real = compare.train_one
     monkeypatch.setattr(compare, "train_one",
-                        lambda *args, **kw: calls.append(args[0]) or real(*args, **kw))
+                        lambda *args, **kw: labels.append(args[0]) or real(*args, **kw))
+    return labels
+
+
+def test_identical_runs_are_trained_once(small_set, trainings):
     cache = RunCache()
     configs = losses_comparison(["softmax", "cosface"], dim=2, epochs=1, seed=0)
     first = Comparison(configs, small_set, cache)
     first.join(120)
     second = Comparison(configs, small_set, cache)  # another student, same comparison
     second.join(120)
-    assert len(calls) == 2
+    assert len(trainings) == 2
     assert [r.row["test_accuracy"] for r in first.progress().results] == \
         [r.row["test_accuracy"] for r in second.progress().results]
     results = second.progress().results
@@ -93,33 +99,25 @@ def test_a_configuration_is_keyed_by_its_values_not_their_spelling(small_set):
         key(TrainConfig(loss="lsoftmax", params={"m": 2}), small_set)
 
 
-def test_the_same_run_written_two_ways_is_trained_once(small_set, monkeypatch):
+def test_the_same_run_written_two_ways_is_trained_once(small_set, trainings):
     from lossviz.train import TrainConfig
-    calls = []
-    real = compare.train_one
-    monkeypatch.setattr(compare, "train_one",
-                        lambda *args, **kw: calls.append(args[0]) or real(*args, **kw))
     cache = RunCache()
     first = cache.result("int", TrainConfig(loss="lsoftmax", params={"m": 3}, epochs=1),
                          small_set)
     second = cache.result("float", TrainConfig(loss="lsoftmax", params={"m": 3.0}, epochs=1),
                           small_set)
-    assert calls == ["int"] and second.row["test_accuracy"] == first.row["test_accuracy"]
+    assert trainings == ["int"] and second.row["test_accuracy"] == first.row["test_accuracy"]
 
 
-def test_a_failed_run_is_not_kept_and_the_next_ask_trains_again(small_set, monkeypatch):
+def test_a_failed_run_is_not_kept_and_the_next_ask_trains_again(small_set, trainings):
     from lossviz.data import Dataset
     from lossviz.train import TrainConfig
     # labels 0..9 for a network with two classes: training fails inside torch
     broken = Dataset("broken", ("a", "b"), small_set.train_images, small_set.train_labels,
                      small_set.test_images, small_set.test_labels)
-    calls = []
-    real = compare.train_one
-    monkeypatch.setattr(compare, "train_one",
-                        lambda *args, **kw: calls.append(args[0]) or real(*args, **kw))
     cache, config = RunCache(), TrainConfig(epochs=1)
     for attempt in ("first", "second"):
         with pytest.raises((IndexError, RuntimeError)):
             cache.result(attempt, config, broken)
-    assert calls == ["first", "second"]  # the failure was not served from the cache
+    assert trainings == ["first", "second"]  # the failure was not served from the cache
     assert cache.result("good", config, small_set).row["nan"] is False
