@@ -100,3 +100,12 @@ def test_the_full_product_trains_or_diverges_cleanly(small_set):
     """Five points of every slider, each with every rate, optimizer and dimension."""
     combinations = list(itertools.product(swept_settings(points=5), SETTINGS))
     sweep(small_set, combinations)
+
+
+def test_rates_beyond_the_sliders_stop_with_the_divergence_message(small_set):
+    """The sliders' range trains (above); the CLI and checkpoints accept any rate, and there
+    a run must stop cleanly, through the same check the sweep applies."""
+    outcomes = sweep(small_set, [(("softmax", None, None), (10.0, "sgd", 2)),
+                                 (("arcface", None, None), (1e30, "adam", 3)),
+                                 (("sphereface", "m", 4), (1e30, "sgd", 2))])
+    assert outcomes == {"trained": 0, "diverged": 3}
