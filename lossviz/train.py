@@ -40,7 +40,7 @@ class Rule:
 
     def check(self, name: str, value) -> None:
         if self.kind is str:
-            if value not in self.choices:  # also refuses what is not a string
+            if not isinstance(value, str) or value not in self.choices:
                 raise LossvizError("messages.config.not_a_choice", name=name, value=repr(value),
                                    choices=", ".join(self.choices))
             return
