@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from lossviz.data import Dataset
+from lossviz.i18n import LossvizError
 from lossviz.model import FeatureNet
 from lossviz.train import Run, TrainConfig
 
@@ -17,7 +18,7 @@ FORMAT = "lossviz-checkpoint/1"
 MAX_BYTES = 16 * 2**20  # the model is ~0.3 MB; anything this big is not ours
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LossvizError):
     """A file that is not a usable lossviz checkpoint; the message says why."""
 
 
@@ -46,14 +47,14 @@ def save_checkpoint(run: Run, path: Path) -> None:
 
 def _read_payload(data: bytes) -> dict:
     if len(data) > MAX_BYTES:
-        raise CheckpointError(f"the file is {len(data) / 2**20:.1f} MB; a lossviz checkpoint "
-                              f"is under {MAX_BYTES // 2**20} MB")
+        raise CheckpointError("messages.checkpoint.too_big", size=len(data) / 2**20,
+                              limit=MAX_BYTES // 2**20)
     try:
         payload = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as err:  # pickle, zip and torch each raise their own kinds
-        raise CheckpointError(f"not a readable checkpoint ({type(err).__name__})") from None
+        raise CheckpointError("messages.checkpoint.unreadable", kind=type(err).__name__) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError("not a lossviz checkpoint (no lossviz format marker)")
+        raise CheckpointError("messages.checkpoint.no_marker")
     return payload
 
 
@@ -61,38 +62,55 @@ def _config_from(raw, device: str) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     if not isinstance(raw, dict) or set(raw) - known:
         extra = sorted(set(raw) - known) if isinstance(raw, dict) else raw
-        raise CheckpointError(f"its configuration has unknown settings: {extra}")
+        raise CheckpointError("messages.checkpoint.unknown_settings", names=extra)
     try:
         return TrainConfig(**{**raw, "device": device})
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"its configuration is not valid: {err}") from None
+    except LossvizError as err:
+        raise CheckpointError("messages.checkpoint.bad_config", reason=err.message) from None
+    except (TypeError, ValueError) as err:  # resolve_params' messages (English only)
+        raise CheckpointError("messages.checkpoint.bad_config", reason=str(err)) from None
 
 
 def _checked_state(state, config: TrainConfig, num_classes: int) -> dict:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError("its weights are not a table of tensors")
+        raise CheckpointError("messages.checkpoint.not_tensors")
     reference = FeatureNet(config.dim, num_classes, bias=config.loss == "softmax").state_dict()
     if set(state) != set(reference):
-        raise CheckpointError("its weights belong to a different network")
+        raise CheckpointError("messages.checkpoint.other_network")
     for name, tensor in state.items():
         if tensor.shape != reference[name].shape:
-            raise CheckpointError(f"{name} has shape {tuple(tensor.shape)}, expected "
-                                  f"{tuple(reference[name].shape)} ({num_classes} classes, "
-                                  f"{config.dim}D)")
+            raise CheckpointError("messages.checkpoint.shape", name=name,
+                                  shape=tuple(tensor.shape), expected=tuple(reference[name].shape),
+                                  classes=num_classes, dim=config.dim)
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{name} holds NaN or infinite values")
+            raise CheckpointError("messages.checkpoint.not_finite", name=name)
     return state
+
+
+# far beyond any real run, and small enough that step-dependent schedules stay finite floats
+MAX_STEP = 10**9
 
 
 def load_checkpoint(data: bytes, dataset: Dataset, device: str = "auto") -> Run:
     """A new Run restored from the file's bytes, on this machine's device. The optimizer starts
-    afresh: its state is not saved."""
+    afresh: its state is not saved. Whatever goes wrong becomes a CheckpointError that says
+    why; the caller's current run is never touched."""
+    try:
+        return _restored_run(data, dataset, device)
+    except CheckpointError:
+        raise
+    except Exception as err:  # torch, the model or the device: the reason, not a traceback
+        raise CheckpointError("messages.checkpoint.unusable",
+                              reason=f"{type(err).__name__}: {err}"[:300]) from None
+
+
+def _restored_run(data: bytes, dataset: Dataset, device: str) -> Run:
     payload = _read_payload(data)
     config = _config_from(payload.get("config"), device)
     state = _checked_state(payload.get("state_dict"), config, len(dataset.class_names))
     step = payload.get("step")
-    if not isinstance(step, int) or step < 0:
-        raise CheckpointError("its step count is missing or negative")
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+        raise CheckpointError("messages.checkpoint.step", limit=MAX_STEP)
     run = Run(config, dataset)
     run.model.load_state_dict(state)
     run.step = step

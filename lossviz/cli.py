@@ -91,11 +91,16 @@ def _config_from(args):
                          device=args.device, **overrides)
 
 
+def _load_data(args):
+    dataset, warnings = load_source(args.data, args.data_dir)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    return dataset
+
+
 def _train(args) -> int:
     config = _config_from(args)
-    dataset, warning = load_source(args.data, args.data_dir)
-    if warning:
-        print(warning, file=sys.stderr)
+    dataset = _load_data(args)
     run = Run(config, dataset)
     if args.gif and not args.out:
         raise ValueError("--gif needs --out")
@@ -135,6 +140,7 @@ def _compare_configs(args) -> dict:
         if unknown or len(names) < 2:
             raise ValueError(f"--losses needs two or more of {', '.join(LOSSES)}"
                              + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+        _refuse_repeats("--losses", names)
         return {name: preset_config(name, args.dim, epochs=args.epochs, seed=args.seed,
                                     device=args.device) for name in names}
     if args.loss is None:
@@ -146,16 +152,24 @@ def _compare_configs(args) -> dict:
         raise ValueError(f"--vary {args.vary}: values must be numbers") from None
     if not numbers or name not in {p.name for p in LOSSES[args.loss].params}:
         raise ValueError(f"--vary needs PARAM=V1,V2,... with a parameter of {args.loss}")
-    return {f"{args.loss}-{name}={v:g}": preset_config(
-        args.loss, args.dim, params={name: v}, epochs=args.epochs, seed=args.seed,
-        device=args.device) for v in numbers}
+    labels = [f"{args.loss}-{name}={v:g}" for v in numbers]
+    _refuse_repeats(f"--vary {args.vary}", labels)
+    return {label: preset_config(args.loss, args.dim, params={name: v}, epochs=args.epochs,
+                                 seed=args.seed, device=args.device)
+            for label, v in zip(labels, numbers, strict=True)}
+
+
+def _refuse_repeats(flag: str, labels: list[str]) -> None:
+    """Runs are kept by label: a repeated one would silently merge two runs into one."""
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(f"{flag}: more than one run would be {', '.join(repeated)}; give each "
+                         "run its own value")
 
 
 def _compare(args) -> int:
     configs = _compare_configs(args)
-    dataset, warning = load_source(args.data, args.data_dir)
-    if warning:
-        print(warning, file=sys.stderr)
+    dataset = _load_data(args)
     results = []
     for index, (label, config) in enumerate(configs.items(), start=1):
         def write(run, metrics, history, folder=args.out / label):

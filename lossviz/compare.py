@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from lossviz.data import Dataset
 from lossviz.export import EpochHistory, run_table_row
-from lossviz.losses import LOSSES
-from lossviz.train import Evaluation, Run, TrainConfig, preset_config, train_epochs
+from lossviz.i18n import LossvizError
+from lossviz.losses import LOSSES, resolve_params
+from lossviz.train import RULES, Evaluation, Run, TrainConfig, preset_config, train_epochs
 
 # The source material's closing claim, easiest last: m*theta > cos(theta) - m > cos(theta + m).
 DIFFICULTY_RANKING = ("sphereface", "cosface", "arcface")
@@ -63,7 +64,14 @@ class RunCache:
 
     @staticmethod
     def key(config: TrainConfig, dataset: Dataset) -> str:
-        return json.dumps([dataclasses.asdict(config), dataset.name], sort_keys=True)
+        """The same run however its numbers were written: {"m": 3} and {"m": 3.0}, or a
+        default left out and written in, give one key."""
+        settings = dataclasses.asdict(config)
+        settings["params"] = resolve_params(config.loss, config.params)
+        for name, rule in RULES.items():
+            if rule.kind is float:
+                settings[name] = float(settings[name])
+        return json.dumps([settings, dataset.name], sort_keys=True)
 
     def result(self, label, config, dataset, on_epoch=None) -> RunResult:
         key = self.key(config, dataset)
@@ -151,25 +159,40 @@ def configs_from_spec(spec: dict, device: str = "auto") -> dict[str, TrainConfig
     """A small comparison spec, e.g.
     {"dim": 2, "epochs": 10, "seed": 0,
      "runs": [{"loss": "arcface", "params": {"m": 0.3}}, {"loss": "cosface", "label": "CF"}]}
-    Each run is its loss's preset for dim with params overridden."""
+    Each run is its loss's preset for dim with params overridden. A label names the run's
+    folder, so it must be a plain file name, and each label must be new."""
     if not isinstance(spec, dict) or not isinstance(spec.get("runs"), list) or \
             len(spec["runs"]) < 2:
-        raise ValueError('a spec is a JSON object with "runs": a list of two or more runs')
+        raise LossvizError("messages.compare.spec_shape")
     shared = {"dim": spec.get("dim", 2), "epochs": spec.get("epochs", 10),
               "seed": spec.get("seed", 0)}
     configs = {}
     for index, run in enumerate(spec["runs"], start=1):
         if not isinstance(run, dict) or run.get("loss") not in LOSSES:
-            raise ValueError(f"run {index}: needs a \"loss\", one of {', '.join(LOSSES)}")
-        params = run.get("params", {})
-        label = str(run.get("label") or f"{run['loss']}-{index}")
+            raise LossvizError("messages.compare.spec_loss", index=index,
+                               choices=", ".join(LOSSES))
+        label = run_label(run.get("label") or f"{run['loss']}-{index}", index)
+        if label in configs:
+            raise LossvizError("messages.compare.label_twice", index=index, label=label)
         try:
-            configs[label] = preset_config(run["loss"], shared["dim"], params=dict(params),
+            configs[label] = preset_config(run["loss"], shared["dim"],
+                                           params=dict(run.get("params", {})),
                                            epochs=shared["epochs"], seed=shared["seed"],
                                            device=device)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"run {index} ({label}): {err}") from None
+            raise LossvizError("messages.compare.spec_run", index=index, label=label,
+                               reason=getattr(err, "message", str(err))) from None
     return configs
+
+
+def run_label(label, index: int) -> str:
+    """A run's label, which the CLI also uses as its folder's name inside --out: a plain
+    name, never a path ("../x", "/etc", ".hidden")."""
+    text = str(label)
+    if (not text or len(text) > 100 or text.startswith(".") or
+            any(c in text for c in '/\\') or not text.isprintable()):
+        raise LossvizError("messages.compare.bad_label", index=index, label=repr(text)[:120])
+    return text
 
 
 def parse_values(text: str, loss: str, param: str) -> list[float]:

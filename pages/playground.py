@@ -6,11 +6,11 @@ import numpy as np
 import streamlit as st
 
 from lossviz import ui
-from lossviz.data import DATA_ENV, SOURCES
+from lossviz.data import DATA_ENV, FOLDERS_ENV, SOURCES
 from lossviz.checkpoint import MAX_BYTES, CheckpointError, load_checkpoint
 from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
                             snapshot_features_image, snapshot_gif)
-from lossviz.figures.training import playground_figures
+from lossviz.figures.training import picked_test_index, playground_figures
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
 from lossviz.train import (DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device,
@@ -37,8 +37,6 @@ FIELDS = [
 CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
                   "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
                   "lambda_min": "lambda_min"}
-SOURCE_NAMES = {"bundled": "MNIST, 5,000 bundled digits", "mnist": "MNIST, full (IDX files)",
-                "fashion": "Fashion-MNIST (IDX files)"}
 
 
 def load_preset(loss: str, dim: int):
@@ -47,16 +45,17 @@ def load_preset(loss: str, dim: int):
 
 
 def data_controls():
-    with st.sidebar.expander("Data", expanded=False):
-        source = st.selectbox("Data set", SOURCES, key=ui.key(PAGE, "data"),
-                              format_func=SOURCE_NAMES.get)
-        folder = st.text_input("Folder of IDX files", value=os.environ.get(DATA_ENV, ""),
-                               key=ui.key(PAGE, "folder"), disabled=source == "bundled",
-                               help=f"Or set {DATA_ENV}. Fashion-MNIST defaults to where Debian's "
-                                    "dataset-fashion-mnist installs it.")
-    dataset, warning = ui.shared_dataset(source, folder.strip() or None)
-    if warning:
-        st.warning(warning, icon="⚠️")
+    with st.sidebar.expander(ui.t("messages.data.box.title"), expanded=False):
+        source = st.selectbox(ui.t("messages.data.box.source"), SOURCES, key=ui.key(PAGE, "data"),
+                              format_func=ui.formatter(lambda name: f"messages.data.box.{name}"))
+        folder = st.text_input(ui.t("messages.data.box.folder"),
+                               value=os.environ.get(DATA_ENV, ""), key=ui.key(PAGE, "folder"),
+                               disabled=source == "bundled",
+                               help=ui.t("messages.data.box.folder_help", data=DATA_ENV,
+                                         more=FOLDERS_ENV))
+    dataset, warnings = ui.shared_dataset(source, folder)
+    for warning in warnings:
+        st.warning(ui.say(warning), icon="⚠️")
     return dataset
 
 
@@ -185,17 +184,20 @@ def feature_view(figure, snap, trainer: Trainer):
 
 
 def show_selected_digit(event, ev, dataset):
-    points = (event or {}).get("selection", {}).get("points", [])
-    if points and points[0].get("customdata") is not None:
-        st.session_state[ui.key(PAGE, "picked")] = int(np.ravel(points[0]["customdata"])[0])
+    for point in (event or {}).get("selection", {}).get("points", []):
+        if (index := picked_test_index(point)) is not None:
+            st.session_state[ui.key(PAGE, "picked")] = index
+            break
     picked = st.session_state.get(ui.key(PAGE, "picked"))
-    if picked is None or picked >= len(ev.labels):
-        st.caption("Click a point to see its digit.")
+    if picked is None or not 0 <= picked < len(ev.labels):
+        # plotly sends no selection from a 3D chart: there a click cannot pick a digit
+        st.caption(ui.t("messages.pick.hint_3d" if ev.features.shape[1] == 3 else
+                        "messages.pick.hint"))
         return
     names = dataset.class_names
     st.image(np.kron(dataset.test_images[picked], np.ones((6, 6), dtype=np.uint8)),
-             caption=f"test #{picked}: {names[ev.labels[picked]]}, "
-                     f"predicted {names[ev.predictions[picked]]}")
+             caption=ui.t("messages.pick.caption", index=picked, label=names[ev.labels[picked]],
+                          predicted=names[ev.predictions[picked]]))
 
 
 def live_view(trainer: Trainer):
@@ -234,8 +236,8 @@ def import_checkpoint(trainer: Trainer):
     try:
         run = load_checkpoint(upload.getvalue(), trainer.dataset, device=trainer.config.device)
     except CheckpointError as err:
-        st.session_state[ui.key(PAGE, "import")] = ("error", f"{upload.name}: {err}. "
-                                                     "Your current run is unchanged.")
+        st.session_state[ui.key(PAGE, "import")] = (
+            "error", ui.t("messages.checkpoint.refused", name=upload.name, reason=err.message))
         return
     show_config(run.config)
     trainer.restore(run)

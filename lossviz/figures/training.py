@@ -17,6 +17,10 @@ from lossviz.metrics import own_and_nearest_other, unit_rows
 def stable_limit(previous: float | None, data_max: float) -> float:
     """An axis limit that grows in steps and shrinks only when the data has shrunk a lot,
     so points move on a still axis instead of the axis jumping every refresh."""
+    if not math.isfinite(data_max):  # a diverged run: nothing to measure, keep the axis
+        if previous is not None:
+            return previous
+        data_max = 0.0
     wanted = 1.15 * max(data_max, 1e-6)
     if previous is not None and 0.4 * previous <= wanted <= previous:
         return previous
@@ -67,6 +71,23 @@ def feature_trace(points, labels, predictions, class_names, three_d=False):
                     cmax=10, size=4 if three_d else 8, opacity=0.9,
                     symbol=class_symbols(labels, three_d),
                     line=dict(color=MARKER_OUTLINE, width=0.5)))
+
+
+def picked_test_index(point: dict) -> int | None:
+    """The test index of a point the reader clicked on a feature_trace, or None for any other
+    point (a weight tip, the ring). The browser sends customdata as a list, or, when plotly
+    holds it as a typed array, as a dict {"0": index, "1": class, "2": predicted}; anything
+    else falls back to point_index, which on a feature trace is the same index."""
+    data = point.get("customdata")
+    if data is None:
+        return None
+    first = data.get("0") if isinstance(data, dict) else data[0] if isinstance(data, list) else data
+    for candidate in (first, point.get("point_index")):
+        try:
+            return int(candidate)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def _misclassified_trace(points, labels, predictions, three_d=False, legend=True):
@@ -201,7 +222,8 @@ def playground_figures(snapshot, class_names, previous_limit: float | None = Non
             snapshot.config.loss, snapshot.params)
     limit = previous_limit
     if snapshot.config.dim == 2:
-        limit = stable_limit(previous_limit, float(np.abs(ev.features).max(initial=0.0)))
+        finite = ev.features[np.isfinite(ev.features)]  # a diverging run has NaN features
+        limit = stable_limit(previous_limit, float(np.abs(finite).max(initial=0.0)))
         features = features_2d_figure(*args, raw_limit=limit)
     else:
         features = features_3d_figure(*args)

@@ -244,11 +244,17 @@ def loss_title(name: str) -> str:
     return t(f"losses.{name}.title")
 
 
-def loss_titles():
-    """A format_func for a choice of losses, bound to the reader's language now: AppTest calls
-    a widget's format_func after the script run, when the session's language is not in reach."""
+def formatter(key_of):
+    """A format_func that shows each option as the text under key_of(option), bound to the
+    reader's language now: AppTest calls a widget's format_func after the script run, when the
+    session's language is out of reach, and would otherwise format in English."""
     lang = language()
-    return lambda name: text(f"losses.{name}.title", lang)
+    return lambda option: text(key_of(option), lang)
+
+
+def loss_titles():
+    """A format_func for a choice of losses: their names in the reader's language."""
+    return formatter(lambda name: f"losses.{name}.title")
 
 
 def loss_short(name: str) -> str:
@@ -261,11 +267,33 @@ def loss_paper(name: str) -> str:
     return t(f"losses.{name}.paper")
 
 
-@st.cache_resource(show_spinner="Loading digits…")
 def shared_dataset(source: str, folder: str | None):
-    """One read-only copy per server, shared by every browser session."""
-    from lossviz.data import load_source
-    return load_source(source, Path(folder) if folder else None)
+    """The data set a visitor chose, one read-only copy per server shared by every browser
+    session, or the bundled digits with Messages saying why. Only folders the operator
+    allows are opened (lossviz.data.visitor_folder)."""
+    from lossviz.data import DataError, fell_back, visitor_folder
+    bundled, note = _bundled_digits()
+    notes = [note] if note else []
+    if source == "bundled":
+        return bundled, notes
+    try:
+        return _idx_dataset(source, visitor_folder(folder)), []
+    except DataError as err:
+        return bundled, [fell_back(err), *notes]
+
+
+@st.cache_resource(show_spinner="Loading digits…")
+def _bundled_digits():
+    from lossviz.data import load_bundled_noted
+    return load_bundled_noted()
+
+
+# Bounded: each allowed folder a visitor names is a data set in memory. A DataError raised
+# here is not cached, so files added to a folder later are found at the next try.
+@st.cache_resource(show_spinner="Loading digits…", max_entries=8)
+def _idx_dataset(source: str, folder: Path | None):
+    from lossviz.data import load_chosen
+    return load_chosen(source, folder)
 
 
 @st.cache_resource

@@ -47,10 +47,17 @@ def test_changing_the_loss_redraws(open_page):
     assert at.query_params == {"loss": "softmax", "phi": "60"}
 
 
-@pytest.mark.parametrize("query", [{"loss": "nope"}, {"phi": "-5"}, {"classes": "1e9"}])
-def test_bad_link_values_warn(open_page, query):
+@pytest.mark.parametrize("query,warning,widget,used", [
+    ({"loss": "nope"}, "loss='nope' is not one of", "loss", "arcface"),
+    ({"phi": "-5"}, "phi=-5 is outside [5, 180]; using 5.", "phi", 5.0),
+    ({"classes": "1e9"}, "classes=1e9 is outside [2, 12]; using 12.", "classes", 12),
+])
+def test_bad_link_values_warn(open_page, query, warning, widget, used):
     at = open_page("margins", query)
-    assert not at.exception and at.warning
+    assert not at.exception
+    link_warnings = [w.value for w in at.warning if w.value.startswith("Link setting:")]
+    assert len(link_warnings) == 1 and warning in link_warnings[0]
+    assert at.session_state[f"margins:{widget}"] == used
 
 
 @pytest.mark.parametrize("query", [{"lang": "zh"}, {"lang": "zh", "present": "1"},

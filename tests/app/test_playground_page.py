@@ -1,6 +1,10 @@
 import time
 
+import pytest
+import streamlit as st
+
 from tests.app.conftest import array, figures
+from tests.idx import write_idx_folder
 
 
 def stop_trainer(at):
@@ -64,13 +68,54 @@ def test_bad_link_and_missing_data_folder_warn(open_page, tmp_path):
         stop_trainer(at)
 
 
-def test_a_picked_point_shows_its_digit(open_page):
+
+@pytest.fixture
+def fresh_caches():
+    """Data sets are cached per server: start and end with none, so that what a test sets up
+    (an unwritable cache folder) is what the page sees."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def test_an_unwritable_cache_folder_warns_and_the_page_still_starts(open_page, tmp_path,
+                                                                     monkeypatch, fresh_caches):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("LOSSVIZ_CACHE", str(tmp_path / "a-file"))
     at = open_page("playground")
     try:
-        at.session_state["playground:picked"] = 7
+        assert not at.exception
+        assert any("kept in memory" in w.value for w in at.warning)
+        assert len(array(figures(at)[0]["data"][0]["x"])) == 1000
+    finally:
+        stop_trainer(at)
+
+
+def test_a_folder_outside_the_offered_ones_is_refused_with_one_message(open_page, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setenv("LOSSVIZ_DATA", str(tmp_path / "offered"))
+    at = open_page("playground", {"data": "mnist"})
+    try:
+        texts = []
+        for path in ("/etc", "/no/such/folder", str(tmp_path)):
+            at.text_input(key="playground:folder").set_value(path).run()
+            texts.append(" ".join(w.value for w in at.warning))
+        assert len(set(texts)) == 1 and "does not offer that folder" in texts[0]
+        assert not at.exception
+    finally:
+        stop_trainer(at)
+
+
+def test_files_added_to_a_folder_after_a_failure_are_found(open_page, tmp_path, monkeypatch):
+    folder = tmp_path / "offered"
+    folder.mkdir()
+    monkeypatch.setenv("LOSSVIZ_DATA", str(folder))
+    at = open_page("playground", {"data": "mnist"})
+    try:
+        assert any("not found" in w.value for w in at.warning)
+        write_idx_folder(folder, n_train=64, n_test=40)
         at.run()
-        (image,) = at.get("image")
-        (caption,) = image.captions
-        assert caption.startswith("test #7: ") and ", predicted " in caption
+        assert not any("not found" in w.value for w in at.warning)
+        assert len(array(figures(at)[0]["data"][0]["x"])) == 40  # the new folder's test digits
     finally:
         stop_trainer(at)

@@ -1,5 +1,8 @@
 """Every page in headless Chromium: it renders, a slider redraws its chart, nothing raises."""
 import time
+from urllib.parse import parse_qs, urlparse
+
+from playwright.sync_api import expect
 
 from lossviz.i18n import text
 from tests.e2e.conftest import assert_no_exception, open_app, screenshot, wait_idle
@@ -23,6 +26,12 @@ def first_trace_x(page, index=0):
     return page.evaluate(FIRST_TRACE_X, index)
 
 
+def url_value(page, name):
+    """One setting's value in the page's URL, exactly (not a prefix of a longer one)."""
+    (value,) = parse_qs(urlparse(page.url).query)[name]
+    return value
+
+
 def wait_for_change(read, old, timeout=30.0):
     deadline = time.monotonic() + timeout
     while read() == old:
@@ -44,7 +53,7 @@ def test_target_logit_page_redraws_on_slider(page, app_url):
     before = chart_values(page, 0, "ArcFace")
     nudge_slider(page, "margin m (rad)")
     wait_for_change(lambda: chart_values(page, 0, "ArcFace"), before)
-    assert "arcface.m=0.5" in page.url
+    assert url_value(page, "arcface.m") == "0.53"  # 0.50 and three steps of 0.01
     assert_no_exception(page)
     screenshot(page, "curves")
 
@@ -59,7 +68,7 @@ def test_decision_margins_page_redraws_on_slider(page, app_url):
     wait_for_change(metric.inner_text, before)
     wait_for_change(lambda: chart_values(page, 0, class_1), wedges)
     assert page.locator(".js-plotly-plot").count() == 2
-    assert "phi=9" in page.url
+    assert url_value(page, "phi") == "93"  # 90 degrees and three steps of 1
     assert_no_exception(page)
     screenshot(page, "margins")
 
@@ -168,3 +177,43 @@ def test_compare_two_short_runs(page, app_url):
     assert page.locator(".js-plotly-plot").count() == 2
     assert_no_exception(page)
     screenshot(page, "compare")
+
+
+# The pixel position of the raw-feature point (trace 0 of the first chart) that lies farthest
+# from every other point the reader could hover (features and weight tips), so that a click
+# there can only pick that one point.
+LONELY_POINT = """() => {
+  const plot = document.querySelectorAll('.js-plotly-plot')[0];
+  const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
+  const box = plot.getBoundingClientRect();
+  const pixels = (trace) => Array.from(trace.x, (x, i) =>
+      [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(trace.y[i])]);
+  const points = pixels(plot._fullData[0]);
+  const others = plot._fullData.filter(t => t.xaxis === 'x' && t.mode === 'markers+text')
+      .flatMap(pixels).concat(points);
+  let best = null;
+  points.forEach(([x, y], i) => {
+    if (x < box.left + xa._offset + 5 || x > box.left + xa._offset + xa._length - 5) return;
+    if (y < box.top + ya._offset + 5 || y > box.top + ya._offset + ya._length - 5) return;
+    const gap = Math.min(...others.filter(([u, v]) => u !== x || v !== y)
+        .map(([u, v]) => Math.hypot(u - x, v - y)));
+    if (!best || gap > best.gap) best = {index: i, x, y, gap};
+  });
+  return best;
+}"""
+
+
+def test_clicking_a_feature_point_shows_its_digit(page, app_url):
+    open_app(page, app_url, "?dim=2")
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    point = page.evaluate(LONELY_POINT)
+    assert point["gap"] > 6, "no point stands apart enough to click it alone"
+    page.mouse.move(point["x"], point["y"])
+    page.mouse.click(point["x"], point["y"])
+    image = page.locator("[data-testid='stImage']")
+    expect(image).to_contain_text(f"test #{point['index']}: ", timeout=30_000)
+    expect(image.locator("img")).to_have_js_property("naturalWidth", 168)  # 28 px, 6x
+    assert page.locator(".js-plotly-plot").count() == 3  # the curves and histogram stay
+    assert_no_exception(page)
+    screenshot(page, "playground-picked-digit")

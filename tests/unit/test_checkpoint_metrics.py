@@ -72,16 +72,33 @@ class Hostile:
     (lambda run: b"\0" * (MAX_BYTES + 1), "MB"),
     (lambda run: pickle.dumps(Hostile()), "not a readable checkpoint"),
     (lambda run: _saved({"weights": torch.zeros(3)}), "no lossviz format marker"),
-    (lambda run: tampered(run, lambda p: p["config"].update(dim=7)), "dim must be 2 or 3"),
+    (lambda run: tampered(run, lambda p: p["config"].update(dim=7)), "dim=7 is outside"),
     (lambda run: tampered(run, lambda p: p["config"].update(evil=1)), "unknown settings"),
     (lambda run: tampered(run, lambda p: p["state_dict"].update(weight=torch.zeros(4, 2))),
      "weight has shape"),
     (lambda run: tampered(run, lambda p: p["state_dict"]["weight"].fill_(math.nan)), "NaN"),
     (lambda run: tampered(run, lambda p: p["state_dict"].pop("weight")), "different network"),
     (lambda run: tampered(run, lambda p: p.update(step=-1)), "step count"),
+    (lambda run: tampered(run, lambda p: p.update(step=True)), "step count"),
+    (lambda run: tampered(run, lambda p: p.update(step=10**400)), "step count"),
+    # each of these was accepted, or raised something other than a CheckpointError, and then
+    # failed inside the page (ZeroDivisionError, OverflowError, TypeError, MemoryError...)
+    *[(lambda run, change=change: tampered(run, lambda p: p["config"].update(change)), named)
+      for change, named in (
+        ({"lambda_gamma": -0.5}, "lambda_gamma"), ({"lambda_power": -1e6}, "lambda_power"),
+        ({"lambda_min": -1.0}, "lambda_min"), ({"lambda_base": 5000.0}, "lambda_base"),
+        ({"lr_floor": -1.0}, "lr_floor"), ({"shift": 10**6}, "shift"),
+        ({"batch_size": "64"}, "batch_size"), ({"batch_size": 64.5}, "batch_size"),
+        ({"batch_size": True}, "batch_size"), ({"epochs": "3"}, "epochs"),
+        ({"warmup_steps": -5}, "warmup_steps"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
+        ({"optimizer": ["adam"]}, "optimizer"), ({"loss": ["x"]}, "loss"),
+        ({"params": [1]}, "params"), ({"params": {"m": "2"}}, "params"),
+        ({"params": {"m": 2, "lam": 5.0}}, "lam cannot be set"))],
+    (lambda run: tampered(run, lambda p: p["state_dict"].update(
+        weight=p["state_dict"]["weight"].to_sparse())), "cannot be loaded"),
 ])
 def test_bad_checkpoints_are_refused_with_a_reason(small_set, make, message, capsys):
-    run = Run(TrainConfig(loss="cosface", dim=2), small_set)
+    run = Run(TrainConfig(loss="sphereface", dim=2), small_set)
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(make(run), small_set)
     assert "must never run" not in capsys.readouterr().out

@@ -1,11 +1,16 @@
 """python -m lossviz end to end, on short runs of the bundled digits."""
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from lossviz.checkpoint import load_checkpoint
+from lossviz.cli import main as cli_main
+from lossviz.data import load_bundled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,6 +71,12 @@ def test_compare_from_a_spec_file_and_a_gif(tmp_path):
     (["compare", "--losses", "arcface,bogus", "--out", "x"], "unknown: bogus"),
     (["compare", "--vary", "m=1,2", "--out", "x"], "--vary needs --loss"),
     (["train", "--gif"], "--gif needs --out"),
+    # training anneals lambda at every step: fixed values of lam would give identical runs
+    (["compare", "--loss", "sphereface", "--vary", "lam=0,5", "--out", "x"], "lam cannot be set"),
+    (["compare", "--loss", "lsoftmax", "--vary", "m=1,2,1.0", "--out", "x"],
+     "more than one run would be lsoftmax-m=1"),
+    (["compare", "--losses", "arcface,cosface,arcface", "--out", "x"],
+     "more than one run would be arcface"),
 ])
 def test_bad_flags_give_one_line_and_exit_2(args, message):
     result = lossviz(*args, check=False)
@@ -76,5 +87,35 @@ def test_bad_flags_give_one_line_and_exit_2(args, message):
 def test_help_documents_every_flag():
     text = lossviz("train", "--help").stdout
     for flag in ("--loss", "--dim", "--epochs", "--seed", "--s", "--m", "--m1", "--m2", "--m3",
-                 "--lr", "--optimizer", "--device", "--data", "--json", "--out"):
-        assert flag in text
+                 "--lr", "--batch-size", "--optimizer", "--warmup-steps", "--device", "--data",
+                 "--data-dir", "--json", "--out", "--gif"):
+        # the flag itself, not a longer one that starts with it ("--s" in "--seed")
+        assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text), flag
+
+
+@pytest.mark.parametrize("label", ["../escaped", "/tmp/elsewhere", ".hidden", "a/b", "tab\there"])
+def test_a_spec_label_cannot_lead_outside_the_output_folder(tmp_path, label, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"epochs": 1, "runs": [{"loss": "cosface", "label": label},
+                                                      {"loss": "normface"}]}))
+    out = tmp_path / "out" / "inner"
+    assert cli_main(["compare", "--spec", str(spec), "--out", str(out)]) == 2
+    assert "plain name" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escaped").exists()
+
+
+def test_batch_size_optimizer_and_warmup_reach_the_run(tmp_path):
+    def train(folder, *flags):
+        result = lossviz("train", "--loss", "cosface", "--epochs", "1", "--json",
+                         "--out", str(tmp_path / folder), *flags)
+        return json.loads(result.stdout), load_checkpoint(
+            (tmp_path / folder / "checkpoint.pt").read_bytes(), load_bundled()).config
+
+    metrics, config = train("sgd", "--batch-size", "500", "--optimizer", "sgd",
+                            "--warmup-steps", "1000")
+    assert (config.batch_size, config.optimizer, config.warmup_steps) == (500, "sgd", 1000)
+    assert metrics["steps"] == 8  # 4,000 digits in batches of 500
+    assert metrics["params"]["m"] == pytest.approx(0.1 * 8 / 1000)  # 8 steps into the ramp
+    adam, adam_config = train("adam", "--batch-size", "500")
+    assert adam_config.optimizer == "adam" and adam_config.warmup_steps == 0
+    assert adam["params"]["m"] == 0.1 and adam["test_loss"] != metrics["test_loss"]

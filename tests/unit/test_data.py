@@ -1,7 +1,6 @@
 import gzip
 import hashlib
 import http.server
-import struct
 import threading
 from functools import partial
 
@@ -9,26 +8,10 @@ import numpy as np
 import pytest
 
 from lossviz.cli import main as cli_main
-from lossviz.data import (IDX_FILES, DataError, load_bundled, load_idx_folder, load_source,
-                          read_idx, stratified_split)
+from lossviz.data import (DataError, load_bundled, load_bundled_noted, load_idx_folder,
+                          load_source, read_idx, stratified_split, visitor_folder)
 from lossviz.download import DownloadError, download_mnist
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def write_idx_folder(folder, n_train=30, n_test=20, gz=True):
-    rng = np.random.default_rng(0)
-    arrays = {"train_images": rng.integers(0, 256, (n_train, 28, 28)),
-              "train_labels": rng.integers(0, 10, n_train),
-              "test_images": rng.integers(0, 256, (n_test, 28, 28)),
-              "test_labels": rng.integers(0, 10, n_test)}
-    for key, stem in IDX_FILES.items():
-        data = idx_bytes(arrays[key])
-        (folder / (stem + ".gz" if gz else stem)).write_bytes(gzip.compress(data) if gz else data)
-    return arrays
+from tests.idx import idx_bytes, write_idx_folder
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -69,9 +52,22 @@ def test_mismatched_labels_are_refused(tmp_path):
 
 
 def test_bad_folder_falls_back_to_the_bundled_digits(tmp_path):
-    dataset, warning = load_source("mnist", tmp_path)
-    assert "not found" in warning and "bundled" in warning
+    dataset, (warning,) = load_source("mnist", tmp_path)
+    assert "not found" in str(warning) and "bundled" in str(warning)
+    assert "内置" in warning.render("zh")
     assert dataset.train_images.shape == (4000, 28, 28)
+
+
+@pytest.mark.parametrize("blocked", ["a-file", "a-file/cache"])
+def test_a_cache_folder_that_cannot_be_written_keeps_the_digits_in_memory(
+        tmp_path, monkeypatch, blocked):
+    (tmp_path / "a-file").write_text("a file where the cache folder should be")
+    dataset, note = load_bundled_noted(tmp_path / blocked)
+    assert dataset.train_images.shape == (4000, 28, 28)
+    assert "kept in memory" in str(note) and str(tmp_path) not in str(note)
+    monkeypatch.setenv("LOSSVIZ_CACHE", str(tmp_path / blocked))
+    dataset, warnings = load_source("bundled")
+    assert len(dataset.test_labels) == 1000 and "kept in memory" in str(warnings[0])
 
 
 def test_bundled_split_is_stratified_and_cached(tmp_path):
@@ -130,3 +126,36 @@ def test_download_command_fails_cleanly(local_server, tmp_path, capsys):
         (served / name).write_bytes(b"fixture, not MNIST")
     assert cli_main(["download-mnist", "--dir", str(tmp_path / "d"), "--base-url", url]) == 2
     assert "does not match" in capsys.readouterr().err
+
+
+@pytest.fixture
+def offered(tmp_path, monkeypatch):
+    """An operator who offers tmp/data (LOSSVIZ_DATA) and tmp/more (LOSSVIZ_DATA_FOLDERS)."""
+    for name in ("data", "data/sub", "more", "private"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("LOSSVIZ_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("LOSSVIZ_DATA_FOLDERS", str(tmp_path / "more"))
+    return tmp_path
+
+
+def test_a_visitor_may_name_the_offered_folders_and_their_subfolders(offered):
+    assert visitor_folder(str(offered / "data")) == offered / "data"
+    assert visitor_folder(f"  {offered / 'data' / 'sub'}  ") == offered / "data" / "sub"
+    assert visitor_folder(str(offered / "more")) == offered / "more"
+    assert visitor_folder("") is None and visitor_folder(None) is None  # the default
+
+
+def test_every_other_path_gets_one_message_that_reveals_nothing(offered):
+    (offered / "private" / "secret").write_text("x")
+    (offered / "data" / "link").symlink_to(offered / "private")
+    refused = ["/etc", "/nonexistent/folder", str(offered / "private"),
+               str(offered / "private" / "secret"), f"{offered / 'data'}/../private",
+               str(offered / "data" / "link"), "data", "../../etc", "/etc\0", "/" + "a" * 5000]
+    messages = set()
+    for path in refused:
+        with pytest.raises(DataError) as info:
+            visitor_folder(path)
+        messages.add(str(info.value))
+    assert len(messages) == 1
+    (message,) = messages
+    assert str(offered) not in message and "not found" not in message

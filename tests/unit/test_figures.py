@@ -1,9 +1,11 @@
 import math
 
 import numpy as np
+import pytest
 
 from lossviz.figures.training import (angle_histogram_figure, features_2d_figure,
-                                      features_3d_figure, region_codes, stable_limit)
+                                      features_3d_figure, picked_test_index, playground_figures,
+                                      region_codes, stable_limit)
 
 NAMES = tuple(str(d) for d in range(10))
 
@@ -53,3 +55,53 @@ def test_angle_histogram_uses_degrees():
     own = fig.data[0].x
     np.testing.assert_allclose(own, [0.0, 90.0], atol=1e-6)
     assert math.isclose(fig.data[1].x[1], 0.0, abs_tol=1e-6)
+
+
+def test_a_clicked_point_gives_its_test_index_in_every_shape_a_browser_sends():
+    assert picked_test_index({"customdata": [7, 3, 5], "point_index": 7}) == 7
+    # a typed array serialized by the browser's JSON.stringify
+    assert picked_test_index({"customdata": {"0": 12, "1": 3, "2": 3}, "point_index": 12}) == 12
+    assert picked_test_index({"customdata": 4.0}) == 4
+    assert picked_test_index({"customdata": {"weird": 1}, "point_index": 9}) == 9
+    # a weight tip or the ring carries no customdata: not a digit
+    assert picked_test_index({"point_index": 3, "text": "3"}) is None
+
+
+def nan_snapshot(small_set, dim):
+    """A run whose weights went NaN, as the playground would receive it."""
+    import torch
+
+    from lossviz.train import Run, TrainConfig
+    from lossviz.trainer import fresh_snapshot
+    run = Run(TrainConfig(loss="arcface", params={"s": 16.0, "m": 0.1}, dim=dim), small_set)
+    with torch.no_grad():
+        for parameter in run.model.parameters():
+            parameter.fill_(float("nan"))
+    return fresh_snapshot(run)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_playground_figures_of_nan_features_draw_without_raising(small_set, dim):
+    snap = nan_snapshot(small_set, dim)
+    assert np.isnan(snap.evaluation.features).all()
+    figures, limit = playground_figures(snap, small_set.class_names)
+    assert set(figures) == {"features", "curves", "angles"}
+    assert limit is None or math.isfinite(limit)
+
+
+def test_the_finite_points_of_a_partly_broken_snapshot_set_the_axis(small_set):
+    import dataclasses
+    snap = nan_snapshot(small_set, 2)
+    features = np.tile([[3.0, -4.0]], (len(snap.evaluation.labels), 1))
+    features[:5] = [np.nan, np.inf]
+    weights = np.tile([[1.0, 0.0]], (10, 1))
+    snap = dataclasses.replace(snap, evaluation=dataclasses.replace(
+        snap.evaluation, features=features, weights=weights))
+    figures, limit = playground_figures(snap, small_set.class_names)
+    assert limit == stable_limit(None, 4.0)  # the finite points alone
+    figures["features"].to_json()  # what the page sends to the browser
+
+
+def test_stable_limit_ignores_what_is_not_finite():
+    assert stable_limit(None, float("nan")) == stable_limit(None, 0.0)
+    assert stable_limit(2.0, float("inf")) == 2.0

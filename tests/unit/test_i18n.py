@@ -8,8 +8,10 @@ from lossviz import i18n
 from lossviz.i18n import LossvizError, Message, catalog, text
 
 ROOT = Path(__file__).resolve().parents[2]
-# t("x.y"), text("x.y", ...), Message("x.y", ...), LossvizError("x.y", ...): literal text keys
-KEY_USE = re.compile(r"""\b(?:t|text|Message|LossvizError)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""")
+# t("x.y"), text("x.y", ...), Message("x.y", ...), LossvizError("x.y", ...) and its kinds
+# (DataError, CheckpointError): literal text keys
+KEY_USE = re.compile(r"""\b(?:t|text|Message|LossvizError|DataError|CheckpointError)\(\s*"""
+                     r"""["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""")
 
 
 def test_text_fills_values_and_renders_messages_in_the_same_language():

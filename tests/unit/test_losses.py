@@ -19,8 +19,25 @@ PARAMS = {
 }
 
 
+def end_of_descent(slope) -> float:
+    """Where a curve whose derivative is slope(theta) first starts to rise on [0, pi], found
+    numerically: the first point of a fine grid where the slope is positive, then bisection."""
+    grid = np.linspace(0, np.pi, 20001)
+    rising = np.flatnonzero(slope(grid) > 0)
+    if len(rising) == 0:
+        return np.pi
+    low, high = grid[rising[0] - 1], grid[rising[0]]
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (low, middle) if slope(middle) > 0 else (middle, high)
+    return low
+
+
 def oracle_target(name, theta, p):
-    """The target term from its paper's formula, applied to the angle itself."""
+    """The target term from its paper's formula, applied to the angle itself. ArcFace and the
+    combined margin follow their curve only while it decreases (found numerically, not from
+    the implementation's threshold); past that, ArcFace takes insightface's cos(theta) - m
+    sin(m), and the combined margin cos(theta) shifted to meet the curve at its lowest point."""
     def psi_by_angle(m):
         k = np.minimum(np.floor(m * theta / np.pi), m - 1)
         return (-1) ** k * np.cos(m * theta) - 2 * k
@@ -32,11 +49,12 @@ def oracle_target(name, theta, p):
         return np.cos(theta) - p["m"]
     if name == "arcface":
         m = p["m"]
-        return np.where(theta + m <= np.pi, np.cos(theta + m), np.cos(theta) - m * np.sin(m))
+        turn = end_of_descent(lambda t: -np.sin(t + m))
+        return np.where(theta <= turn, np.cos(theta + m), np.cos(theta) - m * np.sin(m))
     m1, m2, m3 = p["m1"], p["m2"], p["m3"]
-    theta_c = (np.pi - m2) / m1
-    tail = np.cos(theta) - np.cos(theta_c) - 1 - m3
-    return np.where(theta <= theta_c, np.cos(m1 * theta + m2) - m3, tail)
+    curve = lambda t: np.cos(m1 * t + m2) - m3  # noqa: E731
+    turn = end_of_descent(lambda t: -m1 * np.sin(m1 * t + m2))
+    return np.where(theta <= turn, curve(theta), np.cos(theta) - np.cos(turn) + curve(turn))
 
 
 def oracle_loss(name, x, w, y, p):

@@ -65,3 +65,52 @@ def test_neighbour_angles():
         best_neighbour_angle(13, 3)
     with pytest.raises(ValueError, match="dim must be 2 or 3"):
         best_neighbour_angle(10, 4)
+
+
+def solved_halfwidth(target, phi):
+    """Where target(t) = cos(phi - t) on [0, phi], by a fine grid and bisection: the edge of
+    the region where the class wins with its margin (0 when it never does)."""
+    excess = lambda t: target(t) - np.cos(phi - t)  # noqa: E731
+    grid = np.linspace(0, phi, 100001)
+    losing = np.flatnonzero(excess(grid) <= 0)
+    if len(losing) == 0 or losing[0] == 0:
+        return 0.0
+    low, high = grid[losing[0] - 1], grid[losing[0]]
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if excess(middle) > 0 else (low, middle)
+    return low
+
+
+def psi_by_angle(t, m):
+    k = np.minimum(np.floor(m * t / np.pi), m - 1)
+    return (-1) ** k * np.cos(m * t) - 2 * k
+
+
+@pytest.mark.parametrize("m,lam", [(2, 0.0), (3, 0.0), (2, 5.0), (4, 5.0)])
+def test_lsoftmax_feasibility_in_2d(m, lam):
+    phi = math.radians(36)  # ten classes around the circle
+    result = feasibility("lsoftmax", {"m": m, "lam": lam}, 10, 2)
+    expected = solved_halfwidth(lambda t: (lam * np.cos(t) + psi_by_angle(t, m)) / (1 + lam), phi)
+    assert result.halfwidth == pytest.approx(expected, abs=1e-9)
+    if lam == 0:  # m theta_1 = theta_2 = phi - theta_1 on the arc
+        assert result.halfwidth == pytest.approx(phi / (m + 1))
+    assert result.feasible and result.neighbour_angle == pytest.approx(phi)
+
+
+@pytest.mark.parametrize("m1,m2,m3,dim,feasible", [
+    (1.35, 0.0, 0.0, 2, True),  # SphereFace-like
+    (1.0, 0.3, 0.2, 2, False),  # the paper's CM1: too much for ten classes on a circle
+    (1.0, 0.3, 0.2, 3, True),  # ... but a sphere has room
+    (1.0, 0.05, 0.03, 2, True),  # the 2D preset
+    (1.0, 0.0, 1 - math.cos(math.radians(36)) + 0.005, 2, False),  # CosFace's 2D limit
+])
+def test_combined_margin_feasibility(m1, m2, m3, dim, feasible):
+    result = feasibility("combined", {"m1": m1, "m2": m2, "m3": m3}, 10, dim)
+    phi = result.neighbour_angle
+    expected = solved_halfwidth(lambda t: np.cos(m1 * t + m2) - m3, phi)
+    assert result.feasible == feasible
+    assert result.halfwidth == pytest.approx(expected, abs=1e-9)
+    if m2 == m3 == 0:
+        assert result.halfwidth == pytest.approx(phi / (1 + m1))
+    assert result.margin == pytest.approx(phi - 2 * expected, abs=2e-9)

@@ -1,12 +1,14 @@
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
-from lossviz.train import (Run, TrainConfig, params_in_force, preset_config, settled_params,
-                           train_epochs)
+from lossviz.train import (Run, TrainConfig, needs_reset, params_in_force, predict_logits,
+                           preset_config, random_shift, settled_params, train_epochs)
 
 
 def test_loss_decreases_within_a_few_dozen_steps(small_set):
@@ -24,17 +26,70 @@ def test_a_parameter_change_takes_effect_at_the_next_step(small_set):
     assert changed.train_step()[0] > same.train_step()[0] + 1.0
 
 
-def test_nan_step_changes_nothing(small_set):
+def weights(run) -> dict:
+    return {name: value.clone() for name, value in run.model.state_dict().items()}
+
+
+def assert_same_weights(run, saved):
+    for name, value in run.model.state_dict().items():
+        assert torch.equal(value, saved[name]), name
+
+
+def test_a_nan_step_takes_back_the_update_that_led_to_it(small_set):
     run = Run(TrainConfig(loss="arcface", dim=2), small_set)
     run.train_step()
-    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    after_one = weights(run)
+    run.train_step()
     hook = run.model.register_forward_hook(lambda module, args, out: out * float("nan"))
     loss, _, _ = run.train_step()
     hook.remove()
+    # the forward pass cannot tell whether the weights or this batch broke it: the last
+    # update is undone either way, so the weights kept are ones a finite loss has seen
     assert math.isnan(loss) and run.step == 1
-    for name, value in run.model.state_dict().items():
-        if value.is_floating_point():
-            assert torch.equal(value, before[name]), name
+    assert_same_weights(run, after_one)
+    assert "NaN" in str(run.divergence) and "weights of step 1" in str(run.divergence)
+    hook = run.model.register_forward_hook(lambda module, args, out: out * float("nan"))
+    run.train_step()
+    hook.remove()
+    assert run.step == 1  # a second failure in a row goes back no further
+    assert_same_weights(run, after_one)
+    assert math.isfinite(run.train_step()[0]) and run.divergence is None
+
+
+def test_a_destructive_learning_rate_keeps_the_weights_before_it(small_set):
+    config = TrainConfig(loss="arcface", params={"s": 16.0, "m": 0.1}, dim=2, batch_size=64)
+    run = Run(config, small_set)
+    for _ in range(3):
+        run.train_step()
+    before = weights(run)
+    adam_state = [value.clone() for state in run.optimizer.state.values()
+                  for value in state.values()]
+    run.reconfigure(dataclasses.replace(config, lr=1e30))
+    loss, _, _ = run.train_step()
+    assert math.isnan(loss) and run.step == 3
+    assert "weights" in str(run.divergence)
+    assert_same_weights(run, before)
+    assert all(torch.equal(a, b) for a, b in zip(
+        adam_state, [v for state in run.optimizer.state.values() for v in state.values()],
+        strict=True))
+    run.reconfigure(dataclasses.replace(config, lr=1e-3))
+    losses = [run.train_step()[0] for _ in range(10)]
+    assert all(math.isfinite(value) for value in losses) and run.step == 13
+
+
+def test_sgd_at_a_high_rate_goes_back_to_the_last_weights_a_sane_loss_saw(small_set):
+    config = TrainConfig(loss="softmax", dim=2, batch_size=64, optimizer="sgd", lr=10.0)
+    run = Run(config, small_set)
+    history = [weights(run)]  # history[k]: the weights after k updates
+    while math.isfinite(run.train_step()[0]):
+        history.append(weights(run))
+        assert run.step < 50, "lr 10 should diverge within a few steps"
+    # the loss at the latest weights exploded (or went NaN): the update that made them is undone
+    assert run.step == len(history) - 2
+    assert_same_weights(run, history[run.step])
+    run.reconfigure(dataclasses.replace(config, lr=1e-3))
+    losses = [run.train_step()[0] for _ in range(10)]
+    assert all(math.isfinite(value) for value in losses)
 
 
 def test_warmup_and_lambda_annealing():
@@ -57,13 +112,48 @@ def test_every_loss_has_2d_and_3d_presets_that_its_margin_allows():
             assert feasibility(name, settled_params(config), 10, dim).feasible
 
 
-def test_bad_config_is_refused():
-    with pytest.raises(ValueError, match="dim must be 2 or 3"):
-        TrainConfig(dim=4)
-    with pytest.raises(ValueError, match="outside"):
-        TrainConfig(loss="cosface", params={"m": 3.0})
-    with pytest.raises(ValueError, match="lr must be positive"):
-        TrainConfig(lr=float("nan"))
+# Every TrainConfig field with values it must refuse: a wrong type (a bool is not a whole
+# number here), each end of its range, NaN. A field added without a line here fails below.
+BAD_VALUES = {
+    "loss": ["arc", ["arcface"], None],
+    "params": [[1], {"m": "0.3"}, {"m": True}, {"m": 3.0}, {"q": 1}, {"lam": 5.0}],
+    "dim": [1, 4, True, 2.0, "2"],
+    "epochs": [-1, 10_001, 2.5, "3", True],
+    "batch_size": [0, 65_537, 64.0, "64", True],
+    "lr": [0, -1e-3, math.nan, math.inf, "0.1", True],
+    "lr_floor": [-0.1, 1.5, math.nan, "0", True],
+    "optimizer": ["rmsprop", ["adam"], 0],
+    "seed": [-1, 2**63, 1.5, True],
+    "shift": [-1, 9, 10**6, 2.0],
+    "warmup_steps": [-5, 10**8, 1.5, False],
+    "lambda_base": [-1.0, 1000.5, math.nan, True],
+    "lambda_gamma": [-0.5, 101.0, math.inf],
+    "lambda_power": [-1.0, -1e6, 101.0],
+    "lambda_min": [-1.0, 1001.0, math.nan],
+    "device": ["tpu", None, 0],
+}
+
+
+def test_every_setting_has_its_type_and_range_checked():
+    assert set(BAD_VALUES) == {f.name for f in dataclasses.fields(TrainConfig)}
+    for name, values in BAD_VALUES.items():
+        for value in values:
+            loss = {"loss": "cosface"} if name == "params" else {}
+            with pytest.raises(LossvizError) as info:
+                TrainConfig(**loss, **{name: value})
+            named = "lam" if name == "params" and "lam" in value else name
+            assert named in str(info.value), (name, value)
+    assert "超出范围" in LossvizError("messages.config.outside", name="dim", value=4,
+                                      range="[2, 3]").message.render("zh")
+
+
+def test_the_ends_of_each_range_are_accepted():
+    TrainConfig(epochs=0, batch_size=1, lr=1e30, lr_floor=0.0, seed=2**63 - 1, shift=0,
+                warmup_steps=0, lambda_base=0.0, lambda_gamma=0.0, lambda_power=0.0,
+                lambda_min=1000.0)
+    TrainConfig(lr=1, lr_floor=1, shift=8, epochs=10_000, batch_size=65_536,
+                params={}, loss="cosface", dim=3)
+    assert TrainConfig(loss="sphereface", params={"m": 4}).params == {"m": 4}
 
 
 def test_short_training_reports_metrics(small_set):
@@ -83,3 +173,72 @@ def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set
         assert copy.train_step() == original.train_step()
     assert copy.step == original.step == 15
     assert np.array_equal(copy.evaluate().features, original.evaluate().features)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_predict_logits_against_angles_and_norms(loss):
+    # features and weights in polar form: r (cos a, sin a)
+    feature_angles, feature_norms = np.radians([10.0, 100.0, 250.0]), np.array([0.5, 2.0, 7.0])
+    weight_angles, weight_norms = np.radians([0.0, 90.0, 200.0]), np.array([1.0, 3.0, 0.25])
+    polar = lambda r, a: np.stack([r * np.cos(a), r * np.sin(a)], axis=1)  # noqa: E731
+    bias = np.array([0.5, -1.0, 2.0])
+    cos = np.cos(feature_angles[:, None] - weight_angles[None, :])
+    expected = {"softmax": feature_norms[:, None] * weight_norms * cos + bias,
+                "lsoftmax": feature_norms[:, None] * weight_norms * cos,
+                "sphereface": feature_norms[:, None] * cos}.get(loss, cos)
+    got = predict_logits(loss, torch.tensor(polar(feature_norms, feature_angles)),
+                         torch.tensor(polar(weight_norms, weight_angles)),
+                         torch.tensor(bias) if loss == "softmax" else None)
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-12)
+
+
+def test_random_shift_moves_each_digit_within_bounds_and_fills_with_zeros():
+    count, shift = 400, 2
+    # every pixel of every image holds its own position + 1, so a moved pixel says where from
+    images = (torch.arange(28 * 28) + 1).reshape(1, 28, 28).repeat(count, 1, 1)
+    moved = random_shift(images, shift, torch.Generator().manual_seed(0))
+    offsets = set()
+    for image in moved.numpy():
+        row, col = np.argwhere(image > 0)[0]
+        source_row, source_col = divmod(int(image[row, col]) - 1, 28)
+        dy, dx = source_row - row, source_col - col
+        assert abs(dy) <= shift and abs(dx) <= shift
+        expected = np.zeros((28, 28), dtype=image.dtype)
+        rows, cols = np.arange(28) + dy, np.arange(28) + dx
+        inside_rows, inside_cols = (rows >= 0) & (rows < 28), (cols >= 0) & (cols < 28)
+        expected[np.ix_(inside_rows, inside_cols)] = (
+            images[0].numpy()[np.ix_(rows[inside_rows], cols[inside_cols])])
+        np.testing.assert_array_equal(image, expected)
+        offsets.add((dy, dx))
+    assert len(offsets) == (2 * shift + 1) ** 2  # every offset in the square is drawn
+    assert torch.equal(random_shift(images, 0, torch.Generator()), images)
+
+
+def test_learning_rate_decays_by_cosine_to_its_floor_and_stays(small_set):
+    run = Run(TrainConfig(lr=0.01, lr_floor=0.1, epochs=2, batch_size=128), small_set)
+    assert run.steps_per_epoch == 4  # 512 digits: 8 steps planned
+    expected = {0: 0.01, 2: 0.001 + 0.009 * 0.5 * (1 + math.cos(math.pi / 4)), 4: 0.0055,
+                8: 0.001, 100: 0.001}
+    for step, lr in expected.items():
+        run.step = step
+        assert run.learning_rate() == pytest.approx(lr, rel=1e-12)
+    run.step = 2
+    run.train_step()  # the step uses the rate of the step it starts from
+    assert run.optimizer.param_groups[0]["lr"] == pytest.approx(expected[2], rel=1e-12)
+
+
+RESET_FIELDS = {"dim": 3, "seed": 1, "device": "cpu", "batch_size": 64, "shift": 0}
+LIVE_FIELDS = {"loss": "cosface", "params": {"s": 30.0}, "epochs": 5, "lr": 0.01,
+               "lr_floor": 0.5, "optimizer": "sgd", "warmup_steps": 100, "lambda_base": 500.0,
+               "lambda_gamma": 0.5, "lambda_power": 2.0, "lambda_min": 1.0}
+
+
+def test_needs_reset_only_for_what_the_model_cannot_take_on():
+    # every field is decided one way or the other: a new one must be added here
+    assert set(RESET_FIELDS) | set(LIVE_FIELDS) == {f.name for f in dataclasses.fields(TrainConfig)}
+    old = TrainConfig()
+    for name, value in RESET_FIELDS.items():
+        assert needs_reset(old, dataclasses.replace(old, **{name: value})), name
+    for name, value in LIVE_FIELDS.items():
+        changes = {name: value, **({"loss": "cosface"} if name == "params" else {})}
+        assert not needs_reset(old, dataclasses.replace(old, **changes)), name
