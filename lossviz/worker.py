@@ -1,55 +1,54 @@
-"""The training process behind a live Trainer: it owns the Run, steps it as fast as the CPU
-allows, and sends progress back over a pipe; it reads commands between two steps.
+"""The training process: it holds any number of runs and steps the busy ones in turn, as fast
+as the CPU allows, sending progress back over a pipe; it reads messages between two steps.
 
 A process rather than a thread in the web server: a training thread shares the interpreter
 lock with every page being drawn, so each figure stalls training, and this torch build runs
 its math about 15% slower off the main thread. Here training has its own interpreter and runs
 on its main thread.
 
-Messages in:  ("run",) ("pause",) ("step", n) ("update", config) ("restore", generation, state)
-              ("save", request) ("exit",)
-Messages out: ("ready", generation) once started, ("progress", Progress),
-              ("paused", generation, text) ("saved", request, bytes)
-              ("state", generation, bytes), the last one in answer to "exit".
+One process for many runs rather than one each: a run is a few hundred kilobytes, the
+imported torch several hundred megabytes, and the cores are the limit either way (8 runs in one
+process train as fast, together, as 8 processes would). Runs take turns one step at a time;
+each evaluates (for its page) about as often as the page can show it, less often when many
+runs share the process, so evaluations stay a modest share of the time.
+
+The messages are in lossviz.protocol.
 """
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
-from dataclasses import dataclass
 
 import torch
 
+from lossviz import protocol as p
 from lossviz.checkpoint import checkpoint_bytes
-from lossviz.train import Evaluation, Run, TrainConfig, params_in_force
-
-NAN_MESSAGE = ("The loss became NaN or infinite, so training paused and kept the last good "
-               "weights. Lower the learning rate, s or the margin, or add a warm-up, then resume.")
+from lossviz.i18n import Message
+from lossviz.train import Run, params_in_force
 
 
-@dataclass(frozen=True)
-class Progress:
-    """What one evaluation tells the page: plain numbers and numpy arrays, cheap to send."""
-    generation: int
-    single: bool  # the answer to a "step" command
-    step: int
-    epoch: float
-    config: TrainConfig
-    params: dict
-    learning_rate: float
-    samples_per_s: float  # since the previous Progress; 0.0 when unknown
-    threads: int  # the thread count training uses now
-    train_loss: float
-    train_accuracy: float
-    evaluation: Evaluation
-
-
-def serve(conn, dataset, generation: int, state: bytes, threads: int | None, eval_budget: float):
-    """The process's main function: carry on the run saved in state until told to exit.
+def serve(conn, threads: int | None, eval_budget: float, refresh: tuple[float, float]):
+    """The process's main function: serve runs until told to exit or the web server is gone.
     threads=None lets a ThreadTuner choose as it goes."""
+    _exit_with_parent()
     tuner = ThreadTuner(os.cpu_count() or 1) if threads is None else ThreadTuner(threads, threads)
-    _Worker(conn, dataset, generation, state, eval_budget, tuner).serve()
+    _Worker(conn, tuner, eval_budget, refresh).serve()
+
+
+def _exit_with_parent(every: float = 0.5):
+    """The web server killed outright (SIGKILL) closes our pipe, which the loop notices between
+    two steps; this also catches a step that never ends. A daemon thread, so it costs nothing
+    while training."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class ThreadTuner:
@@ -115,93 +114,191 @@ class ThreadTuner:
         torch.set_num_threads(threads)
 
 
-class _Worker:
-    def __init__(self, conn, dataset, generation: int, state: bytes, eval_budget: float,
-                 tuner: ThreadTuner):
-        self.conn, self.dataset, self.generation, self.tuner = conn, dataset, generation, tuner
-        self.run = Run.from_state_bytes(state, dataset)
-        self.eval_budget = eval_budget  # share of the time spent evaluating the test subset
+class _LiveRun:
+    """A playground run: trains while told to run, or for a number of single steps."""
+
+    def __init__(self, run_id: str, generation: int, run: Run):
+        self.run_id, self.generation, self.run = run_id, generation, run
         self.running, self.singles, self.finish_announced = False, 0, False
         self.timer = _Throughput()
         self.last_eval, self.eval_cost = 0.0, 0.0
 
-    def serve(self):
-        self.conn.send(("ready", self.generation))
-        while True:
-            if not (self.running or self.singles) or self.conn.poll():
-                try:
-                    message = self.conn.recv()  # blocks while there is nothing to train
-                except (EOFError, OSError):
-                    return  # the web server is gone: nobody to train for
-                if self.handle(message) == "exit":
-                    return
-            else:
-                self.train_one()
+    @property
+    def busy(self) -> bool:
+        return self.running or self.singles > 0
 
-    def handle(self, message: tuple) -> str | None:
-        kind = message[0]
-        if kind == "run":
-            self.running = True
-            self.timer.reset()
-        elif kind == "pause":
-            if self.running and self.timer.samples:
-                self.publish(single=False)  # the page shows where training stopped
-            self.running, self.singles = False, 0
-        elif kind == "step":
-            self.running, self.singles = False, self.singles + message[1]
-            self.timer.reset()
-        elif kind == "update":
-            self.run.reconfigure(message[1])
-        elif kind == "restore":
-            self.generation, self.run = message[1], Run.from_state_bytes(message[2], self.dataset)
-            self.running, self.singles, self.finish_announced = False, 0, False
-        elif kind == "save":
-            self.conn.send(("saved", message[1], checkpoint_bytes(self.run)))
-        elif kind == "exit":
-            self.conn.send(("state", self.generation, self.run.state_bytes()))
-            return "exit"
+
+class _FitRun:
+    """A comparison run: trains to its last epoch, then answers its request."""
+
+    def __init__(self, request: int, steps):
+        self.request, self.steps = request, steps
+
+    busy = True
+
+
+class _Worker:
+    def __init__(self, conn, tuner: ThreadTuner, eval_budget: float,
+                 refresh: tuple[float, float]):
+        self.conn, self.tuner = conn, tuner
+        self.eval_budget = eval_budget  # share of the time spent evaluating for the pages
+        self.refresh = refresh  # (shortest, longest) seconds between two evaluations of a run
+        self.datasets: dict[str, object] = {}
+        self.runs: dict[str, _LiveRun | _FitRun] = {}
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def serve(self):
+        self.conn.send(p.Ready(os.getpid()))
+        turns = iter(())
+        while True:
+            busy = [run_id for run_id, job in self.runs.items() if job.busy]
+            try:
+                # between two steps, read whatever has come; with nothing to train, wait for it
+                while not busy or self.conn.poll():
+                    if self.handle_safely(self.conn.recv()) == "exit":
+                        return
+                    busy = [run_id for run_id, job in self.runs.items() if job.busy]
+            except (EOFError, OSError):
+                return  # the web server is gone: nobody to train for
+            run_id = next(turns, None)
+            if run_id not in busy:  # a new round: every busy run takes one step in turn
+                turns = iter(busy)
+                run_id = next(turns)
+            self.take_turn(run_id, len(busy))
+
+    def take_turn(self, run_id: str, sharing: int):
+        job = self.runs[run_id]
+        if isinstance(job, _FitRun):
+            self.fit_step(run_id, job)
+        else:
+            self.train_one(job, sharing)
+
+    # ---- messages -----------------------------------------------------------------------------
+    def handle_safely(self, message) -> str | None:
+        """One run's trouble (a state that does not load, a failed update) is told to its page
+        and must not end the process that trains everyone else's runs."""
+        try:
+            return self.handle(message)
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"
+            if hasattr(message, "request"):
+                self.conn.send(p.Failed(message.request, error))
+            elif job := self.live(getattr(message, "run_id", "")):
+                self.pause(job, Message("runs.error", {"error": error}))
+            return None
+
+    def handle(self, message) -> str | None:
+        match message:
+            case p.AddData(key, dataset):
+                self.datasets[key] = dataset
+            case p.Load(run_id, generation, data_key, state):
+                run = Run.from_state_bytes(state, self.datasets[data_key])
+                self.runs[run_id] = _LiveRun(run_id, generation, run)
+            case p.Update(run_id, config):
+                if job := self.live(run_id):
+                    job.run.reconfigure(config)
+            case p.Resume(run_id):
+                if job := self.live(run_id):
+                    job.running = True
+                    job.timer.reset()
+                    job.last_eval = 0.0  # the page sees the first step at once
+            case p.Pause(run_id):
+                if (job := self.live(run_id)) and job.running:
+                    job.running = False
+                    if job.timer.samples:
+                        self.publish(job, single=False)  # the page shows where training stopped
+            case p.Step(run_id, count):
+                if job := self.live(run_id):
+                    job.singles += count
+                    job.timer.reset()
+            case p.Save(run_id, request):
+                self.answer(request, lambda: checkpoint_bytes(self.live(run_id).run))
+            case p.Fetch(run_id, request):
+                self.answer(request, lambda: self.live(run_id).run.state_bytes())
+            case p.Park(run_id, request):
+                self.answer(request, lambda: self.runs.pop(run_id).run.state_bytes())
+            case p.Fit(run_id, request, label, config, data_key):
+                self.start_fit(run_id, request, label, config, self.datasets[data_key])
+            case p.Drop(run_id):
+                self.runs.pop(run_id, None)
+            case p.Exit():
+                return "exit"
         return None
 
-    def train_one(self):
-        run = self.run
-        if self.running and run.finished and not self.finish_announced:
-            self.finish_announced = True
-            self.pause(f"Finished {run.config.epochs} epochs. Start again to keep training at "
-                       "the final learning rate.")
+    def live(self, run_id: str) -> _LiveRun | None:
+        job = self.runs.get(run_id)
+        return job if isinstance(job, _LiveRun) else None
+
+    def answer(self, request: int, compute):
+        try:
+            self.conn.send(p.Reply(request, compute()))
+        except Exception as err:  # an unknown run, a failed save: the page's Future says why
+            self.conn.send(p.Failed(request, f"{type(err).__name__}: {err}"))
+
+    # ---- live runs ----------------------------------------------------------------------------
+    def train_one(self, job: _LiveRun, sharing: int):
+        run = job.run
+        if job.running and run.finished and not job.finish_announced:
+            job.finish_announced = True
+            self.pause(job, Message("runs.finished", {"epochs": run.config.epochs}))
             return
         try:
             started = time.perf_counter()
             loss, accuracy, size = run.train_step()
             self.tuner.add(size, time.perf_counter() - started)
         except Exception as err:  # shown on the page; the process stays usable
-            self.pause(f"Training paused: {err}")
+            self.pause(job, Message("runs.error", {"error": str(err)}))
             return
         if math.isnan(loss):
-            self.pause(NAN_MESSAGE)
+            self.pause(job, Message("runs.nan"))
             return
-        self.timer.add(size, loss, accuracy)
-        single = self.singles > 0
-        self.singles -= single
-        # evaluate within the time budget, but at least every 2 s: one slow evaluation (a busy
-        # machine, a first call) must not freeze the view
-        interval = min(2.0, max(0.5, self.eval_cost / self.eval_budget))
-        if single or time.monotonic() - self.last_eval >= interval:
+        job.timer.add(size, loss, accuracy)
+        single = job.singles > 0
+        job.singles -= single
+        if single or time.monotonic() - job.last_eval >= self.eval_interval(job, sharing):
             started = time.monotonic()
-            self.publish(single)
-            self.last_eval, self.eval_cost = time.monotonic(), time.monotonic() - started
+            self.publish(job, single)
+            job.last_eval, job.eval_cost = time.monotonic(), time.monotonic() - started
 
-    def pause(self, text: str):
-        self.running, self.singles = False, 0
-        self.conn.send(("paused", self.generation, text))
+    def eval_interval(self, job: _LiveRun, sharing: int) -> float:
+        """Evaluate within the time budget (shared by every busy run), but at least every
+        refresh[1] seconds: one slow evaluation (a busy machine, a first call) must not freeze
+        the view, nor may eight runs make each other's views stand still."""
+        shortest, longest = self.refresh
+        return min(longest, max(shortest, sharing * job.eval_cost / self.eval_budget))
 
-    def publish(self, single: bool):
-        run = self.run
+    def pause(self, job: _LiveRun, message: Message):
+        job.running, job.singles = False, 0
+        self.conn.send(p.Paused(job.run_id, job.generation, message))
+
+    def publish(self, job: _LiveRun, single: bool):
+        run = job.run
         evaluation = run.evaluate()
-        loss, accuracy, speed = self.timer.take()
-        self.conn.send(("progress", Progress(
-            self.generation, single, run.step, run.step / run.steps_per_epoch, run.config,
-            params_in_force(run.config, run.step), run.learning_rate(), speed, self.tuner.threads,
-            loss, accuracy, evaluation)))
+        loss, accuracy, speed = job.timer.take()
+        self.conn.send(p.Progress(
+            job.run_id, job.generation, single, run.step, run.step / run.steps_per_epoch,
+            run.config, params_in_force(run.config, run.step), run.learning_rate(), speed,
+            self.tuner.threads, loss, accuracy, evaluation))
+
+    # ---- comparison runs ----------------------------------------------------------------------
+    def start_fit(self, run_id: str, request: int, label, config, dataset):
+        from lossviz.compare import train_one_stepwise  # compare imports the figures' exports
+
+        def on_epoch(epoch):
+            self.conn.send(p.FitEpoch(run_id, epoch))
+
+        self.runs[run_id] = _FitRun(request, train_one_stepwise(label, config, dataset,
+                                                                on_epoch))
+
+    def fit_step(self, run_id: str, job: _FitRun):
+        try:
+            next(job.steps)
+        except StopIteration as done:
+            del self.runs[run_id]
+            self.conn.send(p.Reply(job.request, done.value))
+        except Exception as err:
+            del self.runs[run_id]
+            self.conn.send(p.Failed(job.request, f"{type(err).__name__}: {err}"))
 
 
 class _Throughput:

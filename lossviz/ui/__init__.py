@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import threading
 from pathlib import Path
 
 import streamlit as st
@@ -162,16 +160,6 @@ def shared_dataset(source: str, folder: str | None):
     """One read-only copy per server, shared by every browser session."""
     from lossviz.data import load_source
     return load_source(source, Path(folder) if folder else None)
-
-
-@st.cache_resource
-def trainer_slots():
-    """How many trainers may run at once on this server (LOSSVIZ_MAX_TRAINERS, default 4)."""
-    try:
-        count = max(1, int(os.environ.get("LOSSVIZ_MAX_TRAINERS", "4")))
-    except ValueError:
-        count = 4
-    return threading.BoundedSemaphore(count)
 
 
 @st.cache_resource
