@@ -133,17 +133,20 @@ class Comparison:
 
     def progress(self) -> Progress:
         """Where the comparison is; asking also tells it someone is still watching."""
+        self.last_seen = time.monotonic()
+        return self._progress()
+
+    @property
+    def done(self) -> bool:
+        return self._progress().done
+
+    def _progress(self) -> Progress:
         with self._lock:
-            self.last_seen = time.monotonic()
             ticket = self._ticket
             current = self._items[len(self._results)][0] if ticket is not None else None
             return Progress(tuple(self._results), current, ticket.epoch if ticket else 0,
                             len(self._items), self._error, bool(ticket and ticket.waiting),
                             self._cancelled)
-
-    @property
-    def done(self) -> bool:
-        return self.progress().done
 
     def cancel(self):
         with self._lock:

@@ -35,3 +35,17 @@ def array(values) -> np.ndarray:
         flat = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
         return flat.reshape(values["shape"]) if "shape" in values else flat
     return np.asarray(values)
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry():
+    """Each test gets the server's registry afresh; afterwards its training process must be
+    gone (ended and reaped)."""
+    from lossviz.ui.runs import registry
+    from tests.conftest import process_gone, wait_for
+    registry.clear()
+    yield
+    pids = registry().process_ids
+    registry().stop()
+    registry.clear()
+    wait_for(lambda: all(process_gone(pid) for pid in pids), 20, "training process gone")
