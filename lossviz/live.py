@@ -34,6 +34,7 @@ class LiveRun:
         self._lock = threading.Condition()
         self._generation = 0
         self._wanted_running, self._steps_pending, self._steps_unsent = False, 0, 0
+        self._pauses_unconfirmed = 0  # the page keeps refreshing until the last progress is in
         self._requested = run.config  # the configuration most recently asked for
         self._parked = Parked(run.config, run.state_bytes(), data_key)
         self._host: Host | None = None
@@ -135,7 +136,7 @@ class LiveRun:
 
     @property
     def busy(self) -> bool:
-        """Training, or single steps still to come."""
+        """Training, single steps still to come, or a pause whose last progress is not in."""
         with self._lock:
             return self._busy
 
@@ -147,6 +148,8 @@ class LiveRun:
                 case p.Progress(generation=generation) if generation == self._generation:
                     self._steps_pending = max(0, self._steps_pending - message.single)
                     self._snapshot = with_progress(self._snapshot, message)
+                case p.PauseDone():
+                    self._pauses_unconfirmed = max(0, self._pauses_unconfirmed - 1)
                 case p.Paused(generation=generation) if generation == self._generation:
                     self._want_nothing()
                     self._sync()
@@ -178,6 +181,7 @@ class LiveRun:
                 return
             self._host, self._told, self._parking = None, None, False
             self._want_nothing()
+            self._pauses_unconfirmed = 0
             self._registry.slots.give(self)
             if expected:
                 self._set_status(PAUSED, None)
@@ -189,7 +193,7 @@ class LiveRun:
     # ---- under the lock -----------------------------------------------------------------------
     @property
     def _busy(self) -> bool:
-        return self._wanted_running or self._steps_pending > 0
+        return self._wanted_running or self._steps_pending > 0 or self._pauses_unconfirmed > 0
 
     def _want_nothing(self):
         """Paused, with no single steps pending: after a reset, a pause the process chose
@@ -223,6 +227,7 @@ class LiveRun:
         if any(isinstance(m, p.Load) for m in messages):
             self._host.send_data(self._data_key, self.dataset)
         self._host.send(*messages)
+        self._pauses_unconfirmed += sum(isinstance(m, p.Pause) for m in messages)
         self._steps_unsent = 0
         if not running:
             self._registry.slots.give(self)

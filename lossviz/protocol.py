@@ -129,6 +129,12 @@ class Paused:
 
 
 @dataclass(frozen=True)
+class PauseDone:
+    """A Pause has been carried out (after the progress that shows where it stopped)."""
+    run_id: str
+
+
+@dataclass(frozen=True)
 class FitEpoch:
     run_id: str
     epoch: int

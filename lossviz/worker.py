@@ -207,6 +207,7 @@ class _Worker:
                     job.running = False
                     if job.timer.samples:
                         self.publish(job, single=False)  # the page shows where training stopped
+                self.conn.send(p.PauseDone(run_id))
             case p.Step(run_id, count):
                 if job := self.live(run_id):
                     job.singles += count

@@ -345,8 +345,8 @@ def own_view():
     config = apply_sidebar(run)
     feasibility_note(config)
     control_buttons(run)
-    share_link(run)
     live_view(run)
+    share_link(run)
     export_controls(run)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -68,7 +69,10 @@ def copy_into_own(run_key: str, watched: LiveRun) -> LiveRun:
 
 
 def watch_link(code: str, lang: str) -> str:
+    """The address that shows this run to others: this page, ?watch=CODE (and the language)."""
     base = st.context.url or ""
+    if urlsplit(base).path in ("", "/"):
+        base = base.rstrip("/") + "/"
     return f"{base}?watch={code}" + (f"&lang={lang}" if lang != "en" else "")
 
 

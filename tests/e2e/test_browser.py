@@ -1,7 +1,11 @@
 """Every page in headless Chromium: it renders, a slider redraws its chart, nothing raises."""
+import os
+import re
+import signal
 import time
 
-from tests.e2e.conftest import assert_no_exception, open_app, screenshot, wait_idle
+from tests.conftest import process_gone, wait_for
+from tests.e2e.conftest import assert_no_exception, open_app, screenshot, start_server, wait_idle
 
 TRACE_Y = """([index, name]) => {
   const plot = document.querySelectorAll('.js-plotly-plot')[index];
@@ -98,11 +102,21 @@ def progress_text(page):
     return page.locator("[data-testid='stProgress']").inner_text()
 
 
-def train_for_a_moment(page):
+def shown_step(page) -> int:
+    match = re.search(r"step (\d+)", progress_text(page))
+    return int(match.group(1)) if match else -1
+
+
+def wait_for_step(page, above: int, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while shown_step(page) <= above:
+        assert time.monotonic() < deadline, f"the page never showed a step above {above}"
+        time.sleep(0.2)
+
+
+def train_for_a_moment(page, steps=20):
     page.get_by_role("button", name="Start", exact=True).click()
-    start_text = progress_text(page)
-    wait_for_change(lambda: progress_text(page), start_text, timeout=60)
-    page.wait_for_timeout(3000)
+    wait_for_step(page, steps)
 
 
 def test_playground_trains_pauses_and_resets_in_2d(page, app_url):
@@ -163,3 +177,119 @@ def test_compare_two_short_runs(page, app_url):
     assert page.locator(".js-plotly-plot").count() == 2
     assert_no_exception(page)
     screenshot(page, "compare")
+
+
+def pause(page):
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Start", exact=True).wait_for()
+
+
+def test_a_reload_keeps_the_run(page, app_url):
+    open_app(page, app_url, "?dim=2")
+    train_for_a_moment(page, steps=10)
+    pause(page)
+    wait_for(lambda: "run=" in page.url)
+    settled = shown_step(page)
+    features = first_trace_x(page)
+    page.reload()  # F5: a new browser session, the same URL
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot")
+    wait_for(lambda: shown_step(page) == settled, 30, "the run's step after the reload")
+    assert first_trace_x(page) == features
+    page.get_by_role("button", name="One step", exact=True).click()
+    wait_for_step(page, settled)  # and it carries on from there
+    assert_no_exception(page)
+
+
+def test_a_class_watches_the_teachers_run(page, new_page, app_url):
+    open_app(page, app_url, "?dim=2")
+    page.get_by_text("Watch link for your class").click()
+    link = page.locator("[data-testid='stCode']").inner_text().strip()
+    assert "watch=" in link and "run=" not in link
+    student = new_page()
+    open_app(student, app_url, link[link.index("?"):])  # the link's query, on this server
+    student.wait_for_selector(".js-plotly-plot")
+    assert student.get_by_role("button", name="Start", exact=True).count() == 0
+    assert student.get_by_role("button", name="One step", exact=True).count() == 0
+    before = shown_step(student)
+    train_for_a_moment(page, steps=5)
+    wait_for_step(student, max(before, 5))  # it moves for the watcher, without a click there
+    screenshot(student, "playground-watch")
+    pause(page)
+    page.get_by_text("1 watching").wait_for()
+    student.get_by_role("button", name="Take a copy into my playground").click()
+    student.get_by_role("button", name="Start", exact=True).wait_for()
+    assert "run=" in student.url and "watch=" not in student.url
+    assert_no_exception(student)
+    assert_no_exception(page)
+
+
+def test_compare_can_be_cancelled(page, app_url):
+    open_app(page, app_url, "compare?losses=softmax,normface&epochs=50")
+    page.get_by_role("button", name="Run the comparison").click()
+    page.get_by_text("training Softmax, epoch").wait_for()
+    page.get_by_role("button", name="Cancel the comparison").click()
+    page.get_by_text("The comparison was cancelled").wait_for()
+    page.get_by_role("button", name="Run the comparison").wait_for()
+    assert_no_exception(page)
+
+
+def test_a_cli_checkpoint_with_unshown_settings_carries_on_as_saved(page, app_url, tmp_path):
+    from lossviz.checkpoint import checkpoint_bytes
+    from lossviz.data import load_bundled
+    from lossviz.train import Run, TrainConfig
+
+    run = Run(TrainConfig(loss="sphereface", params={"m": 4}, dim=2, batch_size=256, lr=0.5,
+                          lr_floor=0.1, seed=5_000_000, lambda_min=2.0, lambda_gamma=0.3),
+              load_bundled())
+    run.step = 37
+    saved = tmp_path / "cli.pt"
+    saved.write_bytes(checkpoint_bytes(run))
+    open_app(page, app_url, "?dim=2")
+    page.get_by_text("Export and import").click()
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(saved))
+    page.get_by_text("Loaded cli.pt: sphereface, 2D, step 37").wait_for()
+    wait_for(lambda: shown_step(page) == 37, 30, "the loaded run's step")
+    page.get_by_role("button", name="One step", exact=True).click()
+    wait_for(lambda: shown_step(page) == 38, 60, "one step on from the loaded run")
+    lr = float(re.search(r"lr ([0-9.]+)", progress_text(page)).group(1))
+    assert lr > 0.4  # the run's own 0.5 (cosine decay), not the old widget's top of 0.1
+    assert_no_exception(page)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+            continue
+    return found
+
+
+def test_training_ends_when_the_web_server_is_killed(new_page):
+    server, url = start_server()
+    try:
+        page = new_page()
+        open_app(page, url, "?dim=2")
+        train_for_a_moment(page, steps=3)
+        trainers = children_of(server.pid)
+        assert trainers, "no training process under the server"
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        wait_for(lambda: all(process_gone(pid) or _zombie(pid) for pid in trainers), 10,
+                 "every training process gone")
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def _zombie(pid: int) -> bool:
+    """Dead, waiting for an init that does not reap orphans (a container's) to collect it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
