@@ -170,7 +170,8 @@ class Comparison:
             if ticket is not self._ticket:
                 return  # cancelled meanwhile
             if future.cancelled() or future.exception() is not None:
-                self._error = f"{label}: {'cancelled' if future.cancelled() else future.exception()}"
+                why = "cancelled" if future.cancelled() else future.exception()
+                self._error = f"{label}: {why}"
                 self._ticket = None
                 return
             result = future.result()

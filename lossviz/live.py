@@ -168,7 +168,8 @@ class LiveRun:
                 self._set_status(PAUSED, Message("runs.unwatched"))
             if self._busy:
                 self._last_busy = now
-            elif self._host is not None and not self._parking and now - self._last_busy > park_after:
+            elif (self._host is not None and not self._parking
+                  and now - self._last_busy > park_after):
                 self._park()
             self._sync()
             return now - self._last_seen

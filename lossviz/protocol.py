@@ -1,9 +1,9 @@
 """What the web server and a training process say to each other: named, frozen messages, each
 about one run (by its id), sent over a multiprocessing pipe. Both sides dispatch with `match`.
 
-A request (Save, Fetch, Park, Fit) carries a request number; the process answers it with Reply or
-Failed under the same number, and the host turns that into the result of a Future. When the
-process dies every pending Future fails (see lossviz.host).
+A request (Save, Fetch, Park, Fit) carries a request number; the process answers it with
+Reply or Failed under the same number, and the host turns that into the result of a Future.
+When the process dies every pending Future fails (see lossviz.host).
 """
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ and forgets runs nobody has looked at for keep_for seconds.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import threading
 import time
@@ -27,8 +26,6 @@ from lossviz.live import LiveRun
 from lossviz.snapshot import Snapshot, fresh_snapshot
 from lossviz.train import Run, TrainConfig
 
-RUN_ID = re.compile(r"[A-Za-z0-9_-]{12}")
-WATCH_CODE = re.compile(r"[a-z2-9]{6}")
 _CODE_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a projector
 
 

@@ -138,6 +138,8 @@ class _FitRun:
 
 
 class _Worker:
+    MOST_EVALUATING = 0.5  # share of the time
+
     def __init__(self, conn, tuner: ThreadTuner, eval_budget: float,
                  refresh: tuple[float, float]):
         self.conn, self.tuner = conn, tuner
@@ -263,10 +265,12 @@ class _Worker:
 
     def eval_interval(self, job: _LiveRun, sharing: int) -> float:
         """Evaluate within the time budget (shared by every busy run), but at least every
-        refresh[1] seconds: one slow evaluation (a busy machine, a first call) must not freeze
-        the view, nor may eight runs make each other's views stand still."""
+        refresh[1] seconds, so that eight runs do not make each other's views stand still;
+        unless evaluations would then take more than half of the time (a machine so busy that
+        one takes a second): training must go on."""
         shortest, longest = self.refresh
-        return min(longest, max(shortest, sharing * job.eval_cost / self.eval_budget))
+        cost = sharing * job.eval_cost
+        return max(shortest, min(longest, cost / self.eval_budget), cost / self.MOST_EVALUATING)
 
     def pause(self, job: _LiveRun, message: Message):
         job.running, job.singles = False, 0

@@ -31,6 +31,16 @@ def process_gone(pid: int) -> bool:
     return not os.path.exists(f"/proc/{pid}")
 
 
+def process_dead(pid: int) -> bool:
+    """Ended, reaped or not: an orphan handed to an init that does not reap (a container's)
+    stays a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 @pytest.fixture
 def make_registry():
     """Registries for a test; each is stopped afterwards, and its training process must then

@@ -4,7 +4,7 @@ import re
 import signal
 import time
 
-from tests.conftest import process_gone, wait_for
+from tests.conftest import process_dead, wait_for
 from tests.e2e.conftest import assert_no_exception, open_app, screenshot, start_server, wait_idle
 
 TRACE_Y = """([index, name]) => {
@@ -279,17 +279,9 @@ def test_training_ends_when_the_web_server_is_killed(new_page):
         assert trainers, "no training process under the server"
         server.send_signal(signal.SIGKILL)
         server.wait(10)
-        wait_for(lambda: all(process_gone(pid) or _zombie(pid) for pid in trainers), 10,
+        wait_for(lambda: all(process_dead(pid) for pid in trainers), 10,
                  "every training process gone")
     finally:
         server.kill()
         server.wait(10)
 
-
-def _zombie(pid: int) -> bool:
-    """Dead, waiting for an init that does not reap orphans (a container's) to collect it."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True

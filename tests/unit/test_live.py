@@ -14,7 +14,7 @@ from lossviz.host import HostLost
 from lossviz.snapshot import PAUSED, RUNNING, WAITING
 from lossviz.train import Run, TrainConfig
 from lossviz.worker import ThreadTuner
-from tests.conftest import process_gone, wait_for
+from tests.conftest import process_dead, process_gone, wait_for
 
 SOFTMAX = TrainConfig(loss="softmax", dim=2, batch_size=64)
 
@@ -283,18 +283,9 @@ def test_training_processes_end_when_the_server_is_killed(tmp_path):
         assert not process_gone(child)
         server.kill()
         server.wait(10)
-        wait_for(lambda: process_gone(child) or _is_zombie(child), 10, "the training process gone")
+        wait_for(lambda: process_dead(child), 10, "the training process gone")
     finally:
         server.kill()
-
-
-def _is_zombie(pid: int) -> bool:
-    """An orphan handed to an init that does not reap (a container's) stays a zombie: dead."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def test_thread_tuner_tries_both_counts_keeps_the_faster_and_tries_again_later():
