@@ -31,7 +31,7 @@ class LiveRun:
                  registry, snapshot: Snapshot | None = None):
         self.id, self.watch_code, self.dataset = run_id, watch_code, dataset
         self._registry, self._data_key = registry, data_key
-        self._lock = threading.Condition()
+        self._lock = threading.RLock()  # re-entrant: a Future done already calls back at once
         self._generation = 0
         self._wanted_running, self._steps_pending, self._steps_unsent = False, 0, 0
         self._pauses_unconfirmed = 0  # the page keeps refreshing until the last progress is in
@@ -154,7 +154,6 @@ class LiveRun:
                     self._want_nothing()
                     self._sync()
                     self._set_status(PAUSED, message.message)
-            self._lock.notify_all()
 
     def tick(self, now: float, pause_after: float, park_after: float) -> float:
         """Housekeeping: pause a run nobody has looked at for pause_after seconds (the tab is
@@ -211,7 +210,6 @@ class LiveRun:
             self._snapshot = replace(fresh, generation=self._generation,
                                      status=PAUSED if message else IDLE, message=message)
             self._sync()
-            self._lock.notify_all()
 
     def _sync(self):
         """Tell the process whatever it does not know yet of what the user wants."""

@@ -231,29 +231,46 @@ class Registry:
     def _housekeeping(self, every: float):
         while not self._stop.wait(every):
             now = time.monotonic()
-            with self._lock:
-                runs = list(self._runs.values())
-            forgotten = [run for run in runs
-                         if run.tick(now, self.pause_after, self.park_after) > self.keep_for
-                         and not run.busy and not run.on_host]
-            with self._lock:
-                jobs, self._jobs = self._jobs, []
-            for job in jobs:
-                if not job.done and now - job.last_seen > self.pause_after:
-                    job.cancel()
-                elif not job.done:
-                    self.cancel_when_unwatched(job)
-            with self._lock:
-                for run in forgotten:
-                    self._runs.pop(run.id, None)
-                    self._codes.pop(run.watch_code, None)
-                host, idle = self._host, now - self._last_wanted > self.host_idle
-                holds_none = not self._fits and not any(run.on_host for run in self._runs.values())
-                if idle and holds_none:
-                    self._host = None  # whoever needs a process from now on starts a new one
-            if host is not None and idle and holds_none:
-                host.stop()
+            self._tend_runs(now)
+            self._tend_jobs(now)
+            self._retire_idle_host(now)
             self._start_fits()
+
+    def _tend_runs(self, now: float):
+        """Pause, park or retry each run; forget those nobody has looked at for keep_for.
+        (A run's lock is never taken while the registry's is held: a run asks the registry
+        for its host under its own lock.)"""
+        with self._lock:
+            runs = list(self._runs.values())
+        forgotten = [run for run in runs
+                     if run.tick(now, self.pause_after, self.park_after) > self.keep_for
+                     and not run.busy and not run.on_host]
+        with self._lock:
+            for run in forgotten:
+                self._runs.pop(run.id, None)
+                self._codes.pop(run.watch_code, None)
+
+    def _tend_jobs(self, now: float):
+        with self._lock:
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            if not job.done and now - job.last_seen > self.pause_after:
+                job.cancel()
+            elif not job.done:
+                self.cancel_when_unwatched(job)
+
+    def _retire_idle_host(self, now: float):
+        """The process exits after host_idle seconds with no run in it and nobody on a page
+        that may train."""
+        with self._lock:
+            host, runs = self._host, list(self._runs.values())
+        if host is None or any(run.on_host for run in runs):
+            return
+        with self._lock:
+            if self._host is not host or self._fits or now - self._last_wanted <= self.host_idle:
+                return
+            self._host = None  # whoever needs a process from now on starts a new one
+        host.stop()
 
     def stop(self, timeout: float = 10.0):
         """End the housekeeping and the training process (the server is shutting down)."""

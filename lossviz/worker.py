@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import threading
 import time
+from collections import deque
 
 import torch
 
@@ -121,7 +123,7 @@ class _LiveRun:
         self.run_id, self.generation, self.run = run_id, generation, run
         self.running, self.singles, self.finish_announced = False, 0, False
         self.timer = _Throughput()
-        self.last_eval, self.eval_cost = 0.0, 0.0
+        self.last_eval = 0.0
 
     @property
     def busy(self) -> bool:
@@ -139,6 +141,7 @@ class _FitRun:
 
 class _Worker:
     MOST_EVALUATING = 0.5  # share of the time
+    SLOWEST = 5.0  # seconds
 
     def __init__(self, conn, tuner: ThreadTuner, eval_budget: float,
                  refresh: tuple[float, float]):
@@ -147,6 +150,7 @@ class _Worker:
         self.refresh = refresh  # (shortest, longest) seconds between two evaluations of a run
         self.datasets: dict[str, object] = {}
         self.runs: dict[str, _LiveRun | _FitRun] = {}
+        self.eval_costs: deque = deque(maxlen=5)  # seconds, the last evaluations of any run
 
     # ---- the loop ---------------------------------------------------------------------------
     def serve(self):
@@ -258,19 +262,23 @@ class _Worker:
         job.timer.add(size, loss, accuracy)
         single = job.singles > 0
         job.singles -= single
-        if single or time.monotonic() - job.last_eval >= self.eval_interval(job, sharing):
+        if single or time.monotonic() - job.last_eval >= self.eval_interval(sharing):
             started = time.monotonic()
             self.publish(job, single)
-            job.last_eval, job.eval_cost = time.monotonic(), time.monotonic() - started
+            job.last_eval = time.monotonic()
+            self.eval_costs.append(job.last_eval - started)
 
-    def eval_interval(self, job: _LiveRun, sharing: int) -> float:
+    def eval_interval(self, sharing: int) -> float:
         """Evaluate within the time budget (shared by every busy run), but at least every
         refresh[1] seconds, so that eight runs do not make each other's views stand still;
         unless evaluations would then take more than half of the time (a machine so busy that
-        one takes a second): training must go on."""
+        one takes a second): training must go on. Still, never a view still for longer than
+        SLOWEST seconds. The cost is the median of the last evaluations of any run: they all
+        evaluate the same test digits, and one slow first call must not set a run's pace."""
         shortest, longest = self.refresh
-        cost = sharing * job.eval_cost
-        return max(shortest, min(longest, cost / self.eval_budget), cost / self.MOST_EVALUATING)
+        cost = sharing * statistics.median(self.eval_costs or [0.0])
+        return min(self.SLOWEST, max(shortest, min(longest, cost / self.eval_budget),
+                                     cost / self.MOST_EVALUATING))
 
     def pause(self, job: _LiveRun, message: Message):
         job.running, job.singles = False, 0
