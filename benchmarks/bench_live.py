@@ -6,7 +6,8 @@ Prints: the first page after a cold server start (from launching streamlit, and 
 server answering /_stcore/health, until the features figure is drawn); Start to the first
 step shown; and, with N sessions training at once, per session: how often the features figure
 really changed on screen, how long each fragment rerun kept the app "running" (server side, as
-the browser sees it), and how busy the browser's main thread was (long tasks). Browser and
+the browser sees it), how busy the browser's main thread was (long tasks), and the memory of
+the server with its training processes (PSS, /proc/PID/smaps_rollup). Browser and
 server share this machine's cores, as in the brief's measurements. Never a pass/fail test.
 """
 import argparse
@@ -75,7 +76,14 @@ def start_latency(browser, url) -> float:
     return latency
 
 
-def live_rates(browser, url, sessions: int, seconds: float) -> list[dict]:
+def server_memory(server) -> float:
+    """PSS of the streamlit server and its children (the training process), in MB."""
+    from benchmarks.bench_memory import rollup
+    from tests.e2e.test_browser import children_of
+    return sum(rollup(pid)[1] for pid in [server.pid, *children_of(server.pid)]) / 2 ** 20
+
+
+def live_rates(browser, server, url, sessions: int, seconds: float) -> tuple[list[dict], float]:
     pages = [open_playground(browser, url) for _ in range(sessions)]
     for page in pages:
         page.get_by_role("button", name="Start", exact=True).click()
@@ -84,7 +92,7 @@ def live_rates(browser, url, sessions: int, seconds: float) -> list[dict]:
     for page in pages:
         page.evaluate(PROBE)
     time.sleep(seconds)  # the measuring window itself
-    found = []
+    memory, found = server_memory(server), []
     for page in pages:
         probe = page.evaluate("() => window.lossvizProbe")
         found.append({"updates_per_s": len(probe["redraws"]) / seconds,
@@ -93,7 +101,7 @@ def live_rates(browser, url, sessions: int, seconds: float) -> list[dict]:
     for page in pages:
         page.get_by_role("button", name="Pause", exact=True).click()
         page.close()
-    return found
+    return found, memory
 
 
 def main():
@@ -109,12 +117,13 @@ def main():
                   f"server, {from_healthy:.1f} s from its first healthy answer")
             print(f"Start to the first step shown: {start_latency(browser, url):.2f} s")
             for sessions in args.sessions:
-                rates = live_rates(browser, url, sessions, args.seconds)
+                rates, memory = live_rates(browser, server, url, sessions, args.seconds)
                 updates = ", ".join(f"{r['updates_per_s']:.1f}" for r in rates)
                 run_ms = statistics.median(r["run_ms"] for r in rates)
                 busy = statistics.median(r["browser_busy"] for r in rates)
                 print(f"{sessions} session(s) training: figure updates per second {updates}; "
-                      f"median fragment run {run_ms:.0f} ms; browser main thread busy {busy:.0%}")
+                      f"median fragment run {run_ms:.0f} ms; browser main thread busy {busy:.0%}; "
+                      f"server and training processes: PSS {memory:,.0f} MB")
         finally:
             server.kill()
             server.wait(20)

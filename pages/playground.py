@@ -160,8 +160,12 @@ def apply_sidebar(run: LiveRun) -> TrainConfig:
     """The sidebar edits the run's own config (what it changed since the last rerun); a change
     the model cannot take (dimension, seed, device) starts a new run."""
     now = sidebar_settings()
-    config = edited(run.config, st.session_state.get(ui.key(PAGE, "shown"), now), now)
+    before = st.session_state.get(ui.key(PAGE, "shown"), now)
+    config = edited(run.config, before, now)
     st.session_state[ui.key(PAGE, "shown")] = now
+    unshown = st.session_state.get(ui.key(PAGE, "unshown")) or {}
+    st.session_state[ui.key(PAGE, "unshown")] = {  # a setting moved is the sidebar's again
+        name: value for name, value in unshown.items() if before.get(name) == now.get(name)}
     if needs_reset(run.config, config):
         run.reset(config)
     elif run.config != config:
@@ -341,8 +345,8 @@ def own_view():
     run = session_run(dataset)
     config_controls()
     device_note()
-    unshown_note()
     config = apply_sidebar(run)
+    unshown_note()
     feasibility_note(config)
     control_buttons(run)
     live_view(run)
