@@ -38,7 +38,8 @@ def start_class(registries, dataset, sessions: int, training: int):
     for run in runs[:training]:
         run.start()
     deadline = time.monotonic() + 600  # a busy machine: every run has trained and evaluated
-    while not all(run.snapshot().step > 1 for run in runs[:training]):
+    # every training run's snapshot read each time: a run nobody looks at pauses itself
+    while not all([run.snapshot().step > 1 for run in runs[:training]]):
         assert time.monotonic() < deadline, "the runs did not all train within 10 minutes"
         time.sleep(0.2)
     return runs
