@@ -32,6 +32,7 @@ class LiveRun:
         self.id, self.watch_code, self.dataset = run_id, watch_code, dataset
         self._registry, self._data_key = registry, data_key
         self._lock = threading.RLock()  # re-entrant: a Future done already calls back at once
+        self._changed = threading.Condition(self._lock)  # a new snapshot is out
         self._generation = 0
         self._wanted_running, self._steps_pending, self._steps_unsent = False, 0, 0
         self._pauses_unconfirmed = 0  # the page keeps refreshing until the last progress is in
@@ -104,6 +105,14 @@ class LiveRun:
                 self._watchers[watcher] = now
             return self._snapshot
 
+    def next_snapshot(self, seen: Snapshot, timeout: float,
+                      watcher: str | None = None) -> Snapshot:
+        """The first snapshot after seen, waiting up to timeout seconds for it (else the
+        latest): a page that asks twice a second draws each new one once, as it comes."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._snapshot is not seen, timeout)
+        return self.snapshot(watcher)
+
     @property
     def watchers(self) -> int:
         """How many watch-link viewers refreshed in the last WATCHER_FRESH seconds."""
@@ -148,6 +157,7 @@ class LiveRun:
                 case p.Progress(generation=generation) if generation == self._generation:
                     self._steps_pending = max(0, self._steps_pending - message.single)
                     self._snapshot = with_progress(self._snapshot, message)
+                    self._changed.notify_all()
                 case p.PauseDone():
                     self._pauses_unconfirmed = max(0, self._pauses_unconfirmed - 1)
                 case p.Paused(generation=generation) if generation == self._generation:

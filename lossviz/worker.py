@@ -36,7 +36,22 @@ def serve(conn, threads: int | None, eval_budget: float, refresh: tuple[float, f
     threads=None lets a ThreadTuner choose as it goes."""
     _exit_with_parent()
     tuner = ThreadTuner(os.cpu_count() or 1) if threads is None else ThreadTuner(threads, threads)
+    _warm_up()
     _Worker(conn, tuner, eval_budget, refresh).serve()
+
+
+def _warm_up():
+    """One training step and one evaluation on blank digits, before saying Ready: torch's
+    first calls set up its kernels and take seconds, which the first Start would otherwise
+    wait for (the process starts while the student reads the page)."""
+    from lossviz.model import FeatureNet, to_input
+    for dim in (2, 3):
+        model = FeatureNet(dim).to(memory_format=torch.channels_last)
+        images = to_input(torch.zeros(128, 28, 28, dtype=torch.uint8))
+        model(images).sum().backward()
+        model.eval()
+        with torch.no_grad():
+            model(to_input(torch.zeros(250, 28, 28, dtype=torch.uint8)))
 
 
 def _exit_with_parent(every: float = 0.5):

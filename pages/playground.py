@@ -262,7 +262,7 @@ def live_view(run: LiveRun, watcher: str | None = None):
 
     @st.fragment(run_every=live_runs.REFRESH_SECONDS if polling else None)
     def refresh():
-        snap = run.snapshot(watcher)
+        snap = live_runs.news(run, watcher) if polling else run.snapshot(watcher)
         if watcher is None and polling and not run.busy:
             st.rerun()  # it paused itself (finished, NaN, nobody watching): redraw the buttons
         if not run.is_current(snap):

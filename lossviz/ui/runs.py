@@ -18,13 +18,15 @@ from lossviz.figures.training import playground_figures
 from lossviz.i18n import Message
 from lossviz.live import LiveRun
 from lossviz.registry import Registry
+from lossviz.snapshot import Snapshot
 
 
-# How often a page showing a live run asks for news. The training process publishes about every
-# 0.4 s (lossviz.worker); asking more often than that is what lets a page show each snapshot
-# (asking at the same rate would see every other one, by aliasing), and an unchanged snapshot
-# costs a page little: its figures are built once per server (shared_figures).
-REFRESH_SECONDS = 0.25
+# A page showing a live run asks for news twice a second, and each time waits (up to
+# NEWS_WAIT seconds) for the next snapshot: it then draws each snapshot once, as it comes,
+# rather than at a fixed phase that sees some twice and skips others (the training process
+# publishes about every 0.4 s, see lossviz.worker). The wait also bounds how long a click
+# waits for the refresh in progress to end.
+REFRESH_SECONDS, NEWS_WAIT = 0.5, 0.45
 _FIGURES_KEPT = 32
 
 
@@ -99,3 +101,13 @@ def shared_figures(snap, class_names, previous_limit: float | None) -> tuple[dic
         while len(entries) > _FIGURES_KEPT:
             entries.popitem(last=False)
     return figures, limit
+
+
+def news(run: LiveRun, watcher: str | None) -> Snapshot:
+    """The next snapshot this session has not drawn yet (waiting NEWS_WAIT seconds at most)."""
+    drawn_key = f"_drawn-{run.id}"
+    drawn = st.session_state.get(drawn_key)
+    snap = run.next_snapshot(drawn, NEWS_WAIT, watcher) if drawn is not None else \
+        run.snapshot(watcher)
+    st.session_state[drawn_key] = snap
+    return snap
