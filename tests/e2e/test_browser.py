@@ -47,20 +47,21 @@ def test_target_logit_page_redraws_on_slider(page, app_url):
     before = chart_values(page, 0, "ArcFace")
     nudge_slider(page, "margin m (rad)")
     wait_for_change(lambda: chart_values(page, 0, "ArcFace"), before)
-    assert "arcface.m=0.5" in page.url
+    wait_for(lambda: "arcface.m=0.5" in page.url, 30, "the URL written at the end of the rerun")
     assert_no_exception(page)
     screenshot(page, "curves")
 
 
 def test_decision_margins_page_redraws_on_slider(page, app_url):
     open_app(page, app_url, "margins?loss=cosface")  # its gap depends on the weights' angle
+    page.wait_for_selector(".js-plotly-plot")
     metric = page.locator("[data-testid='stMetricValue']")
     before, wedges = metric.inner_text(), chart_values(page, 0, "class 1 wins with margin")
     nudge_slider(page, "angle between W", presses=3)
     wait_for_change(metric.inner_text, before)
     wait_for_change(lambda: chart_values(page, 0, "class 1 wins with margin"), wedges)
     assert page.locator(".js-plotly-plot").count() == 2
-    assert "phi=9" in page.url
+    wait_for(lambda: "phi=9" in page.url, 30, "the URL written at the end of the rerun")
     assert_no_exception(page)
     screenshot(page, "margins")
 
@@ -219,7 +220,8 @@ def test_a_class_watches_the_teachers_run(page, new_page, app_url):
     page.get_by_text("1 watching").wait_for()
     student.get_by_role("button", name="Take a copy into my playground").click()
     student.get_by_role("button", name="Start", exact=True).wait_for()
-    assert "run=" in student.url and "watch=" not in student.url
+    wait_for(lambda: "run=" in student.url and "watch=" not in student.url, 30,
+             "the copy's own link")
     assert_no_exception(student)
     assert_no_exception(page)
 
