@@ -82,6 +82,8 @@ class FitTicket:
 
 
 class Registry:
+    WARM_DELAY = 2.0  # seconds
+
     def __init__(self, slots: int | None = None, pause_after: float = 15.0,
                  park_after: float = 20.0, keep_for: float = 3600.0, host_idle: float = 300.0,
                  tick_every: float = 0.25, context=SPAWN, eval_budget: float = 0.1,
@@ -96,6 +98,7 @@ class Registry:
         self._datasets: dict[str, object] = {}
         self._host: Host | None = None
         self._last_wanted = time.monotonic()
+        self._warm_from: float | None = None  # when warm() wants the process started
         self._fits_waiting: list[FitTicket] = []
         self._fits: dict[str, FitTicket] = {}
         self._jobs: list = []  # comparisons, cancelled when nobody asks after them
@@ -133,10 +136,12 @@ class Registry:
             return self._runs.get(self._codes.get(code, ""))
 
     def warm(self):
-        """Someone is on a page that may train soon: have the process ready before Start."""
+        """Someone is on a page that may train soon: have the process ready before Start. It
+        starts from the housekeeping thread WARM_DELAY seconds later, so that importing torch
+        there does not compete with drawing that page for the CPU."""
         with self._lock:
             self._last_wanted = time.monotonic()
-        self.host()
+            self._warm_from = self._warm_from or self._last_wanted + self.WARM_DELAY
 
     def host(self) -> Host:
         """The training process, started if there is none."""
@@ -233,8 +238,17 @@ class Registry:
             now = time.monotonic()
             self._tend_runs(now)
             self._tend_jobs(now)
+            self._start_when_warmed(now)
             self._retire_idle_host(now)
             self._start_fits()
+
+    def _start_when_warmed(self, now: float):
+        with self._lock:
+            due = self._warm_from is not None and now >= self._warm_from
+            if due:
+                self._warm_from = None
+        if due:
+            self.host()
 
     def _tend_runs(self, now: float):
         """Pause, park or retry each run; forget those nobody has looked at for keep_for.
