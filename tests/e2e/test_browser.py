@@ -185,18 +185,28 @@ def pause(page):
     page.get_by_role("button", name="Start", exact=True).wait_for()
 
 
-def test_a_reload_keeps_the_run(page, app_url):
-    open_app(page, app_url, "?dim=2")
-    train_for_a_moment(page, steps=10)
-    pause(page)
-    wait_for(lambda: "run=" in page.url)
-    settled = shown_step(page)
-    features = first_trace_x(page)
+def reload_page(page):
     page.reload()  # F5: a new browser session, the same URL
     wait_idle(page)
     page.wait_for_selector(".js-plotly-plot")
+
+
+def test_a_reload_keeps_the_run(page, app_url):
+    open_app(page, app_url, "?dim=2")
+    page.wait_for_selector(".js-plotly-plot")
+    untrained = first_trace_x(page)
+    for step in range(1, 4):  # steps whose count is known, unlike a pause's
+        page.get_by_role("button", name="One step", exact=True).click()
+        wait_for(lambda: shown_step(page) == step, 60, f"step {step}")
+    wait_for(lambda: "run=" in page.url)
+    settled = 3
+    reload_page(page)
     wait_for(lambda: shown_step(page) == settled, 30, "the run's step after the reload")
-    assert first_trace_x(page) == features
+    wait_for(lambda: first_trace_x(page) != untrained, 30, "the trained features")
+    trained = first_trace_x(page)
+    reload_page(page)  # the features drawn from the run the server kept, not from the tab
+    wait_for(lambda: shown_step(page) == settled and first_trace_x(page) == trained, 30,
+             "the same features after another reload")
     page.get_by_role("button", name="One step", exact=True).click()
     wait_for_step(page, settled)  # and it carries on from there
     assert_no_exception(page)
