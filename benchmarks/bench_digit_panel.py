@@ -6,7 +6,7 @@
    and adding "your digit" to the feature figure; per refresh, taking one digit apart (its
    feature, the anatomy under the run's loss and under all seven) and building the panel's
    three figures as JSON (what Streamlit sends).
-2. Training speed of the live Trainer while a thread here plays the page twice a second, with
+2. Training speed of a live run while a thread here plays the page twice a second, with
    and without the panel open (a drawn digit on screen: its point on the chart and the panel
    refreshed with every new snapshot). The two alternate for several rounds (this machine
    drifts); the ratio is of medians.
@@ -26,8 +26,9 @@ from lossviz.checkpoint import checkpoint_bytes
 from lossviz.data import load_bundled
 from lossviz.figures.digit import family_figure, probability_figure, push_figure, with_your_digit
 from lossviz.figures.training import playground_figures
+from lossviz.registry import Registry
+from lossviz.snapshot import fresh_snapshot
 from lossviz.train import Run, preset_config
-from lossviz.trainer import Trainer, fresh_snapshot
 
 
 def panel_json(model, digit, class_names) -> list[str]:
@@ -115,18 +116,22 @@ def main():
     args = parser.parse_args()
     dataset = load_bundled()
     refresh_costs(dataset)
-    trainer = Trainer(preset_config("cosface", 3, epochs=1000), dataset)
+    registry = Registry()
+    trainer = registry.create(preset_config("cosface", 3, epochs=1000), dataset)
     closed, opened = [], []
     try:
         for _ in range(args.rounds):
             closed.append(samples_per_s(trainer, dataset, args.seconds, False))
             opened.append(samples_per_s(trainer, dataset, args.seconds, True))
     finally:
-        trainer.stop()
+        registry.stop()
     print("live trainer, page refreshing, panel closed: "
           + ", ".join(f"{r:,.0f}" for r in closed) + " samples/s")
     print("live trainer, page refreshing, panel open:   "
           + ", ".join(f"{r:,.0f}" for r in opened) + " samples/s")
+    if statistics.median(closed) == 0:
+        print("no training seen in the closed phases: give it more --seconds")
+        return
     ratio = statistics.median(opened) / statistics.median(closed)
     print(f"ratio of medians open/closed = {ratio:.2f}")
 

@@ -3,10 +3,10 @@
     python -m benchmarks.bench_training [--seconds 5] [--rounds 3]
 
 1. Throughput: the same model and data trained (a) by a bare loop of Run.train_step in this
-   process, with all its threads, and (b) by the live Trainer (its own process) while a thread
+   process, with all its threads, and (b) by a live run (in the training process) while a thread
    here plays the page twice a second: it takes a snapshot, builds the playground's figures when
    the snapshot is new (as the page does) and turns them into JSON (as Streamlit does to send
-   them). The Trainer also runs with nobody drawing, which separates what its own evaluations
+   them). The live run also trains with nobody drawing, which separates what its own evaluations
    cost from what the page costs. This machine's speed drifts by 10% and more within a minute,
    so the three phases alternate for several rounds (the trainer paused during the bare loop)
    and the ratios are of medians.
@@ -25,7 +25,9 @@ import torch
 from lossviz.data import load_bundled
 from lossviz.figures.training import playground_figures
 from lossviz.train import Run, preset_config
-from lossviz.trainer import History, Snapshot, Trainer, training_threads
+from lossviz.host import training_threads
+from lossviz.registry import Registry
+from lossviz.snapshot import History, Snapshot
 
 
 def bare_rate(config, dataset, seconds):
@@ -84,7 +86,8 @@ def live_window(trainer, config, class_names, seconds, with_page: bool):
 
 
 def throughput(config, dataset, seconds, rounds):
-    trainer = Trainer(config, dataset)
+    registry = Registry()
+    trainer = registry.create(config, dataset)
     bare, alone, with_page, intervals = [], [], [], []
     try:
         for _ in range(rounds):
@@ -95,7 +98,7 @@ def throughput(config, dataset, seconds, rounds):
             intervals += gaps
         threads = trainer.snapshot().threads
     finally:
-        trainer.stop()
+        registry.stop()
     return bare, alone, with_page, statistics.median(intervals), threads
 
 

@@ -1,21 +1,21 @@
 """Several runs that differ only in their loss (or one parameter of it), trained one after
-another in the background. Every run shares the seed, hence the initial weights and the data
-order. A server-wide cache trains each distinct configuration once: a class of thirty opening
-the same comparison starts one set of trainings, not thirty."""
+another in the server's training process. Every run shares the seed, hence the initial
+weights and the data order. A server-wide cache trains each distinct configuration once: a
+class of thirty opening the same comparison starts one set of trainings, not thirty."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import threading
-from concurrent.futures import Future
+import time
 from dataclasses import dataclass
 
 from lossviz.data import Dataset
 from lossviz.export import EpochHistory, run_table_row
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES, resolve_params
-from lossviz.train import RULES, Evaluation, Run, TrainConfig, preset_config, train_epochs
+from lossviz.train import (RULES, Evaluation, Run, TrainConfig, finish, preset_config,
+                           train_stepwise)
 
 # The source material's closing claim, easiest last: m*theta > cos(theta) - m > cos(theta + m).
 DIFFICULTY_RANKING = ("sphereface", "cosface", "arcface")
@@ -39,6 +39,13 @@ def train_one(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None, 
               on_finish=None) -> RunResult:
     """One comparison run. on_epoch(epoch) follows it; on_finish(run, metrics, history) gets
     the trained run itself (the CLI writes its folder from it)."""
+    return finish(train_one_stepwise(label, config, dataset, on_epoch, progress, on_finish))
+
+
+def train_one_stepwise(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None,
+                       progress=None, on_finish=None):
+    """train_one as a generator that yields after every training step and returns the
+    RunResult: a training process steps it between the steps of live runs."""
     run, history = Run(config, dataset), EpochHistory()
 
     def record(run_, epoch, loss, accuracy):
@@ -46,7 +53,7 @@ def train_one(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None, 
         if on_epoch:
             on_epoch(epoch)
 
-    metrics = train_epochs(run, dataset, progress, on_epoch=record)
+    metrics = yield from train_stepwise(run, dataset, progress, on_epoch=record)
     if on_finish:
         on_finish(run, metrics, history)
     evaluation = run.evaluate()
@@ -56,11 +63,12 @@ def train_one(label: str, config: TrainConfig, dataset: Dataset, on_epoch=None, 
 
 class RunCache:
     """Each distinct (configuration, data set) is trained once per server; whoever asks while
-    it trains waits for the same result."""
+    it trains shares that training. One that nobody waits for any more is cancelled, and a
+    failed or cancelled one is not kept: the next ask trains it again."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._futures: dict[str, Future] = {}
+        self._entries: dict[str, list] = {}  # key -> [ticket, how many wait for it]
 
     @staticmethod
     def key(config: TrainConfig, dataset: Dataset) -> str:
@@ -73,22 +81,33 @@ class RunCache:
                 settings[name] = float(settings[name])
         return json.dumps([settings, dataset.name], sort_keys=True)
 
-    def result(self, label, config, dataset, on_epoch=None) -> RunResult:
+    def ask(self, label: str, config: TrainConfig, dataset: Dataset, train):
+        """The ticket (future, epoch, waiting, cancel()) of this configuration's training;
+        train(label, config, dataset) starts one (lossviz.registry.Registry.fit)."""
         key = self.key(config, dataset)
         with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if owner:
-                future = self._futures[key] = Future()
-        if owner:
-            try:
-                future.set_result(train_one(label, config, dataset, on_epoch))
-            except Exception as err:
-                with self._lock:
-                    del self._futures[key]  # a failure is not cached: the next ask retries
-                future.set_exception(err)
-        result = future.result()
-        return dataclasses.replace(result, label=label, row={**result.row, "run": label})
+            entry = self._entries.get(key)
+            if entry is None or _failed(entry[0].future):
+                entry = self._entries[key] = [train(label, config, dataset), 0]
+            entry[1] += 1
+            return entry[0]
+
+    def release(self, ticket, config: TrainConfig, dataset: Dataset):
+        """One who asked no longer waits; the last one cancels an unfinished training."""
+        key = self.key(config, dataset)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] is not ticket:
+                return
+            entry[1] -= 1
+            if entry[1] > 0 or ticket.future.done():
+                return
+            del self._entries[key]
+        ticket.cancel()
+
+
+def _failed(future) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
 
 
 @dataclass(frozen=True)
@@ -99,49 +118,75 @@ class Progress:
     total: int  # how many runs
     error: str | None = None
     waiting: bool = False  # for a free training slot on the server
+    cancelled: bool = False
 
     @property
     def done(self) -> bool:
-        return len(self.results) == self.total or self.error is not None
+        return len(self.results) == self.total or self.error is not None or self.cancelled
 
 
 class Comparison:
-    """Trains its runs one after another in a background thread; progress() is a snapshot."""
+    """Its runs, trained one after another in the server's training process (through the
+    RunCache, so identical runs train once); progress() is a snapshot. Nothing here waits:
+    each finished run's Future asks for the next one."""
 
     def __init__(self, configs: dict[str, TrainConfig], dataset: Dataset, cache: RunCache,
-                 slots: threading.Semaphore | None = None):
-        self._configs, self.dataset, self._cache = configs, dataset, cache
-        self._slots = slots  # shared with the playground: at most N trainings per server
+                 train):
+        self._items, self.dataset = list(configs.items()), dataset
+        self._cache, self._train = cache, train
         self._lock = threading.Lock()
-        self._progress = Progress((), None, 0, len(configs))
-        self._thread = threading.Thread(target=self._train_all, name="lossviz-compare",
-                                        daemon=True)
-        self._thread.start()
+        self._results, self._error, self._cancelled = [], None, False
+        self._ticket = None
+        self.last_seen = time.monotonic()
+        self._next()
 
     def progress(self) -> Progress:
+        """Where the comparison is; asking also tells it someone is still watching."""
+        self.last_seen = time.monotonic()
+        return self._progress()
+
+    @property
+    def done(self) -> bool:
+        return self._progress().done
+
+    def _progress(self) -> Progress:
         with self._lock:
-            return self._progress
+            ticket = self._ticket
+            current = self._items[len(self._results)][0] if ticket is not None else None
+            return Progress(tuple(self._results), current, ticket.epoch if ticket else 0,
+                            len(self._items), self._error, bool(ticket and ticket.waiting),
+                            self._cancelled)
 
-    def join(self, timeout=None):
-        self._thread.join(timeout)
-
-    def _set(self, **changes):
+    def cancel(self):
         with self._lock:
-            self._progress = dataclasses.replace(self._progress, **changes)
-
-    def _train_all(self):
-        for label, config in self._configs.items():
-            self._set(current=label, epoch=0, waiting=self._slots is not None)
-            try:
-                with self._slots or contextlib.nullcontext():
-                    self._set(waiting=False)
-                    result = self._cache.result(label, config, self.dataset,
-                                                on_epoch=lambda epoch: self._set(epoch=epoch))
-            except Exception as err:  # shown on the page instead of dying silently
-                self._set(current=None, error=f"{label}: {err}")
+            if self._ticket is None:
                 return
-            self._set(results=self.progress().results + (result,))
-        self._set(current=None)
+            ticket, self._ticket, self._cancelled = self._ticket, None, True
+            config = self._items[len(self._results)][1]
+        self._cache.release(ticket, config, self.dataset)
+
+    def _next(self):
+        with self._lock:
+            if self._cancelled or self._error or len(self._results) == len(self._items):
+                self._ticket = None
+                return
+            label, config = self._items[len(self._results)]
+            ticket = self._ticket = self._cache.ask(label, config, self.dataset, self._train)
+        ticket.future.add_done_callback(lambda future: self._finished(ticket, label, future))
+
+    def _finished(self, ticket, label: str, future):
+        with self._lock:
+            if ticket is not self._ticket:
+                return  # cancelled meanwhile
+            if future.cancelled() or future.exception() is not None:
+                why = "cancelled" if future.cancelled() else future.exception()
+                self._error = f"{label}: {why}"
+                self._ticket = None
+                return
+            result = future.result()
+            self._results.append(dataclasses.replace(result, label=label,
+                                                     row={**result.row, "run": label}))
+        self._next()
 
 
 def losses_comparison(losses, dim: int, epochs: int, seed: int) -> dict[str, TrainConfig]:

@@ -19,7 +19,7 @@ from lossviz.figures.static import (accuracy_figure, angle_histogram_figure, cur
                                     two_panel_lines)
 from lossviz.metrics import own_and_nearest_other, run_summary, steps_to_accuracy
 from lossviz.train import Run, params_in_force
-from lossviz.trainer import FRAME_POINTS
+from lossviz.snapshot import FRAME_POINTS
 
 HISTORY_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
 

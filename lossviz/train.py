@@ -374,11 +374,22 @@ class Run:
         torch.save(state, buffer)
         return buffer.getvalue()
 
+    def _match_bias(self, has_bias: bool):
+        """A run switched live to or from softmax keeps the model it had, with or without the
+        bias that only softmax uses: give this one the same parameters before loading."""
+        if has_bias == (self.model.bias is not None):
+            return
+        classes = self.model.weight.shape[0]
+        self.model.bias = torch.nn.Parameter(torch.zeros(classes, device=self.device)) \
+            if has_bias else None
+        self.optimizer = self._make_optimizer(self.config)
+
     @classmethod
     def from_state_bytes(cls, data: bytes, dataset: Dataset) -> "Run":
         """The Run that state_bytes() saved (bytes this app wrote, not a user's file)."""
         state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
         run = cls(TrainConfig(**state["config"]), dataset)
+        run._match_bias("bias" in state["model"])
         run.model.load_state_dict(state["model"])
         run.optimizer.load_state_dict(state["optimizer"])
         run.step, run.epoch, run._cursor = state["step"], state["epoch"], state["cursor"]
@@ -391,6 +402,21 @@ def train_epochs(run: Run, dataset: Dataset, progress=None, on_epoch=None) -> di
     """Train run.config.epochs epochs; the final metrics as plain numbers. After each epoch,
     on_epoch(run, epoch, train_loss, train_accuracy) may record history; its time is not
     counted in samples/s."""
+    return finish(train_stepwise(run, dataset, progress, on_epoch))
+
+
+def finish(steps):
+    """Run a stepwise generator to its end; what it returns."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def train_stepwise(run: Run, dataset: Dataset, progress=None, on_epoch=None):
+    """train_epochs one step at a time: a generator that yields after every step and returns
+    the final metrics, so that a training process can interleave it with other runs."""
     total = run.config.epochs * run.steps_per_epoch
     losses, accuracies, samples, nan_steps, training_seconds = [], [], 0, 0, 0.0
     while run.step < total and nan_steps <= 10:
@@ -403,6 +429,7 @@ def train_epochs(run: Run, dataset: Dataset, progress=None, on_epoch=None) -> di
         samples += size
         losses.append(loss)
         accuracies.append(accuracy)
+        yield
         if run.step % run.steps_per_epoch == 0:
             epoch = run.step // run.steps_per_epoch
             recent = slice(-run.steps_per_epoch, None)

@@ -4,6 +4,7 @@ and a Message saying so (in no language yet) is returned for the page to show.""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -11,13 +12,14 @@ from lossviz.i18n import Message
 from lossviz.losses import LOSSES
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # a run id or a watch code: letters, digits, - and _
 
 
 @dataclass(frozen=True)
 class Field:
     name: str  # the query-string key
     default: Any
-    kind: str = "float"  # float | int | bool | choice | multi
+    kind: str = "float"  # float | int | bool | choice | multi | id
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
@@ -68,6 +70,11 @@ def _parse_one(field: Field, text: str, warnings: list):
         if text.lower() in _TRUE | _FALSE:
             return text.lower() in _TRUE
         warnings.append(Message("app.link.not_on_off", dict(name=field.name, text=text)))
+        return None
+    if field.kind == "id":
+        if _ID.fullmatch(text):
+            return text
+        warnings.append(Message("runs.link.bad_id", dict(name=field.name, text=text[:40])))
         return None
     if field.kind == "choice":
         if text in field.choices:

@@ -1,56 +1,71 @@
-"""The training process behind a live Trainer: it owns the Run, steps it as fast as the CPU
-allows, and sends progress back over a pipe; it reads commands between two steps.
+"""The training process: it holds any number of runs and steps the busy ones in turn, as fast
+as the CPU allows, sending progress back over a pipe; it reads messages between two steps.
 
 A process rather than a thread in the web server: a training thread shares the interpreter
 lock with every page being drawn, so each figure stalls training, and this torch build runs
 its math about 15% slower off the main thread. Here training has its own interpreter and runs
 on its main thread.
 
-Messages in:  ("run",) ("pause",) ("step", n) ("update", config) ("restore", generation, state)
-              ("save", request) ("exit",)
-Messages out: ("ready", generation) once started, ("progress", Progress),
-              ("paused", generation, text) ("saved", request, bytes)
-              ("state", generation, bytes), the last one in answer to "exit".
+One process for many runs rather than one each: a run is a few hundred kilobytes, the
+imported torch several hundred megabytes, and the cores are the limit either way (8 runs in one
+process train as fast, together, as 8 processes would). Runs take turns one step at a time;
+each evaluates (for its page) about as often as the page can show it, less often when many
+runs share the process, so evaluations stay a modest share of the time.
+
+The messages are in lossviz.protocol.
 """
 from __future__ import annotations
 
 import math
 import os
+import statistics
+import threading
 import time
-from dataclasses import dataclass
+from collections import deque
 
 import torch
 
+from lossviz import protocol as p
 from lossviz.checkpoint import checkpoint_bytes
-from lossviz.train import Evaluation, Run, TrainConfig, params_in_force
-
-NAN_MESSAGE = ("The loss became NaN, infinite or exploded, so training paused and went back to "
-               "the weights before the update that broke them. Lower the learning rate, s or "
-               "the margin, or add a warm-up, then resume.")
+from lossviz.i18n import Message
+from lossviz.train import Run, params_in_force
 
 
-@dataclass(frozen=True)
-class Progress:
-    """What one evaluation tells the page: plain numbers and numpy arrays, cheap to send."""
-    generation: int
-    single: bool  # the answer to a "step" command
-    step: int
-    epoch: float
-    config: TrainConfig
-    params: dict
-    learning_rate: float
-    samples_per_s: float  # since the previous Progress; 0.0 when unknown
-    threads: int  # the thread count training uses now
-    train_loss: float
-    train_accuracy: float
-    evaluation: Evaluation
-
-
-def serve(conn, dataset, generation: int, state: bytes, threads: int | None, eval_budget: float):
-    """The process's main function: carry on the run saved in state until told to exit.
+def serve(conn, threads: int | None, eval_budget: float, refresh: tuple[float, float]):
+    """The process's main function: serve runs until told to exit or the web server is gone.
     threads=None lets a ThreadTuner choose as it goes."""
+    _exit_with_parent()
     tuner = ThreadTuner(os.cpu_count() or 1) if threads is None else ThreadTuner(threads, threads)
-    _Worker(conn, dataset, generation, state, eval_budget, tuner).serve()
+    _warm_up()
+    _Worker(conn, tuner, eval_budget, refresh).serve()
+
+
+def _warm_up():
+    """One training step and one evaluation on blank digits, before saying Ready: torch's
+    first calls set up its kernels and take seconds, which the first Start would otherwise
+    wait for (the process starts while the student reads the page)."""
+    from lossviz.model import FeatureNet, to_input
+    for dim in (2, 3):
+        model = FeatureNet(dim).to(memory_format=torch.channels_last)
+        images = to_input(torch.zeros(128, 28, 28, dtype=torch.uint8))
+        model(images).sum().backward()
+        model.eval()
+        with torch.no_grad():
+            model(to_input(torch.zeros(250, 28, 28, dtype=torch.uint8)))
+
+
+def _exit_with_parent(every: float = 0.5):
+    """The web server killed outright (SIGKILL) closes our pipe, which the loop notices between
+    two steps; this also catches a step that never ends. A daemon thread, so it costs nothing
+    while training."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class ThreadTuner:
@@ -116,93 +131,204 @@ class ThreadTuner:
         torch.set_num_threads(threads)
 
 
-class _Worker:
-    def __init__(self, conn, dataset, generation: int, state: bytes, eval_budget: float,
-                 tuner: ThreadTuner):
-        self.conn, self.dataset, self.generation, self.tuner = conn, dataset, generation, tuner
-        self.run = Run.from_state_bytes(state, dataset)
-        self.eval_budget = eval_budget  # share of the time spent evaluating the test subset
+class _LiveRun:
+    """A playground run: trains while told to run, or for a number of single steps."""
+
+    def __init__(self, run_id: str, generation: int, run: Run):
+        self.run_id, self.generation, self.run = run_id, generation, run
         self.running, self.singles, self.finish_announced = False, 0, False
         self.timer = _Throughput()
-        self.last_eval, self.eval_cost = 0.0, 0.0
+        self.last_eval = 0.0
 
+    @property
+    def busy(self) -> bool:
+        return self.running or self.singles > 0
+
+
+class _FitRun:
+    """A comparison run: trains to its last epoch, then answers its request."""
+
+    def __init__(self, request: int, steps):
+        self.request, self.steps = request, steps
+
+    busy = True
+
+
+class _Worker:
+    MOST_EVALUATING = 0.5  # share of the time
+    SLOWEST = 5.0  # seconds
+
+    def __init__(self, conn, tuner: ThreadTuner, eval_budget: float,
+                 refresh: tuple[float, float]):
+        self.conn, self.tuner = conn, tuner
+        self.eval_budget = eval_budget  # share of the time spent evaluating for the pages
+        self.refresh = refresh  # (shortest, longest) seconds between two evaluations of a run
+        self.datasets: dict[str, object] = {}
+        self.runs: dict[str, _LiveRun | _FitRun] = {}
+        self.eval_costs: deque = deque(maxlen=5)  # seconds, the last evaluations of any run
+
+    # ---- the loop ---------------------------------------------------------------------------
     def serve(self):
-        self.conn.send(("ready", self.generation))
+        self.conn.send(p.Ready(os.getpid()))
+        turns = iter(())
         while True:
-            if not (self.running or self.singles) or self.conn.poll():
-                try:
-                    message = self.conn.recv()  # blocks while there is nothing to train
-                except (EOFError, OSError):
-                    return  # the web server is gone: nobody to train for
-                if self.handle(message) == "exit":
-                    return
-            else:
-                self.train_one()
+            busy = [run_id for run_id, job in self.runs.items() if job.busy]
+            try:
+                # between two steps, read whatever has come; with nothing to train, wait for it
+                while not busy or self.conn.poll():
+                    if self.handle_safely(self.conn.recv()) == "exit":
+                        return
+                    busy = [run_id for run_id, job in self.runs.items() if job.busy]
+            except (EOFError, OSError):
+                return  # the web server is gone: nobody to train for
+            run_id = next(turns, None)
+            if run_id not in busy:  # a new round: every busy run takes one step in turn
+                turns = iter(busy)
+                run_id = next(turns)
+            self.take_turn(run_id, len(busy))
 
-    def handle(self, message: tuple) -> str | None:
-        kind = message[0]
-        if kind == "run":
-            self.running = True
-            self.timer.reset()
-        elif kind == "pause":
-            if self.running and self.timer.samples:
-                self.publish(single=False)  # the page shows where training stopped
-            self.running, self.singles = False, 0
-        elif kind == "step":
-            self.running, self.singles = False, self.singles + message[1]
-            self.timer.reset()
-        elif kind == "update":
-            self.run.reconfigure(message[1])
-        elif kind == "restore":
-            self.generation, self.run = message[1], Run.from_state_bytes(message[2], self.dataset)
-            self.running, self.singles, self.finish_announced = False, 0, False
-        elif kind == "save":
-            self.conn.send(("saved", message[1], checkpoint_bytes(self.run)))
-        elif kind == "exit":
-            self.conn.send(("state", self.generation, self.run.state_bytes()))
-            return "exit"
+    def take_turn(self, run_id: str, sharing: int):
+        job = self.runs[run_id]
+        if isinstance(job, _FitRun):
+            self.fit_step(run_id, job)
+        else:
+            self.train_one(job, sharing)
+
+    # ---- messages -----------------------------------------------------------------------------
+    def handle_safely(self, message) -> str | None:
+        """One run's trouble (a state that does not load, a failed update) is told to its page
+        and must not end the process that trains everyone else's runs."""
+        try:
+            return self.handle(message)
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"
+            if hasattr(message, "request"):
+                self.conn.send(p.Failed(message.request, error))
+            elif job := self.live(getattr(message, "run_id", "")):
+                self.pause(job, Message("runs.error", {"error": error}))
+            return None
+
+    def handle(self, message) -> str | None:
+        match message:
+            case p.AddData(key, dataset):
+                self.datasets[key] = dataset
+            case p.Load(run_id, generation, data_key, state):
+                run = Run.from_state_bytes(state, self.datasets[data_key])
+                self.runs[run_id] = _LiveRun(run_id, generation, run)
+            case p.Update(run_id, config):
+                if job := self.live(run_id):
+                    job.run.reconfigure(config)
+            case p.Resume(run_id):
+                if job := self.live(run_id):
+                    job.running = True
+                    job.timer.reset()
+                    job.last_eval = 0.0  # the page sees the first step at once
+            case p.Pause(run_id):
+                if (job := self.live(run_id)) and job.running:
+                    job.running = False
+                    if job.timer.samples:
+                        self.publish(job, single=False)  # the page shows where training stopped
+                self.conn.send(p.PauseDone(run_id))
+            case p.Step(run_id, count):
+                if job := self.live(run_id):
+                    job.singles += count
+                    job.timer.reset()
+            case p.Save(run_id, request):
+                self.answer(request, lambda: checkpoint_bytes(self.live(run_id).run))
+            case p.Fetch(run_id, request):
+                self.answer(request, lambda: self.live(run_id).run.state_bytes())
+            case p.Park(run_id, request):
+                self.answer(request, lambda: self.runs.pop(run_id).run.state_bytes())
+            case p.Fit(run_id, request, label, config, data_key):
+                self.start_fit(run_id, request, label, config, self.datasets[data_key])
+            case p.Drop(run_id):
+                self.runs.pop(run_id, None)
+            case p.Exit():
+                return "exit"
         return None
 
-    def train_one(self):
-        run = self.run
-        if self.running and run.finished and not self.finish_announced:
-            self.finish_announced = True
-            self.pause(f"Finished {run.config.epochs} epochs. Start again to keep training at "
-                       "the final learning rate.")
+    def live(self, run_id: str) -> _LiveRun | None:
+        job = self.runs.get(run_id)
+        return job if isinstance(job, _LiveRun) else None
+
+    def answer(self, request: int, compute):
+        try:
+            self.conn.send(p.Reply(request, compute()))
+        except Exception as err:  # an unknown run, a failed save: the page's Future says why
+            self.conn.send(p.Failed(request, f"{type(err).__name__}: {err}"))
+
+    # ---- live runs ----------------------------------------------------------------------------
+    def train_one(self, job: _LiveRun, sharing: int):
+        run = job.run
+        if job.running and run.finished and not job.finish_announced:
+            job.finish_announced = True
+            self.pause(job, Message("runs.finished", {"epochs": run.config.epochs}))
             return
         try:
             started = time.perf_counter()
             loss, accuracy, size = run.train_step()
             self.tuner.add(size, time.perf_counter() - started)
         except Exception as err:  # shown on the page; the process stays usable
-            self.pause(f"Training paused: {err}")
+            self.pause(job, Message("runs.error", {"error": str(err)}))
             return
         if math.isnan(loss):
-            self.pause(NAN_MESSAGE)
+            # the run went back to its last good weights: show them, and say what happened
+            self.publish(job, single=False)
+            self.pause(job, run.divergence or Message("runs.nan"))
             return
-        self.timer.add(size, loss, accuracy)
-        single = self.singles > 0
-        self.singles -= single
-        # evaluate within the time budget, but at least every 2 s: one slow evaluation (a busy
-        # machine, a first call) must not freeze the view
-        interval = min(2.0, max(0.5, self.eval_cost / self.eval_budget))
-        if single or time.monotonic() - self.last_eval >= interval:
+        job.timer.add(size, loss, accuracy)
+        single = job.singles > 0
+        job.singles -= single
+        if single or time.monotonic() - job.last_eval >= self.eval_interval(sharing):
             started = time.monotonic()
-            self.publish(single)
-            self.last_eval, self.eval_cost = time.monotonic(), time.monotonic() - started
+            self.publish(job, single)
+            job.last_eval = time.monotonic()
+            self.eval_costs.append(job.last_eval - started)
 
-    def pause(self, text: str):
-        self.running, self.singles = False, 0
-        self.conn.send(("paused", self.generation, text))
+    def eval_interval(self, sharing: int) -> float:
+        """Evaluate within the time budget (shared by every busy run), but at least every
+        refresh[1] seconds, so that eight runs do not make each other's views stand still;
+        unless evaluations would then take more than half of the time (a machine so busy that
+        one takes a second): training must go on. Still, never a view still for longer than
+        SLOWEST seconds. The cost is the median of the last evaluations of any run: they all
+        evaluate the same test digits, and one slow first call must not set a run's pace."""
+        shortest, longest = self.refresh
+        cost = sharing * statistics.median(self.eval_costs or [0.0])
+        return min(self.SLOWEST, max(shortest, min(longest, cost / self.eval_budget),
+                                     cost / self.MOST_EVALUATING))
 
-    def publish(self, single: bool):
-        run = self.run
+    def pause(self, job: _LiveRun, message: Message):
+        job.running, job.singles = False, 0
+        self.conn.send(p.Paused(job.run_id, job.generation, message))
+
+    def publish(self, job: _LiveRun, single: bool):
+        run = job.run
         evaluation = run.evaluate()
-        loss, accuracy, speed = self.timer.take()
-        self.conn.send(("progress", Progress(
-            self.generation, single, run.step, run.step / run.steps_per_epoch, run.config,
-            params_in_force(run.config, run.step), run.learning_rate(), speed, self.tuner.threads,
-            loss, accuracy, evaluation)))
+        loss, accuracy, speed = job.timer.take()
+        self.conn.send(p.Progress(
+            job.run_id, job.generation, single, run.step, run.step / run.steps_per_epoch,
+            run.config, params_in_force(run.config, run.step), run.learning_rate(), speed,
+            self.tuner.threads, loss, accuracy, evaluation))
+
+    # ---- comparison runs ----------------------------------------------------------------------
+    def start_fit(self, run_id: str, request: int, label, config, dataset):
+        from lossviz.compare import train_one_stepwise  # compare imports the figures' exports
+
+        def on_epoch(epoch):
+            self.conn.send(p.FitEpoch(run_id, epoch))
+
+        self.runs[run_id] = _FitRun(request, train_one_stepwise(label, config, dataset,
+                                                                on_epoch))
+
+    def fit_step(self, run_id: str, job: _FitRun):
+        try:
+            next(job.steps)
+        except StopIteration as done:
+            del self.runs[run_id]
+            self.conn.send(p.Reply(job.request, done.value))
+        except Exception as err:
+            del self.runs[run_id]
+            self.conn.send(p.Failed(job.request, f"{type(err).__name__}: {err}"))
 
 
 class _Throughput:

@@ -7,6 +7,7 @@ from lossviz.compare import (DIFFICULTY_RANKING, Comparison, difficulty_sentence
 from lossviz.export import comparison_images
 from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_figure
 from lossviz.losses import LOSSES
+from lossviz.ui import runs as live_runs
 from lossviz.urlstate import Field
 
 PAGE = "compare"
@@ -65,9 +66,19 @@ def parameter_runs(dim, epochs, seed):
 
 
 def start(configs, dataset):
-    st.session_state[ui.key(PAGE, "job")] = Comparison(configs, dataset, ui.run_cache(),
-                                                       ui.trainer_slots())
+    """One comparison per session at a time: a new one replaces (cancels) the last."""
+    cancel()
+    runs = live_runs.registry()
+    job = Comparison(configs, dataset, ui.run_cache(), runs.fit)
+    runs.cancel_when_unwatched(job)
+    st.session_state[ui.key(PAGE, "job")] = job
     st.session_state[ui.key(PAGE, "polling")] = True
+
+
+def cancel():
+    job = st.session_state.get(ui.key(PAGE, "job"))
+    if job is not None:
+        job.cancel()
 
 
 def results_view(job):
@@ -82,7 +93,9 @@ def results_view(job):
         text = f"{finished} of {progress.total} runs done" + (
             f" · {doing}" if progress.current else "")
         st.progress(finished / progress.total, text=text)
-        if progress.error:
+        if progress.cancelled:
+            st.info(ui.t("runs.compare.cancelled"))
+        elif progress.error:
             st.error(f"A run failed: {progress.error}")
         if progress.results:
             draw_results(progress, job.dataset.class_names)
@@ -115,10 +128,14 @@ def compare_page():
                  "trained once per server and shared.")
     configs = chosen_runs()
     dataset, _ = ui.shared_dataset("bundled", None)
-    st.button("Run the comparison", icon=":material/play_arrow:", type="primary",
-              disabled=configs is None, on_click=start, args=(configs, dataset),
-              key=ui.key(PAGE, "run"))
     job = st.session_state.get(ui.key(PAGE, "job"))
+    if job is not None and not job.done:
+        st.button(ui.t("runs.compare.cancel"), icon=":material/stop:", on_click=cancel,
+                  key=ui.key(PAGE, "cancel"))
+    else:
+        st.button("Run the comparison", icon=":material/play_arrow:", type="primary",
+                  disabled=configs is None, on_click=start, args=(configs, dataset),
+                  key=ui.key(PAGE, "run"))
     if job is not None:
         results_view(job)
     ui.write_url(PAGE, FIELDS)

@@ -10,12 +10,15 @@ from lossviz.data import DATA_ENV, FOLDERS_ENV, SOURCES
 from lossviz.checkpoint import MAX_BYTES, CheckpointError, load_checkpoint
 from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
                             snapshot_features_image, snapshot_gif)
-from lossviz.figures.training import picked_test_index, playground_figures
+from lossviz.figures.training import picked_test_index
+from lossviz.live import LiveRun
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
+from lossviz.settings import PARAMS, edited, settings_of, within
+from lossviz.snapshot import PAUSED, WAITING
 from lossviz.train import (DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device,
                            settled_params)
-from lossviz.trainer import PAUSED, WAITING, Trainer
+from lossviz.ui import runs as live_runs
 from lossviz.ui.digit_panel import DigitPanel
 from lossviz.urlstate import Field, loss_param_fields
 
@@ -23,20 +26,23 @@ PAGE = "playground"
 FIELDS = [
     Field("loss", "arcface", "choice", choices=tuple(LOSSES)),
     Field("dim", 2, "int", 2, 3),
-    Field("lr", 0.003, "float", 0.0001, 0.1),
+    Field("lr", 0.003, "float", 0.0001, 1.0),
     Field("optimizer", "adam", "choice", choices=OPTIMIZERS),
-    Field("seed", 0, "int", 0, 1_000_000),
-    Field("warmup", 0, "int", 0, 5000),
-    Field("epochs", 30, "int", 1, 300),
+    Field("seed", 0, "int", 0, 2**32 - 1),
+    Field("warmup", 0, "int", 0, 100_000),
+    Field("epochs", 30, "int", 1, 1000),
     Field("lambda_min", 5.0, "float", 0.0, 1000.0),
     Field("device", "auto", "choice", choices=DEVICES),
     Field("data", "bundled", "choice", choices=SOURCES),
     *loss_param_fields(preset="2d"),
+    Field("run", "", "id"),  # this session's run in the server's registry
+    Field("watch", "", "id"),  # someone else's run, watched read-only
 ]
-# widget -> TrainConfig field: read to build the config, written back when a checkpoint loads
+RANGES = {f.name: (f.low, f.high) for f in FIELDS}
+# widget -> TrainConfig field: read to edit the run's config, written back when a run attaches
 CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
                   "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
-                  "lambda_min": "lambda_min"}
+                  "lambda_min": "lambda_min", "device": "device"}
 
 
 def load_preset(loss: str, dim: int):
@@ -59,59 +65,113 @@ def data_controls():
     return dataset
 
 
-def margin_controls(loss: str) -> dict:
-    params = {p.name: ui.param_slider(PAGE, loss, p) for p in LOSSES[loss].params if p.name != "lam"}
+def margin_controls(loss: str):
+    for p in LOSSES[loss].params:
+        if p.name != "lam":
+            ui.param_slider(PAGE, loss, p)
     if "lam" in {p.name for p in LOSSES[loss].params}:
-        st.number_input("λ floor (annealed from 1000)", 0.0, 1000.0, step=1.0,
-                        key=ui.key(PAGE, "lambda_min"))
-    return params
+        number_setting("λ floor (annealed from 1000)", "lambda_min", step=1.0)
 
 
-def config_controls() -> TrainConfig:
+def number_setting(label: str, name: str, **options):
+    """A number input whose range is its Field's: each setting's range is defined once."""
+    low, high = RANGES[name]
+    return st.number_input(label, low, high, key=ui.key(PAGE, name), **options)
+
+
+def config_controls():
     with st.sidebar:
         loss = st.selectbox("Loss", list(LOSSES), key=ui.key(PAGE, "loss"), format_func=ui.loss_titles())
         dim = st.radio("Feature dimension", (2, 3), key=ui.key(PAGE, "dim"), horizontal=True,
                        format_func=lambda d: f"{d}D")
         st.button("Load the preset for this loss and dimension", on_click=load_preset,
                   args=(loss, dim), key=ui.key(PAGE, "preset"))
-        params = margin_controls(loss)
+        margin_controls(loss)
         with st.expander("Training", expanded=False):
-            st.number_input("learning rate", 0.0001, 0.1, step=0.0005, format="%.4f",
-                            key=ui.key(PAGE, "lr"))
+            number_setting("learning rate", "lr", step=0.0005, format="%.4f")
             st.selectbox("optimizer", OPTIMIZERS, key=ui.key(PAGE, "optimizer"),
                          format_func={"adam": "Adam", "sgd": "SGD with momentum"}.get)
-            st.number_input("epochs", 1, 300, key=ui.key(PAGE, "epochs"))
-            st.number_input("margin warm-up steps", 0, 5000, step=50, key=ui.key(PAGE, "warmup"))
-            st.number_input("seed", 0, 1_000_000, key=ui.key(PAGE, "seed"))
+            number_setting("epochs", "epochs")
+            number_setting("margin warm-up steps", "warmup", step=50)
+            number_setting("seed", "seed")
             st.selectbox("device", DEVICES, key=ui.key(PAGE, "device"))
-    settings = {field: ui.value(PAGE, widget) for widget, field in CONFIG_WIDGETS.items()}
-    return TrainConfig(params=params, device=usable_device(), **settings)
 
 
 def usable_device() -> str:
-    device = ui.value(PAGE, "device")
+    """The chosen device, or the CPU where this machine does not have it (see device_note)."""
     try:
-        resolve_device(device)
-        return device
-    except ValueError as err:
-        st.sidebar.error(f"{err}; training on the CPU instead.")
+        resolve_device(ui.value(PAGE, "device"))
+        return ui.value(PAGE, "device")
+    except ValueError:
         return "cpu"
 
 
-def session_trainer(config: TrainConfig, dataset) -> Trainer:
-    """This browser session's trainer: created once, updated in place when it can be, and
-    reset when the model itself must change (dimension, seed, device, data)."""
-    trainer = st.session_state.get(ui.key(PAGE, "trainer"))
-    if trainer is None or trainer.dataset is not dataset:
-        if trainer is not None:
-            trainer.stop(timeout=0)
-        trainer = Trainer(config, dataset, slots=ui.trainer_slots())
-        st.session_state[ui.key(PAGE, "trainer")] = trainer
-    elif needs_reset(trainer.config, config):
-        trainer.reset(config)
-    elif trainer.config != config:
-        trainer.update(config)
-    return trainer
+def device_note():
+    device = ui.value(PAGE, "device")
+    if usable_device() != device:
+        st.sidebar.error(f"device {device!r} is not available on this machine; training on "
+                         "the CPU instead.")
+
+
+def sidebar_settings() -> dict:
+    """What the sidebar shows, named as TrainConfig fields ("params.m" for a parameter)."""
+    values = {field: ui.value(PAGE, widget) for widget, field in CONFIG_WIDGETS.items()}
+    values["device"] = usable_device()
+    loss = values["loss"]
+    values.update({PARAMS + p.name: ui.value(PAGE, f"{loss}.{p.name}")
+                   for p in LOSSES[loss].params if p.name != "lam"})
+    return values
+
+
+def show_settings(config: TrainConfig):
+    """Set the sidebar to a run's settings (a run attached, a checkpoint loaded), so that the
+    next rerun edits that run rather than replacing it. What the sidebar cannot show within
+    its ranges stays in the run as it is, and the page says so."""
+    widgets = {field: widget for widget, field in CONFIG_WIDGETS.items()}
+    values = settings_of(config, tuple(widgets))
+    names = {name: widgets.get(name) or f"{config.loss}.{name.removeprefix(PARAMS)}"
+             for name in values}
+    shown, clamped = within(values, {name: RANGES.get(names[name], (None, None))
+                                     for name in values})
+    for name, value in shown.items():
+        st.session_state[ui.key(PAGE, names[name])] = value
+    st.session_state[ui.key(PAGE, "shown")] = sidebar_settings()
+    st.session_state[ui.key(PAGE, "unshown")] = clamped
+
+
+def unshown_note():
+    clamped = st.session_state.get(ui.key(PAGE, "unshown"))
+    if clamped:
+        st.sidebar.info(ui.t("runs.unshown", settings=", ".join(
+            f"{name.removeprefix(PARAMS)} = {value:g}" for name, (value, _) in clamped.items())))
+
+
+def session_run(dataset) -> LiveRun:
+    """This session's run: the one in the URL or kept from the last rerun, else a new one."""
+    run, attached, note = live_runs.own_run(ui.key(PAGE, "run"), dataset,
+                                            lambda: edited(TrainConfig(), {}, sidebar_settings()))
+    if note is not None:
+        st.warning(ui.say(note), icon="⚠️")
+    if attached:
+        show_settings(run.config)
+    return run
+
+
+def apply_sidebar(run: LiveRun) -> TrainConfig:
+    """The sidebar edits the run's own config (what it changed since the last rerun); a change
+    the model cannot take (dimension, seed, device) starts a new run."""
+    now = sidebar_settings()
+    before = st.session_state.get(ui.key(PAGE, "shown"), now)
+    config = edited(run.config, before, now)
+    st.session_state[ui.key(PAGE, "shown")] = now
+    unshown = st.session_state.get(ui.key(PAGE, "unshown")) or {}
+    st.session_state[ui.key(PAGE, "unshown")] = {  # a setting moved is the sidebar's again
+        name: value for name, value in unshown.items() if before.get(name) == now.get(name)}
+    if needs_reset(run.config, config):
+        run.reset(config)
+    elif run.config != config:
+        run.update(config)
+    return config
 
 
 def feasibility_note(config: TrainConfig):
@@ -125,18 +185,25 @@ def feasibility_note(config: TrainConfig):
                    f"{math.degrees(result.halfwidth):.1f}° of its weight.", icon="⚠️")
 
 
-def control_buttons(trainer: Trainer):
+def control_buttons(run: LiveRun):
     start, step, reset = st.columns(3)
-    if trainer.wants_to_run:
-        start.button("Pause", icon=":material/pause:", on_click=trainer.pause,
+    if run.wants_to_run:
+        start.button("Pause", icon=":material/pause:", on_click=run.pause,
                      key=ui.key(PAGE, "pause"), width="stretch")
     else:
-        start.button("Start", icon=":material/play_arrow:", on_click=trainer.start,
+        start.button("Start", icon=":material/play_arrow:", on_click=run.start,
                      key=ui.key(PAGE, "start"), type="primary", width="stretch")
-    step.button("One step", icon=":material/skip_next:", on_click=trainer.step,
+    step.button("One step", icon=":material/skip_next:", on_click=run.step,
                 key=ui.key(PAGE, "step"), width="stretch")
-    reset.button("Reset", icon=":material/restart_alt:", on_click=lambda: trainer.reset(trainer.config),
+    reset.button("Reset", icon=":material/restart_alt:", on_click=lambda: run.reset(run.config),
                  key=ui.key(PAGE, "reset"), width="stretch")
+
+
+def share_link(run: LiveRun):
+    """The watch link for a class: it shows this run live, read-only."""
+    with st.expander(ui.t("runs.share.title", watchers=run.watchers), icon=":material/groups:"):
+        st.caption(ui.t("runs.share.help"))
+        st.code(live_runs.watch_link(run.watch_code, ui.language()), language=None)
 
 
 def progress_line(snap):
@@ -147,7 +214,7 @@ def progress_line(snap):
             + (f" · λ {lam:.3g}" if lam is not None else ""))
     st.progress(min(1.0, snap.epoch / planned), text=text)
     if snap.message:
-        (st.info if snap.status in (PAUSED, WAITING) else st.warning)(snap.message)
+        (st.info if snap.status in (PAUSED, WAITING) else st.warning)(ui.say(snap.message))
     if snap.evaluation is not None:
         ev = snap.evaluation
         columns = st.columns(4)
@@ -158,21 +225,17 @@ def progress_line(snap):
 
 
 def snapshot_figures(snap, class_names) -> dict:
-    """The page refreshes more often than the trainer publishes: build figures once per
-    snapshot, so the CPU goes to training rather than to drawing the same picture again."""
-    cached = st.session_state.get(ui.key(PAGE, "figures"))
-    if cached is None or cached[0] is not snap:
-        limit_key = ui.key(PAGE, f"limit-{snap.generation}")
-        figures, st.session_state[limit_key] = playground_figures(
-            snap, class_names, st.session_state.get(limit_key))
-        cached = (snap, figures)
-        st.session_state[ui.key(PAGE, "figures")] = cached
-    return cached[1]
+    """The page refreshes more often than the run publishes: build figures once per snapshot
+    (and once per server for everyone watching the same run), so the CPU goes to training."""
+    limit_key = ui.key(PAGE, f"limit-{snap.generation}")
+    figures, st.session_state[limit_key] = live_runs.shared_figures(
+        snap, class_names, st.session_state.get(limit_key))
+    return figures
 
 
-def feature_view(figure, snap, trainer: Trainer):
-    dataset = trainer.dataset
-    digits = DigitPanel(PAGE, (snap.generation, snap.step), trainer.checkpoint, dataset,
+def feature_view(figure, snap, run: LiveRun):
+    dataset = run.dataset
+    digits = DigitPanel(PAGE, (snap.generation, snap.step), run.checkpoint, dataset,
                         snap.config.loss, snap.params)
     chart, digit = st.columns([4, 1])
     with chart:
@@ -200,20 +263,22 @@ def show_selected_digit(event, ev, dataset):
                           predicted=names[ev.predictions[picked]]))
 
 
-def live_view(trainer: Trainer):
-    polling = trainer.wants_to_run
+def live_view(run: LiveRun, watcher: str | None = None):
+    """The run's progress and figures, refreshed while it trains (always for a watcher: the
+    owner may press Start at any time)."""
+    polling = watcher is not None or run.busy
 
-    @st.fragment(run_every=0.5 if polling else None)
+    @st.fragment(run_every=live_runs.REFRESH_SECONDS if polling else None)
     def refresh():
-        snap = trainer.snapshot()
-        if polling and not trainer.wants_to_run:
+        snap = live_runs.news(run, watcher) if polling else run.snapshot(watcher)
+        if watcher is None and polling and not run.busy:
             st.rerun()  # it paused itself (finished, NaN, nobody watching): redraw the buttons
-        if not trainer.is_current(snap):
-            st.info("Starting the new run…")
+        if not run.is_current(snap):
+            st.info(ui.t("runs.new_run"))
             return
         progress_line(snap)
-        figures = snapshot_figures(snap, trainer.dataset.class_names)
-        feature_view(figures["features"], snap, trainer)
+        figures = snapshot_figures(snap, run.dataset.class_names)
+        feature_view(figures["features"], snap, run)
         curves, angles = st.columns(2)
         curves.plotly_chart(figures["curves"], key=ui.key(PAGE, "curves"))
         angles.plotly_chart(figures["angles"], key=ui.key(PAGE, "angles"))
@@ -221,15 +286,7 @@ def live_view(trainer: Trainer):
     refresh()
 
 
-def show_config(config: TrainConfig):
-    """Set the sidebar to a loaded run's settings, so the next rerun keeps that run."""
-    for widget, field in CONFIG_WIDGETS.items():
-        st.session_state[ui.key(PAGE, widget)] = getattr(config, field)
-    for name, value in config.params.items():
-        st.session_state[ui.key(PAGE, f"{config.loss}.{name}")] = value
-
-
-def import_checkpoint(trainer: Trainer):
+def import_checkpoint(trainer: LiveRun):
     upload = st.session_state.get(ui.key(PAGE, "upload"))
     if upload is None:
         return
@@ -239,50 +296,81 @@ def import_checkpoint(trainer: Trainer):
         st.session_state[ui.key(PAGE, "import")] = (
             "error", ui.t("messages.checkpoint.refused", name=upload.name, reason=err.message))
         return
-    show_config(run.config)
+    show_settings(run.config)
     trainer.restore(run)
     st.session_state[ui.key(PAGE, "import")] = (
         "success", f"Loaded {upload.name}: {run.config.loss}, {run.config.dim}D, step {run.step}.")
 
 
-def export_controls(trainer: Trainer):
-    names = trainer.dataset.class_names
+def export_controls(run: LiveRun):
+    names = run.dataset.class_names
     with st.expander("Export and import", icon=":material/download:"):
         ui.image_downloads("Features", lambda fmt: snapshot_features_image(
-            trainer.snapshot(), names, fmt), "features", ui.key(PAGE, "features"))
-        ui.image_downloads("Curves", lambda fmt: snapshot_curves_image(trainer.snapshot(), fmt),
+            run.snapshot(), names, fmt), "features", ui.key(PAGE, "features"))
+        ui.image_downloads("Curves", lambda fmt: snapshot_curves_image(run.snapshot(), fmt),
                            "curves", ui.key(PAGE, "curves-image"))
-        ui.image_downloads("Angles", lambda fmt: snapshot_angles_image(trainer.snapshot(), fmt),
+        ui.image_downloads("Angles", lambda fmt: snapshot_angles_image(run.snapshot(), fmt),
                            "angles", ui.key(PAGE, "angles-image"))
         row = st.columns(4)
         row[0].download_button("History (CSV)", key=ui.key(PAGE, "history"),
-                               data=lambda: history_csv(trainer.snapshot().history),
+                               data=lambda: history_csv(run.snapshot().history),
                                file_name="history.csv", mime="text/csv")
         row[1].download_button("Checkpoint", key=ui.key(PAGE, "checkpoint"),
-                               data=trainer.checkpoint, file_name="lossviz-run.pt",
+                               data=run.checkpoint, file_name="lossviz-run.pt",
                                mime="application/octet-stream")
         row[2].download_button("Feature evolution (GIF)", key=ui.key(PAGE, "gif"),
-                               data=lambda: snapshot_gif(trainer.snapshot(), names),
+                               data=lambda: snapshot_gif(run.snapshot(), names),
                                file_name="features.gif", mime="image/gif",
-                               disabled=not trainer.snapshot().frames)
+                               disabled=not run.snapshot().frames)
         st.file_uploader("Load a checkpoint", type=["pt"], max_upload_size=MAX_BYTES // 2**20,
-                         key=ui.key(PAGE, "upload"), on_change=import_checkpoint, args=(trainer,))
+                         key=ui.key(PAGE, "upload"), on_change=import_checkpoint, args=(run,))
         outcome = st.session_state.get(ui.key(PAGE, "import"))
         if outcome:
             (st.error if outcome[0] == "error" else st.success)(outcome[1])
+
+
+def take_copy(watched: LiveRun):
+    live_runs.copy_into_own(ui.key(PAGE, "run"), watched)
+    st.session_state[ui.key(PAGE, "watch")] = ""
+
+
+def watch_view(code: str):
+    """Someone else's run, live and read-only; a copy of it can become this session's own."""
+    watched = live_runs.registry().by_watch_code(code)
+    if watched is None:
+        st.warning(ui.t("runs.watch.unknown", code=code), icon="⚠️")
+        st.button(ui.t("runs.watch.own"), on_click=st.session_state.update,
+                  args=({ui.key(PAGE, "watch"): ""},), key=ui.key(PAGE, "own"))
+        return
+    st.info(ui.t("runs.watch.banner"), icon=":material/visibility:")
+    st.button(ui.t("runs.watch.copy"), icon=":material/content_copy:", on_click=take_copy,
+              args=(watched,), key=ui.key(PAGE, "copy"))
+    live_view(watched, watcher=live_runs.viewer_id())
+
+
+def own_view():
+    dataset = data_controls()
+    run = session_run(dataset)
+    config_controls()
+    device_note()
+    config = apply_sidebar(run)
+    unshown_note()
+    feasibility_note(config)
+    control_buttons(run)
+    live_view(run)
+    share_link(run)
+    export_controls(run)
 
 
 def playground_page():
     ui.open_page(PAGE, FIELDS, "Playground",
                  "Pick a loss, press Start, and watch a tiny network's features gather on the "
                  "circle (2D) or the sphere (3D). Settings take effect at the next step.")
-    dataset = data_controls()
-    config = config_controls()
-    trainer = session_trainer(config, dataset)
-    feasibility_note(config)
-    control_buttons(trainer)
-    live_view(trainer)
-    export_controls(trainer)
+    code = ui.value(PAGE, "watch")
+    if code:
+        watch_view(code)
+    else:
+        own_view()
     ui.write_url(PAGE, FIELDS)
 
 

@@ -1,3 +1,6 @@
+import os
+import time
+
 import pytest
 
 from lossviz.data import Dataset, load_bundled
@@ -13,3 +16,44 @@ def small_set(bundled):
     """512 training digits and 200 test digits: enough to see learning within seconds."""
     return Dataset("small", bundled.class_names, bundled.train_images[:512],
                    bundled.train_labels[:512], bundled.test_images[:200], bundled.test_labels[:200])
+
+
+def wait_for(predicate, timeout=60.0, what="condition"):
+    """Poll predicate until it holds; fail after timeout seconds (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
+        time.sleep(0.05)
+
+
+def process_gone(pid: int) -> bool:
+    """Ended and reaped: a zombie still has its /proc entry."""
+    return not os.path.exists(f"/proc/{pid}")
+
+
+def process_dead(pid: int) -> bool:
+    """Ended, reaped or not: an orphan handed to an init that does not reap (a container's)
+    stays a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.fixture
+def make_registry():
+    """Registries for a test; each is stopped afterwards, and its training process must then
+    be gone (ended and reaped) within a deadline."""
+    from lossviz.registry import Registry
+    made = []
+
+    def make(**options):
+        made.append(Registry(**options))
+        return made[-1]
+
+    yield make
+    for registry in made:
+        pids = registry.process_ids
+        registry.stop()
+        wait_for(lambda: all(process_gone(pid) for pid in pids), 20, "training process gone")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import threading
 from pathlib import Path
 
 import streamlit as st
@@ -294,16 +292,6 @@ def _bundled_digits():
 def _idx_dataset(source: str, folder: Path | None):
     from lossviz.data import load_chosen
     return load_chosen(source, folder)
-
-
-@st.cache_resource
-def trainer_slots():
-    """How many trainers may run at once on this server (LOSSVIZ_MAX_TRAINERS, default 4)."""
-    try:
-        count = max(1, int(os.environ.get("LOSSVIZ_MAX_TRAINERS", "4")))
-    except ValueError:
-        count = 4
-    return threading.BoundedSemaphore(count)
 
 
 @st.cache_resource

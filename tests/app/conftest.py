@@ -38,6 +38,20 @@ def array(values) -> np.ndarray:
     return np.asarray(values)
 
 
+@pytest.fixture(autouse=True)
+def fresh_registry():
+    """Each test gets the server's registry afresh; afterwards its training process must be
+    gone (ended and reaped)."""
+    from lossviz.ui.runs import registry
+    from tests.conftest import process_gone, wait_for
+    registry.clear()
+    yield
+    pids = registry().process_ids
+    registry().stop()
+    registry.clear()
+    wait_for(lambda: all(process_gone(pid) for pid in pids), 20, "training process gone")
+
+
 # What a Chinese page may show in Latin letters: loss names, formula words, units and file
 # formats, the venues and first authors of cited papers, and the language switch itself. Paper
 # titles are kept as published, inside Chinese title marks 《…》, and are not checked.

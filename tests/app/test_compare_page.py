@@ -1,9 +1,13 @@
+from tests.conftest import wait_for
+
+
 def test_two_short_runs_fill_the_table(open_page):
     at = open_page("compare", {"losses": "softmax,cosface", "epochs": "1"})
     assert not at.exception
     at.button(key="compare:run").click().run()
+    assert at.button(key="compare:cancel")  # while it trains
     job = at.session_state["compare:job"]
-    job.join(300)
+    wait_for(lambda: job.progress().done, 300)
     at.run()
     assert not at.exception
     (table,) = at.dataframe
@@ -22,7 +26,8 @@ def test_difficulty_mode_trains_sphereface_cosface_and_arcface(open_page):
     at = open_page("compare", {"mode": "difficulty", "epochs": "1"})
     assert not at.exception
     at.button(key="compare:run").click().run()
-    at.session_state["compare:job"].join(300)
+    job = at.session_state["compare:job"]
+    wait_for(lambda: job.progress().done, 300)
     at.run()
     assert not at.exception
     (table,) = at.dataframe

@@ -12,6 +12,7 @@ from lossviz.anatomy import (model_from_checkpoint, predicted_class, take_apart_
 from lossviz.digits import MAX_BYTES, digit_from_bytes
 from lossviz.figures.digit import YOUR_DIGIT
 from lossviz.i18n import LossvizError, text
+from lossviz.ui.runs import registry
 from tests.app.conftest import array, figures
 
 UPLOAD = "playground:digit-upload"
@@ -19,15 +20,18 @@ UPLOAD = "playground:digit-upload"
 
 @pytest.fixture
 def playground(open_page):
-    at = open_page("playground", {"loss": "cosface", "dim": "3"})
-    yield at
-    at.session_state["playground:trainer"].stop()
+    return open_page("playground", {"loss": "cosface", "dim": "3"})  # the registry fixture
+    # (tests/app/conftest.py) stops the training process afterwards
+
+
+def page_run(at):
+    return registry().get(at.session_state["playground:run"])
 
 
 def library_anatomy(at, index):
-    """The same digit taken apart by the library, from the page's own trainer, under the loss
+    """The same digit taken apart by the library, from the page's own run, under the loss
     and parameters of its latest snapshot."""
-    trainer = at.session_state["playground:trainer"]
+    trainer = page_run(at)
     snap = trainer.snapshot()
     model = replace(model_from_checkpoint(trainer.checkpoint(), trainer.dataset),
                     loss=snap.config.loss, params=snap.params)
@@ -99,12 +103,12 @@ def upload(at, name, data, mime="image/png"):
 def test_an_uploaded_digit_becomes_a_point_and_is_taken_apart(playground):
     at = playground
     assert your_digit(at) is None
-    digit = np.kron(255 - at.session_state["playground:trainer"].dataset.test_images[3],
+    digit = np.kron(255 - page_run(at).dataset.test_images[3],
                     np.ones((10, 10), dtype=np.uint8))  # big, dark on light
     data = png_bytes(digit)
     upload(at, "three.png", data)
     assert not at.warning
-    trainer = at.session_state["playground:trainer"]
+    trainer = page_run(at)
     model = model_from_checkpoint(trainer.checkpoint(), trainer.dataset)
     feature = model.features_of(digit_from_bytes(data)[None])[0]
     on_sphere = 1.04 * feature / np.linalg.norm(feature)
@@ -118,7 +122,7 @@ def test_an_uploaded_digit_becomes_a_point_and_is_taken_apart(playground):
 
 def test_the_last_digit_touched_is_taken_apart_and_a_switch_goes_back(playground):
     at = playground
-    digit = np.kron(at.session_state["playground:trainer"].dataset.test_images[3],
+    digit = np.kron(page_run(at).dataset.test_images[3],
                     np.ones((10, 10), dtype=np.uint8))
     upload(at, "three.png", png_bytes(digit))
     at.session_state["playground:picked"] = 5  # then a point is clicked
@@ -138,7 +142,7 @@ def test_the_last_digit_touched_is_taken_apart_and_a_switch_goes_back(playground
 ], ids=["not-an-image", "too-many-bytes", "blank", "empty"])
 def test_a_bad_upload_says_why_and_changes_nothing_else(playground, name, data, key):
     at = playground
-    digit = np.kron(at.session_state["playground:trainer"].dataset.test_images[3],
+    digit = np.kron(page_run(at).dataset.test_images[3],
                     np.ones((10, 10), dtype=np.uint8))
     upload(at, "three.png", png_bytes(digit))
     before, charts = your_digit(at), len(figures(at))

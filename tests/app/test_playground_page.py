@@ -1,72 +1,115 @@
-import time
-
+import numpy as np
 import pytest
 import streamlit as st
 
+from lossviz import ui
+from lossviz.train import TrainConfig
+from lossviz.ui.runs import registry
 from tests.app.conftest import array, figures
+from tests.conftest import wait_for
 from tests.idx import write_idx_folder
 
 
-def stop_trainer(at):
-    trainer = at.session_state["playground:trainer"]
-    trainer.stop()
-    return trainer
+def page_data():
+    """The data set the page trains on (one per server, shared by every session)."""
+    return ui.shared_dataset("bundled", None)[0]
+
+
+def page_run(at):
+    return registry().get(at.session_state["playground:run"])
 
 
 def test_page_shows_an_untrained_model_and_its_figures(open_page):
     at = open_page("playground")
-    try:
-        assert not at.exception
-        features = figures(at)[0]["data"]
-        assert len(array(features[0]["x"])) == 1000  # every test digit, one trace
-        tips = next(t for t in features if t.get("mode") == "markers+text")
-        assert tips["text"] == [str(d) for d in range(10)]  # class weights, labelled
-        assert at.button(key="playground:start")
-        assert at.metric[0].label == "test accuracy"
-    finally:
-        stop_trainer(at)
+    assert not at.exception
+    features = figures(at)[0]["data"]
+    assert len(array(features[0]["x"])) == 1000  # every test digit, one trace
+    tips = next(t for t in features if t.get("mode") == "markers+text")
+    assert tips["text"] == [str(d) for d in range(10)]  # class weights, labelled
+    assert at.button(key="playground:start")
+    assert at.metric[0].label == "test accuracy"
+    assert at.query_params["run"] == page_run(at).id  # the run's id is in the URL
 
 
 def test_one_step_then_reset(open_page):
     at = open_page("playground", {"loss": "cosface", "cosface.m": "0.1"})
-    try:
-        at.button(key="playground:step").click().run()
-        trainer = at.session_state["playground:trainer"]
-        deadline = time.monotonic() + 30
-        while trainer.snapshot().step < 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert trainer.snapshot().params["m"] == 0.1
-        at.radio(key="playground:dim").set_value(3).run()  # a new dimension needs a new run
-        assert not at.exception
-        deadline = time.monotonic() + 30
-        while not trainer.is_current(trainer.snapshot()):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert trainer.snapshot().evaluation.features.shape[1] == 3
-        at.run()
-        assert figures(at)[0]["data"][0]["type"] == "surface"
-    finally:
-        stop_trainer(at)
+    run = page_run(at)
+    untrained = run.snapshot().evaluation.features
+    at.button(key="playground:step").click().run()
+    wait_for(lambda: run.snapshot().step == 1 and not run.busy)
+    snap = run.snapshot()
+    assert snap.params["m"] == 0.1 and len(snap.history.steps) == 1
+    assert not np.allclose(snap.evaluation.features, untrained)  # the process stepped it
+    at.radio(key="playground:dim").set_value(3).run()  # a new dimension needs a new run
+    assert not at.exception
+    snap = run.snapshot()
+    assert snap.generation == 1 and snap.step == 0 and snap.evaluation.features.shape[1] == 3
+    at.run()
+    assert figures(at)[0]["data"][0]["type"] == "surface"
 
 
 def test_unmeetable_margin_is_flagged(open_page):
     at = open_page("playground", {"loss": "cosface", "cosface.m": "0.5"})
-    try:
-        assert any("cannot be met" in w.value for w in at.warning)
-    finally:
-        stop_trainer(at)
+    assert any("cannot be met" in w.value for w in at.warning)
 
 
-def test_bad_link_and_missing_data_folder_warn(open_page, tmp_path):
-    at = open_page("playground", {"data": "mnist", "dim": "7", "lr": "-1"})
-    try:
-        warnings = " ".join(w.value for w in at.warning)
-        assert "outside" in warnings and ("no data folder" in warnings or "not found" in warnings)
-        assert not at.exception
-    finally:
-        stop_trainer(at)
+def test_bad_link_and_missing_data_folder_warn(open_page):
+    at = open_page("playground", {"data": "mnist", "dim": "7", "lr": "-1", "run": "no/such"})
+    warnings = " ".join(w.value for w in at.warning)
+    assert "outside" in warnings and ("no data folder" in warnings or "not found" in warnings)
+    assert "not a valid run id" in warnings
+    assert not at.exception
 
+
+def test_moving_between_pages_keeps_the_run_and_a_link_picks_another(open_page):
+    at = open_page("playground")
+    mine = page_run(at).id
+    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/playground.py").run()  # the navigation's URL carries no run id
+    assert at.session_state["playground:run"] == mine and not at.exception
+    other = registry().create(TrainConfig(loss="normface", params={"s": 10.0}, dim=2), page_data())
+    at.query_params.clear()
+    at.query_params.update({"run": other.id})  # a link to another run wins over the session's
+    at.run()
+    assert at.session_state["playground:run"] == other.id
+    assert at.selectbox(key="playground:loss").value == "normface"  # the sidebar shows it
+    assert at.query_params["run"] == other.id
+
+
+def test_an_unknown_run_id_says_so_and_starts_a_fresh_run(open_page):
+    at = open_page("playground", {"run": "AAAAAAAAAAAA"})
+    assert any("not on this server" in w.value for w in at.warning)
+    assert page_run(at).id != "AAAAAAAAAAAA" and not at.exception
+
+
+def test_a_run_with_settings_the_sidebar_cannot_show_continues_as_saved(open_page):
+    saved = TrainConfig(loss="cosface", params={"s": 20.0, "m": 0.2}, dim=2, batch_size=256,
+                        lr=0.5, lr_floor=0.1, seed=5_000_000_000, warmup_steps=3)
+    run = registry().create(saved, page_data())
+    at = open_page("playground", {"run": run.id})
+    assert not at.exception and run.config == saved
+    assert any("5e+09" in i.value or "5000000000" in i.value for i in at.sidebar.info)
+    at.button(key="playground:step").click().run()
+    wait_for(lambda: run.snapshot().step == 1 and not run.busy)
+    at.run()
+    assert run.config == saved and run.current_run().config == saved
+    at.slider(key="playground:cosface.m").set_value(0.3).run()  # an edit applies on top
+    assert run.config.params["m"] == 0.3 and run.config.batch_size == 256 and run.config.lr == 0.5
+
+
+def test_a_watcher_sees_the_run_without_controls_and_can_take_a_copy(open_page):
+    watched = registry().create(TrainConfig(dim=2), page_data())
+    watched.step(2)
+    wait_for(lambda: watched.snapshot().step == 2 and not watched.busy)
+    at = open_page("playground", {"watch": watched.watch_code})
+    assert not at.exception and "watching" in at.info[0].value
+    keys = {button.key for button in at.button}
+    assert "playground:start" not in keys and "playground:step" not in keys
+    assert watched.watchers == 1
+    at.button(key="playground:copy").click().run()
+    copy = page_run(at)
+    assert copy is not watched and copy.snapshot().step == 2
+    assert "playground:start" in {button.key for button in at.button}
 
 
 @pytest.fixture
@@ -83,27 +126,21 @@ def test_an_unwritable_cache_folder_warns_and_the_page_still_starts(open_page, t
     (tmp_path / "a-file").write_text("not a folder")
     monkeypatch.setenv("LOSSVIZ_CACHE", str(tmp_path / "a-file"))
     at = open_page("playground")
-    try:
-        assert not at.exception
-        assert any("kept in memory" in w.value for w in at.warning)
-        assert len(array(figures(at)[0]["data"][0]["x"])) == 1000
-    finally:
-        stop_trainer(at)
+    assert not at.exception
+    assert any("kept in memory" in w.value for w in at.warning)
+    assert len(array(figures(at)[0]["data"][0]["x"])) == 1000
 
 
 def test_a_folder_outside_the_offered_ones_is_refused_with_one_message(open_page, tmp_path,
                                                                       monkeypatch):
     monkeypatch.setenv("LOSSVIZ_DATA", str(tmp_path / "offered"))
     at = open_page("playground", {"data": "mnist"})
-    try:
-        texts = []
-        for path in ("/etc", "/no/such/folder", str(tmp_path)):
-            at.text_input(key="playground:folder").set_value(path).run()
-            texts.append(" ".join(w.value for w in at.warning))
-        assert len(set(texts)) == 1 and "does not offer that folder" in texts[0]
-        assert not at.exception
-    finally:
-        stop_trainer(at)
+    texts = []
+    for path in ("/etc", "/no/such/folder", str(tmp_path)):
+        at.text_input(key="playground:folder").set_value(path).run()
+        texts.append(" ".join(w.value for w in at.warning))
+    assert len(set(texts)) == 1 and "does not offer that folder" in texts[0]
+    assert not at.exception
 
 
 def test_files_added_to_a_folder_after_a_failure_are_found(open_page, tmp_path, monkeypatch):
@@ -111,11 +148,8 @@ def test_files_added_to_a_folder_after_a_failure_are_found(open_page, tmp_path, 
     folder.mkdir()
     monkeypatch.setenv("LOSSVIZ_DATA", str(folder))
     at = open_page("playground", {"data": "mnist"})
-    try:
-        assert any("not found" in w.value for w in at.warning)
-        write_idx_folder(folder, n_train=64, n_test=40)
-        at.run()
-        assert not any("not found" in w.value for w in at.warning)
-        assert len(array(figures(at)[0]["data"][0]["x"])) == 40  # the new folder's test digits
-    finally:
-        stop_trainer(at)
+    assert any("not found" in w.value for w in at.warning)
+    write_idx_folder(folder, n_train=64, n_test=40)
+    at.run()
+    assert not any("not found" in w.value for w in at.warning)
+    assert len(array(figures(at)[0]["data"][0]["x"])) == 40  # the new folder's test digits

@@ -37,8 +37,8 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90):
     raise TimeoutError(f"{url} not healthy after {timeout}s")
 
 
-@pytest.fixture(scope="session")
-def app_url():
+def start_server() -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on a free port, healthy."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -47,6 +47,17 @@ def app_url():
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server)
+    except BaseException:
+        server.kill()
+        server.wait(timeout=20)
+        raise
+    return server, url
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    server, url = start_server()
+    try:
         yield url
     finally:
         server.terminate()
@@ -64,18 +75,31 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
-    yield tab
-    context.close()
+def new_page(browser):
+    """Pages in browser contexts of their own (a second student's browser), closed after."""
+    contexts = []
+
+    def make():
+        contexts.append(browser.new_context(viewport={"width": 1500, "height": 1100}))
+        tab = contexts[-1].new_page()
+        tab.set_default_timeout(60_000)
+        return tab
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page, app_url):
+    return new_page()
 
 
 def wait_idle(page):
-    """Streamlit marks the app notRunning once a script run has finished and rendered."""
+    """Streamlit marks the app notRunning once a script run has finished and rendered.
+    Assertions after it retry until their deadline (expect, wait_for_*), as Streamlit's own
+    e2e suite does, rather than sleeping for a rerun to begin."""
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
-    page.wait_for_timeout(300)
 
 
 def open_app(page, app_url, path=""):

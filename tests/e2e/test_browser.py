@@ -1,11 +1,15 @@
 """Every page in headless Chromium: it renders, a slider redraws its chart, nothing raises."""
+import os
+import re
+import signal
 import time
 from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
 from lossviz.i18n import text
-from tests.e2e.conftest import assert_no_exception, open_app, screenshot, wait_idle
+from tests.conftest import process_dead, wait_for
+from tests.e2e.conftest import assert_no_exception, open_app, screenshot, start_server, wait_idle
 
 TRACE_Y = """([index, name]) => {
   const plot = document.querySelectorAll('.js-plotly-plot')[index];
@@ -27,9 +31,17 @@ def first_trace_x(page, index=0):
 
 
 def url_value(page, name):
-    """One setting's value in the page's URL, exactly (not a prefix of a longer one)."""
-    (value,) = parse_qs(urlparse(page.url).query)[name]
-    return value
+    """One setting's value in the page's URL, exactly (not a prefix of a longer one); None
+    while the URL does not carry it."""
+    values = parse_qs(urlparse(page.url).query).get(name, [])
+    assert len(values) <= 1, f"{name} appears {len(values)} times in {page.url}"
+    return values[0] if values else None
+
+
+def checkpoint_uploader(page):
+    """The checkpoint's uploader, not the digit panel's picture uploader."""
+    return page.get_by_role("region", name="Load a checkpoint").get_by_test_id(
+        "stFileUploaderDropzoneInput")
 
 
 def wait_for_change(read, old, timeout=30.0):
@@ -53,7 +65,8 @@ def test_target_logit_page_redraws_on_slider(page, app_url):
     before = chart_values(page, 0, "ArcFace")
     nudge_slider(page, "margin m (rad)")
     wait_for_change(lambda: chart_values(page, 0, "ArcFace"), before)
-    assert url_value(page, "arcface.m") == "0.53"  # 0.50 and three steps of 0.01
+    wait_for(lambda: url_value(page, "arcface.m") == "0.53", 30,  # 0.50 and three steps of 0.01
+             "the URL written at the end of the rerun")
     assert_no_exception(page)
     screenshot(page, "curves")
 
@@ -68,7 +81,8 @@ def test_decision_margins_page_redraws_on_slider(page, app_url):
     wait_for_change(metric.inner_text, before)
     wait_for_change(lambda: chart_values(page, 0, class_1), wedges)
     assert page.locator(".js-plotly-plot").count() == 2
-    assert url_value(page, "phi") == "93"  # 90 degrees and three steps of 1
+    wait_for(lambda: url_value(page, "phi") == "93", 30,  # 90 degrees and three steps of 1
+             "the URL written at the end of the rerun")
     assert_no_exception(page)
     screenshot(page, "margins")
 
@@ -110,11 +124,21 @@ def progress_text(page):
     return page.locator("[data-testid='stProgress']").inner_text()
 
 
-def train_for_a_moment(page):
+def shown_step(page) -> int:
+    match = re.search(r"step (\d+)", progress_text(page))
+    return int(match.group(1)) if match else -1
+
+
+def wait_for_step(page, above: int, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while shown_step(page) <= above:
+        assert time.monotonic() < deadline, f"the page never showed a step above {above}"
+        time.sleep(0.2)
+
+
+def train_for_a_moment(page, steps=20):
     page.get_by_role("button", name="Start", exact=True).click()
-    start_text = progress_text(page)
-    wait_for_change(lambda: progress_text(page), start_text, timeout=60)
-    page.wait_for_timeout(3000)
+    wait_for_step(page, steps)
 
 
 def test_playground_trains_pauses_and_resets_in_2d(page, app_url):
@@ -154,9 +178,7 @@ def test_checkpoint_import_good_and_bad(page, app_url, tmp_path):
     bad.write_bytes(b"this is not a checkpoint")
     open_app(page, app_url, "?dim=2")
     page.get_by_text("Export and import").click()
-    # the checkpoint's uploader, not the digit panel's picture uploader
-    upload = page.get_by_role("region", name="Load a checkpoint").get_by_test_id(
-        "stFileUploaderDropzoneInput")
+    upload = checkpoint_uploader(page)
     upload.set_input_files(str(bad))
     page.get_by_text("Your current run is unchanged").wait_for()
     upload.set_input_files(str(good))
@@ -214,6 +236,126 @@ def test_clicking_a_feature_point_shows_its_digit(page, app_url):
     image = page.locator("[data-testid='stImage']")
     expect(image).to_contain_text(f"test #{point['index']}: ", timeout=30_000)
     expect(image.locator("img")).to_have_js_property("naturalWidth", 168)  # 28 px, 6x
-    assert page.locator(".js-plotly-plot").count() == 3  # the curves and histogram stay
+    for chart in ("curves", "angles"):  # the curves and histogram stay
+        expect(page.locator(f".st-key-playground-{chart} .js-plotly-plot")).to_have_count(1)
     assert_no_exception(page)
     screenshot(page, "playground-picked-digit")
+
+
+def pause(page):
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Start", exact=True).wait_for()
+
+
+def reload_page(page):
+    page.reload()  # F5: a new browser session, the same URL
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot")
+
+
+def test_a_reload_keeps_the_run(page, app_url):
+    open_app(page, app_url, "?dim=2")
+    page.wait_for_selector(".js-plotly-plot")
+    untrained = first_trace_x(page)
+    for step in range(1, 4):  # steps whose count is known, unlike a pause's
+        page.get_by_role("button", name="One step", exact=True).click()
+        wait_for(lambda: shown_step(page) == step, 60, f"step {step}")
+    wait_for(lambda: "run=" in page.url)
+    settled = 3
+    reload_page(page)
+    wait_for(lambda: shown_step(page) == settled, 30, "the run's step after the reload")
+    wait_for(lambda: first_trace_x(page) != untrained, 30, "the trained features")
+    trained = first_trace_x(page)
+    reload_page(page)  # the features drawn from the run the server kept, not from the tab
+    wait_for(lambda: shown_step(page) == settled and first_trace_x(page) == trained, 30,
+             "the same features after another reload")
+    page.get_by_role("button", name="One step", exact=True).click()
+    wait_for_step(page, settled)  # and it carries on from there
+    assert_no_exception(page)
+
+
+def test_a_class_watches_the_teachers_run(page, new_page, app_url):
+    open_app(page, app_url, "?dim=2")
+    page.get_by_text("Watch link for your class").click()
+    link = page.locator("[data-testid='stCode']").inner_text().strip()
+    assert "watch=" in link and "run=" not in link
+    student = new_page()
+    open_app(student, app_url, link[link.index("?"):])  # the link's query, on this server
+    student.wait_for_selector(".js-plotly-plot")
+    assert student.get_by_role("button", name="Start", exact=True).count() == 0
+    assert student.get_by_role("button", name="One step", exact=True).count() == 0
+    before = shown_step(student)
+    train_for_a_moment(page, steps=5)
+    wait_for_step(student, max(before, 5))  # it moves for the watcher, without a click there
+    screenshot(student, "playground-watch")
+    pause(page)
+    page.get_by_text("1 watching").wait_for()
+    student.get_by_role("button", name="Take a copy into my playground").click()
+    student.get_by_role("button", name="Start", exact=True).wait_for()
+    wait_for(lambda: "run=" in student.url and "watch=" not in student.url, 30,
+             "the copy's own link")
+    assert_no_exception(student)
+    assert_no_exception(page)
+
+
+def test_compare_can_be_cancelled(page, app_url):
+    open_app(page, app_url, "compare?losses=softmax,normface&epochs=50")
+    page.get_by_role("button", name="Run the comparison").click()
+    page.get_by_text("training Softmax, epoch").wait_for()
+    page.get_by_role("button", name="Cancel the comparison").click()
+    page.get_by_text("The comparison was cancelled").wait_for()
+    page.get_by_role("button", name="Run the comparison").wait_for()
+    assert_no_exception(page)
+
+
+def test_a_cli_checkpoint_with_unshown_settings_carries_on_as_saved(page, app_url, tmp_path):
+    from lossviz.checkpoint import checkpoint_bytes
+    from lossviz.data import load_bundled
+    from lossviz.train import Run, TrainConfig
+
+    run = Run(TrainConfig(loss="sphereface", params={"m": 4}, dim=2, batch_size=256, lr=0.5,
+                          lr_floor=0.1, seed=5_000_000, lambda_min=2.0, lambda_gamma=0.3),
+              load_bundled())
+    run.step = 37
+    saved = tmp_path / "cli.pt"
+    saved.write_bytes(checkpoint_bytes(run))
+    open_app(page, app_url, "?dim=2")
+    page.get_by_text("Export and import").click()
+    checkpoint_uploader(page).set_input_files(str(saved))
+    page.get_by_text("Loaded cli.pt: sphereface, 2D, step 37").wait_for()
+    wait_for(lambda: shown_step(page) == 37, 30, "the loaded run's step")
+    page.get_by_role("button", name="One step", exact=True).click()
+    wait_for(lambda: shown_step(page) == 38, 60, "one step on from the loaded run")
+    lr = float(re.search(r"lr ([0-9.]+)", progress_text(page)).group(1))
+    assert lr > 0.4  # the run's own 0.5 (cosine decay), not the old widget's top of 0.1
+    assert_no_exception(page)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+            continue
+    return found
+
+
+def test_training_ends_when_the_web_server_is_killed(new_page):
+    server, url = start_server()
+    try:
+        page = new_page()
+        open_app(page, url, "?dim=2")
+        train_for_a_moment(page, steps=3)
+        trainers = children_of(server.pid)
+        assert trainers, "no training process under the server"
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        wait_for(lambda: all(process_dead(pid) for pid in trainers), 10,
+                 "every training process gone")
+    finally:
+        server.kill()
+        server.wait(10)
+

@@ -1,35 +1,30 @@
 import numpy as np
 import pytest
 
-from lossviz import compare
 from lossviz.compare import (Comparison, RunCache, difficulty_sentence, losses_comparison,
                              parameter_comparison, parse_values)
 from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_figure
 from lossviz.metrics import unit_rows
+from tests.conftest import wait_for
 
 
-@pytest.fixture
-def trainings(monkeypatch) -> list:
-    """The label of every run RunCache really trains, in order (the training is real)."""
-    labels = []
-    real = compare.train_one
-    monkeypatch.setattr(compare, "train_one",
-                        lambda *args, **kw: labels.append(args[0]) or real(*args, **kw))
-    return labels
+def test_identical_runs_are_trained_once_in_the_training_process(make_registry, small_set):
+    registry, asked = make_registry(), []
 
+    def train(label, config, dataset):
+        asked.append(label)
+        return registry.fit(label, config, dataset)
 
-def test_identical_runs_are_trained_once(small_set, trainings):
     cache = RunCache()
     configs = losses_comparison(["softmax", "cosface"], dim=2, epochs=1, seed=0)
-    first = Comparison(configs, small_set, cache)
-    first.join(120)
-    second = Comparison(configs, small_set, cache)  # another student, same comparison
-    second.join(120)
-    assert len(trainings) == 2
+    first = Comparison(configs, small_set, cache, train)
+    second = Comparison(configs, small_set, cache, train)  # another student, same comparison
+    wait_for(lambda: first.done and second.done, 240)
+    assert asked == list(configs) and registry.process_ids  # trained there, once each
     assert [r.row["test_accuracy"] for r in first.progress().results] == \
         [r.row["test_accuracy"] for r in second.progress().results]
     results = second.progress().results
-    assert second.progress().done and [r.label for r in results] == list(configs)
+    assert [r.label for r in results] == list(configs) and second.progress().error is None
     assert all(len(r.history) == 1 and r.row["nan"] is False for r in results)
     panels = small_multiples_figure(list(results), small_set.class_names)
     assert [a.text for a in panels.layout.annotations] == list(configs)  # a title per run
@@ -41,6 +36,31 @@ def test_identical_runs_are_trained_once(small_set, trainings):
     assert [t.name for t in overlay.data] == list(configs)
     for trace, result in zip(overlay.data, results, strict=True):
         assert list(trace.y) == [row["test_accuracy"] for row in result.history]
+
+
+def test_cancel_stops_a_training_nobody_else_waits_for(make_registry, small_set):
+    registry = make_registry()
+    cache = RunCache()
+    configs = losses_comparison(["softmax", "cosface"], dim=2, epochs=50, seed=0)
+    mine = Comparison(configs, small_set, cache, registry.fit)
+    theirs = Comparison(configs, small_set, cache, registry.fit)
+    wait_for(lambda: mine.progress().epoch >= 1)
+    mine.cancel()
+    assert mine.progress().cancelled and mine.done
+    first = cache.ask("again", configs["Softmax"], small_set, registry.fit)
+    assert not first.future.cancelled()  # the other student still waits for it
+    theirs.cancel()
+    cache.release(first, configs["Softmax"], small_set)
+    wait_for(lambda: first.future.cancelled() and registry.slots.in_use == 0, 30)
+
+
+def test_an_unwatched_comparison_is_cancelled(make_registry, small_set):
+    registry = make_registry(pause_after=0.5)
+    job = Comparison(losses_comparison(["softmax", "normface"], 2, 50, 0), small_set, RunCache(),
+                     registry.fit)
+    registry.cancel_when_unwatched(job)
+    wait_for(lambda: job.done, 30)  # nobody asks for its progress: its session has ended
+    assert job.progress().cancelled and registry.slots.in_use == 0
 
 
 def test_runs_share_initial_weights_and_data_order(small_set):
@@ -73,18 +93,18 @@ def test_difficulty_sentence_says_what_the_run_shows():
     assert "cannot rank them all" in difficulty_sentence(rows)
 
 
-def test_a_comparison_waits_for_a_free_slot(small_set):
-    import threading
-    import time
-    slots = threading.BoundedSemaphore(1)
-    slots.acquire()  # someone else is training
+def test_a_comparison_waits_for_a_free_slot(make_registry, small_set):
+    from lossviz.train import TrainConfig
+    registry = make_registry(slots=1)
+    student = registry.create(TrainConfig(dim=2, batch_size=64), small_set)
+    student.start()  # someone else is training
+    wait_for(lambda: student.snapshot().step > 0)
     job = Comparison(losses_comparison(["softmax", "normface"], 2, 1, 0), small_set, RunCache(),
-                     slots)
-    time.sleep(0.5)
+                     registry.fit)
     assert job.progress().waiting and job.progress().results == ()
-    slots.release()
-    job.join(120)
-    assert job.progress().done and len(job.progress().results) == 2
+    student.pause()
+    wait_for(lambda: job.done, 240)
+    assert len(job.progress().results) == 2 and job.progress().error is None
 
 
 def test_a_configuration_is_keyed_by_its_values_not_their_spelling(small_set):
@@ -99,25 +119,37 @@ def test_a_configuration_is_keyed_by_its_values_not_their_spelling(small_set):
         key(TrainConfig(loss="lsoftmax", params={"m": 2}), small_set)
 
 
-def test_the_same_run_written_two_ways_is_trained_once(small_set, trainings):
+def recording(registry, asked):
+    """registry.fit, noting the label of every run it is really asked to train."""
+    def train(label, config, dataset):
+        asked.append(label)
+        return registry.fit(label, config, dataset)
+    return train
+
+
+def test_the_same_run_written_two_ways_is_trained_once(make_registry, small_set):
     from lossviz.train import TrainConfig
-    cache = RunCache()
-    first = cache.result("int", TrainConfig(loss="lsoftmax", params={"m": 3}, epochs=1),
-                         small_set)
-    second = cache.result("float", TrainConfig(loss="lsoftmax", params={"m": 3.0}, epochs=1),
-                          small_set)
-    assert trainings == ["int"] and second.row["test_accuracy"] == first.row["test_accuracy"]
+    asked, cache = [], RunCache()
+    train = recording(make_registry(), asked)
+    first = cache.ask("int", TrainConfig(loss="lsoftmax", params={"m": 3}, epochs=1), small_set,
+                      train)
+    second = cache.ask("float", TrainConfig(loss="lsoftmax", params={"m": 3.0}, epochs=1),
+                       small_set, train)
+    assert asked == ["int"] and second is first
+    assert first.future.result(240).row["nan"] is False
 
 
-def test_a_failed_run_is_not_kept_and_the_next_ask_trains_again(small_set, trainings):
+def test_a_failed_run_is_not_kept_and_the_next_ask_trains_again(make_registry, small_set):
     from lossviz.data import Dataset
     from lossviz.train import TrainConfig
     # labels 0..9 for a network with two classes: training fails inside torch
     broken = Dataset("broken", ("a", "b"), small_set.train_images, small_set.train_labels,
                      small_set.test_images, small_set.test_labels)
-    cache, config = RunCache(), TrainConfig(epochs=1)
+    asked, cache, config = [], RunCache(), TrainConfig(epochs=1)
+    train = recording(make_registry(), asked)
     for attempt in ("first", "second"):
-        with pytest.raises((IndexError, RuntimeError)):
-            cache.result(attempt, config, broken)
-    assert trainings == ["first", "second"]  # the failure was not served from the cache
-    assert cache.result("good", config, small_set).row["nan"] is False
+        with pytest.raises(Exception):
+            cache.ask(attempt, config, broken, train).future.result(120)
+    assert asked == ["first", "second"]  # the failure was not served from the cache
+    good = cache.ask("good", config, small_set, train)
+    assert good.future.result(240).row["nan"] is False

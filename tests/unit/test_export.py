@@ -3,7 +3,6 @@ import csv
 import io
 import math
 import re
-import time
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -16,7 +15,7 @@ from lossviz.figures.margins import REGION_COLORS
 from lossviz.figures.style import CLASS_COLORS, GAP_COLOR
 from lossviz.figures.training import region_codes
 from lossviz.train import TrainConfig
-from lossviz.trainer import Trainer
+from tests.conftest import wait_for
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -52,73 +51,67 @@ def svg_lines(data: bytes) -> list[str]:
             for path in group.findall(f"{SVG}path")]
 
 
-def test_exports_of_a_live_run(small_set):
-    trainer = Trainer(TrainConfig(loss="cosface", params={"s": 16.0, "m": 0.1}, dim=2,
-                                  batch_size=64), small_set)
-    try:
-        trainer.step(3)
-        deadline = time.monotonic() + 30
-        while len(trainer.snapshot().frames) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        snap, names = trainer.snapshot(), small_set.class_names
-        ev = snap.evaluation
+def test_exports_of_a_live_run(make_registry, small_set):
+    run = make_registry().create(TrainConfig(loss="cosface", params={"s": 16.0, "m": 0.1},
+                                             dim=2, batch_size=64), small_set)
+    run.step(3)
+    wait_for(lambda: len(run.snapshot().frames) == 3)
+    snap, names = run.snapshot(), small_set.class_names
+    ev = snap.evaluation
 
-        # features: the unit circle ringed by the class that wins there with its margin (grey:
-        # the gap), then one marker per digit in its class's colour
-        angles = np.linspace(-math.pi, math.pi, 720, endpoint=False)
-        codes, wins = region_codes("cosface", snap.params,
-                                   np.stack([np.cos(angles), np.sin(angles)], axis=1), ev.weights)
-        ring = [CLASS_COLORS[c % 10] if won else GAP_COLOR for c, won in zip(codes, wins,
-                                                                               strict=True)]
-        drawn_ring, *by_class = svg_markers(snapshot_features_image(snap, names, "svg"))
-        assert [fill for _, _, fill in drawn_ring] == ring
-        # one scatter per class (each its own marker shape), in class order
-        classes = np.unique(ev.labels % 10)
-        assert len(by_class) == len(classes)
-        for cls, drawn in zip(classes, by_class, strict=True):
-            assert len(drawn) == np.count_nonzero(ev.labels % 10 == cls)
-            assert {fill for _, _, fill in drawn} == {CLASS_COLORS[cls]}
-        # the PNG (200 dpi; SVG units are points, 72 per inch) shows the same ring: each
-        # square's centre has its colour, or that of one of the next few drawn over it, but
-        # where a weight's spoke crosses the ring (ten thin lines: a few squares each)
-        image = Image.open(io.BytesIO(snapshot_features_image(snap, names, "png")))
-        pixels = np.asarray(image.convert("RGB")).astype(int)
-        assert image.size == (800, 800)
-        seen = [tuple(pixels[round(y * 200 / 72), round(x * 200 / 72)]) for x, y, _ in drawn_ring]
-        wrong = [i for i, color in enumerate(seen)
-                 if color not in {rgb(ring[(i + k) % 720]) for k in range(6)}]
-        assert len(wrong) < 0.05 * len(ring)
+    # features: the unit circle ringed by the class that wins there with its margin (grey:
+    # the gap), then one marker per digit in its class's colour
+    angles = np.linspace(-math.pi, math.pi, 720, endpoint=False)
+    codes, wins = region_codes("cosface", snap.params,
+                               np.stack([np.cos(angles), np.sin(angles)], axis=1), ev.weights)
+    ring = [CLASS_COLORS[c % 10] if won else GAP_COLOR for c, won in zip(codes, wins,
+                                                                           strict=True)]
+    drawn_ring, *by_class = svg_markers(snapshot_features_image(snap, names, "svg"))
+    assert [fill for _, _, fill in drawn_ring] == ring
+    # one scatter per class (each its own marker shape), in class order
+    classes = np.unique(ev.labels % 10)
+    assert len(by_class) == len(classes)
+    for cls, drawn in zip(classes, by_class, strict=True):
+        assert len(drawn) == np.count_nonzero(ev.labels % 10 == cls)
+        assert {fill for _, _, fill in drawn} == {CLASS_COLORS[cls]}
+    # the PNG (200 dpi; SVG units are points, 72 per inch) shows the same ring: each
+    # square's centre has its colour, or that of one of the next few drawn over it, but
+    # where a weight's spoke crosses the ring (ten thin lines: a few squares each)
+    image = Image.open(io.BytesIO(snapshot_features_image(snap, names, "png")))
+    pixels = np.asarray(image.convert("RGB")).astype(int)
+    assert image.size == (800, 800)
+    seen = [tuple(pixels[round(y * 200 / 72), round(x * 200 / 72)]) for x, y, _ in drawn_ring]
+    wrong = [i for i, color in enumerate(seen)
+             if color not in {rgb(ring[(i + k) % 720]) for k in range(6)}]
+    assert len(wrong) < 0.05 * len(ring)
 
-        # curves: one point per history row on each of its four lines
-        assert [d.count("L") + 1 for d in svg_lines(snapshot_curves_image(snap, "svg"))] == \
-            [len(snap.history.steps)] * 4  # train and test, loss and accuracy
+    # curves: one point per history row on each of its four lines
+    assert [d.count("L") + 1 for d in svg_lines(snapshot_curves_image(snap, "svg"))] == \
+        [len(snap.history.steps)] * 4  # train and test, loss and accuracy
 
-        # angles: both histograms' bars, drawn at alpha 0.7 over white
-        def bar(hex_color):
-            return tuple(round(0.7 * c + 0.3 * 255) for c in rgb(hex_color))
-        colors = png_colors(snapshot_angles_image(snap, "png"), (1200, 700))
-        assert all(any(max(abs(a - b) for a, b in zip(bar(h), c, strict=True)) <= 1
-                       for c in colors) for h in ("#1f77b4", "#ff7f0e"))
+    # angles: both histograms' bars, drawn at alpha 0.7 over white
+    def bar(hex_color):
+        return tuple(round(0.7 * c + 0.3 * 255) for c in rgb(hex_color))
+    colors = png_colors(snapshot_angles_image(snap, "png"), (1200, 700))
+    assert all(any(max(abs(a - b) for a, b in zip(bar(h), c, strict=True)) <= 1
+                   for c in colors) for h in ("#1f77b4", "#ff7f0e"))
 
-        # the GIF: one frame per epoch the run kept, each the size of a small figure
-        gif = Image.open(io.BytesIO(snapshot_gif(snap, names)))
-        assert gif.format == "GIF" and gif.n_frames == len(snap.frames) == 3
-        assert gif.size == (320, 320)
+    # the GIF: one frame per epoch the run kept, each the size of a small figure
+    gif = Image.open(io.BytesIO(snapshot_gif(snap, names)))
+    assert gif.format == "GIF" and gif.n_frames == len(snap.frames) == 3
+    assert gif.size == (320, 320)
 
-        # the history: every number as the snapshot holds it
-        table = list(csv.DictReader(io.StringIO(history_csv(snap.history))))
-        assert [int(r["step"]) for r in table] == list(snap.history.steps)
-        for column in ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy"):
-            assert [float(r[column]) for r in table] == list(getattr(
-                snap.history, "epochs" if column == "epoch" else column))
+    # the history: every number as the snapshot holds it
+    table = list(csv.DictReader(io.StringIO(history_csv(snap.history))))
+    assert [int(r["step"]) for r in table] == list(snap.history.steps)
+    for column in ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        assert [float(r[column]) for r in table] == list(getattr(
+            snap.history, "epochs" if column == "epoch" else column))
 
-        # the checkpoint: the same settings, step and features as the run on screen
-        restored = load_checkpoint(trainer.checkpoint(), small_set, device=snap.config.device)
-        assert restored.config == snap.config and restored.step == snap.step == 3
-        np.testing.assert_allclose(restored.evaluate().features, ev.features, atol=1e-5)
-    finally:
-        trainer.stop()
+    # the checkpoint: the same settings, step and features as the run on screen
+    restored = load_checkpoint(run.checkpoint(), small_set, device=snap.config.device)
+    assert restored.config == snap.config and restored.step == snap.step == 3
+    np.testing.assert_allclose(restored.evaluate().features, ev.features, atol=1e-5)
 
 
 def test_page_figures_as_files():

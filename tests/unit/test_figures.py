@@ -72,7 +72,7 @@ def nan_snapshot(small_set, dim):
     import torch
 
     from lossviz.train import Run, TrainConfig
-    from lossviz.trainer import fresh_snapshot
+    from lossviz.snapshot import fresh_snapshot
     run = Run(TrainConfig(loss="arcface", params={"s": 16.0, "m": 0.1}, dim=dim), small_set)
     with torch.no_grad():
         for parameter in run.model.parameters():

@@ -242,3 +242,17 @@ def test_needs_reset_only_for_what_the_model_cannot_take_on():
     for name, value in LIVE_FIELDS.items():
         changes = {name: value, **({"loss": "cosface"} if name == "params" else {})}
         assert not needs_reset(old, dataclasses.replace(old, **changes)), name
+
+
+def test_state_bytes_of_a_run_switched_to_or_from_softmax_load(small_set):
+    from lossviz.train import Run, TrainConfig
+    for first, then in (("softmax", "cosface"), ("cosface", "softmax")):
+        run = Run(TrainConfig(loss=first, dim=2, batch_size=64), small_set)
+        run.train_step()
+        run.reconfigure(TrainConfig(loss=then, dim=2, batch_size=64))
+        run.train_step()
+        again = Run.from_state_bytes(run.state_bytes(), small_set)
+        assert again.config.loss == then and again.step == 2
+        assert all((a == b).all() for a, b in zip(run.model.state_dict().values(),
+                                                  again.model.state_dict().values()))
+        again.train_step()
