@@ -1,10 +1,14 @@
+import io
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from lossviz.checkpoint import checkpoint_bytes, load_checkpoint
 from lossviz.losses import LOSSES
+from lossviz.metrics import weight_angles
+from lossviz.model import spread_directions
 from lossviz.train import (Run, TrainConfig, params_in_force, preset_config, settled_params,
                            train_epochs)
 
@@ -64,6 +68,8 @@ def test_bad_config_is_refused():
         TrainConfig(loss="cosface", params={"m": 3.0})
     with pytest.raises(ValueError, match="lr must be positive"):
         TrainConfig(lr=float("nan"))
+    with pytest.raises(ValueError, match=r"weight_lr_scale must be in \[0, 1\]"):
+        TrainConfig(weight_lr_scale=float("nan"))
 
 
 def test_short_training_reports_metrics(small_set):
@@ -83,3 +89,40 @@ def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set
         assert copy.train_step() == original.train_step()
     assert copy.step == original.step == 15
     assert np.array_equal(copy.evaluate().features, original.evaluate().features)
+
+
+def _closest_weights_over(run, steps):
+    lowest = float(np.nanmin(weight_angles(run.model.weight.detach().numpy())))
+    for _ in range(steps):
+        run.train_step()
+        lowest = min(lowest, float(np.nanmin(weight_angles(run.model.weight.detach().numpy()))))
+    return lowest
+
+
+def test_2d_class_weights_keep_apart_while_the_body_learns(small_set):
+    # s=32 makes two ArcFace weights close in fast: with the weights learning at the body's
+    # rate (the settings before weight_lr_scale) the closest pair falls from 36 to 18 degrees
+    # in these 60 steps
+    def run(**overrides):
+        return Run(preset_config("arcface", 2, params={"s": 32.0}, batch_size=64, **overrides),
+                   small_set)
+    assert _closest_weights_over(run(), 60) > 30
+    assert _closest_weights_over(run(lr=3e-3, weight_lr_scale=1.0), 60) < 25
+
+
+def test_weights_at_scale_zero_stay_evenly_spread_while_the_body_learns(small_set):
+    run = Run(preset_config("cosface", 2, batch_size=64, weight_lr_scale=0.0), small_set)
+    body_before = run.model.body[-1].weight.detach().clone()
+    assert _closest_weights_over(run, 10) == pytest.approx(36.0, abs=1e-3)
+    assert torch.equal(run.model.weight.detach(), spread_directions(10, 2))
+    assert not torch.equal(run.model.body[-1].weight.detach(), body_before)
+
+
+def test_a_checkpoint_from_before_weight_lr_scale_loads_with_its_default(small_set):
+    payload = torch.load(io.BytesIO(checkpoint_bytes(Run(TrainConfig(), small_set))),
+                         weights_only=True)
+    del payload["config"]["weight_lr_scale"]
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    restored = load_checkpoint(buffer.getvalue(), small_set)
+    assert restored.config.weight_lr_scale == TrainConfig().weight_lr_scale
