@@ -10,6 +10,8 @@ import dataclasses
 import math
 import statistics
 
+import torch
+
 from lossviz.data import Dataset
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
@@ -30,6 +32,14 @@ MATCHING_RULE = (
     "the gap down to it exactly. 'λ fixed' trains at that lambda from the first step; "
     "'λ annealed' starts at 1000 and anneals towards it (SphereFace's recipe). Everything else "
     "(s, learning rate, data order, initial weights) is each loss's preset with the same seed.")
+CAVEAT = (
+    "SphereFace keeps the feature's length as its logit scale, CosFace and ArcFace scale by a "
+    "fixed s: part of any difference comes from that, not from the margin's form. The two "
+    "references without a margin (SphereFace with m=1, and NormFace with ArcFace's s) show "
+    "each family without a margin; they are not part of the ranking.")
+# variants that train without a margin: the baseline of each family, outside the ranking
+REFERENCES = {"sphereface-m1-reference": "SphereFace m=1, no margin (reference)",
+              "normface-reference": "NormFace, no margin (reference)"}
 
 
 # ----- one run, traced -------------------------------------------------------------------
@@ -86,8 +96,8 @@ def _solve(gap_of, target: float, low: float, high: float) -> float:
 
 
 def matched_variants(dim: int, num_classes: int, **overrides) -> dict[str, TrainConfig]:
-    """The four runs of the study, name -> config, margins matched to ArcFace's preset (see
-    MATCHING_RULE). overrides (epochs, seed, device) apply to all four."""
+    """The runs of the study, name -> config: four with margins matched to ArcFace's preset
+    (see MATCHING_RULE), then the REFERENCES. overrides (epochs, seed, device) apply to all."""
     arcface = preset_config("arcface", dim, **overrides)
     scale = arcface.params["s"]
     target = _margin_deg("arcface", settled_params(arcface), num_classes, dim)
@@ -110,6 +120,10 @@ def matched_variants(dim: int, num_classes: int, **overrides) -> dict[str, Train
         "cosface": preset_config("cosface", dim, params={"s": scale, "m": round(cos_m, 4)},
                                  **overrides),
         "arcface": arcface,
+        # m=1: psi(theta) = cos(theta), so the target is cos(theta) whatever lambda is
+        "sphereface-m1-reference": preset_config("sphereface", dim, params={"m": 1},
+                                                 **overrides),
+        "normface-reference": preset_config("normface", dim, params={"s": scale}, **overrides),
     }
 
 
@@ -119,6 +133,8 @@ def variant_label(name: str, config: TrainConfig) -> str:
         return f"SphereFace (m={config.params['m']}, λ fixed at {config.lambda_min:.2g})"
     if name == "sphereface-annealed":
         return f"SphereFace (m={config.params['m']}, λ annealed to {config.lambda_min:.2g})"
+    if name in REFERENCES:
+        return REFERENCES[name]
     return f"{LOSSES[config.loss].title} (m={config.params['m']:g})"
 
 
@@ -209,7 +225,18 @@ def dim_finding(study: dict, threshold: float) -> str:
     return (f"{study['dim']}D, margins matched at {study['margin_deg']:.1f}° between neighbouring "
             f"classes, median steps to {threshold:.0%} test accuracy over {seeds} seeds: "
             f"{medians}. The claimed order SphereFace > CosFace > ArcFace: "
-            f"{'; '.join(verdicts)}. Median final accuracy: {accuracy}.")
+            f"{'; '.join(verdicts)}.{_annealing_shortfall(by_name['sphereface-annealed'])} "
+            f"Median final accuracy: {accuracy}.")
+
+
+def _annealing_shortfall(variant: dict) -> str:
+    """A clause when annealing left SphereFace short of its matched margin at the end."""
+    reached = statistics.median(run["margin_deg_at_end"] for run in variant["runs"])
+    if reached >= variant["margin_deg"] - 0.05:
+        return ""
+    lam = statistics.median(run["params_at_end"]["lam"] for run in variant["runs"])
+    return (f" Annealed, λ was still {lam:.3g} after the last step: a gap of {reached:.1f}°, "
+            f"not {variant['margin_deg']:.1f}°.")
 
 
 def difficulty_study(dataset: Dataset, dims, seeds, epochs: int, eval_every: int,
@@ -218,11 +245,14 @@ def difficulty_study(dataset: Dataset, dims, seeds, epochs: int, eval_every: int
     """The whole takeaway-2 record, ready for json.dumps."""
     studies = [study_dim(dataset, dim, seeds, epochs, eval_every, eval_points, thresholds,
                          device, progress) for dim in dims]
-    return {"format": FORMAT, "claim": CLAIM,
+    return {"format": FORMAT, "claim": CLAIM, "caveat": CAVEAT,
             "matching_rule": MATCHING_RULE.format(classes=len(dataset.class_names),
                                                   dim="/".join(str(d) for d in dims)),
             "settings": {"data": dataset.name, "seeds": list(seeds), "epochs": epochs,
                          "eval_every": eval_every, "eval_points": eval_points,
-                         "thresholds": list(thresholds)},
+                         "thresholds": list(thresholds), "device": device,
+                         # the last digits of a run depend on the thread count (sums in
+                         # another order); the same count on the CPU reproduces the file
+                         "torch_threads": torch.get_num_threads()},
             "point_fields": list(POINT_FIELDS), "studies": studies,
             "finding": " ".join(study["finding"] for study in studies)}

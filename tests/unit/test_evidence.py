@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lossviz.evidence import (POINT_FIELDS, dim_finding, matched_variants, spread, steps_to,
-                              trace_run)
+from lossviz.evidence import (POINT_FIELDS, REFERENCES, dim_finding, matched_variants, spread,
+                              steps_to, trace_run)
 from lossviz.margins import feasibility
 from lossviz.train import params_in_force, preset_config, settled_params
 
@@ -24,7 +24,8 @@ def test_every_variant_leaves_the_gap_that_arcface_leaves(dim):
     assert gaps["arcface"] == pytest.approx(math.degrees(preset_config("arcface", dim)
                                                          .params["m"]), abs=0.01)
     for name, gap in gaps.items():
-        assert gap == pytest.approx(gaps["arcface"], abs=0.01), name
+        expected = 0.0 if name in REFERENCES else gaps["arcface"]
+        assert gap == pytest.approx(expected, abs=0.01), name
     fixed, annealed = variants["sphereface-fixed"], variants["sphereface-annealed"]
     assert params_in_force(fixed, 0)["lam"] == params_in_force(fixed, 10**6)["lam"] > 0
     assert params_in_force(annealed, 0)["lam"] == 1000.0
@@ -46,24 +47,28 @@ def test_spread_counts_a_seed_that_never_got_there_as_infinitely_many_steps():
     assert spread([120, 80, 100]) == {"median": 100, "min": 80, "max": 120, "reached": 3, "of": 3}
 
 
-def _study(sphere_fixed, sphere_annealed, cosface, arcface):
-    def variant(name, label, steps):
-        return {"name": name, "label": label, "summary": {"steps_to_90": spread(steps),
-                                                          "final_accuracy": spread([0.9] * 3)}}
+def _study(sphere_fixed, sphere_annealed, cosface, arcface, annealed_gap=17.2):
+    def variant(name, label, steps, gap_at_end=17.2):
+        runs = [{"margin_deg_at_end": gap_at_end, "params_at_end": {"lam": 8.6}}] * 3
+        return {"name": name, "label": label, "margin_deg": 17.2, "runs": runs,
+                "summary": {"steps_to_90": spread(steps), "final_accuracy": spread([0.9] * 3)}}
     return {"dim": 3, "margin_deg": 17.2, "variants": [
         variant("sphereface-fixed", "SF fixed", sphere_fixed),
-        variant("sphereface-annealed", "SF annealed", sphere_annealed),
-        variant("cosface", "CF", cosface), variant("arcface", "AF", arcface)]}
+        variant("sphereface-annealed", "SF annealed", sphere_annealed, annealed_gap),
+        variant("cosface", "CF", cosface), variant("arcface", "AF", arcface),
+        variant("normface-reference", "NF", [50, 60, 70], 0.0)]}
 
 
 def test_the_finding_says_what_the_numbers_show():
     finding = dim_finding(_study([500, 520, 540], [100, 110, 120], [300, 310, 320],
                                  [200, 210, 220]), 0.9)
-    assert "SF fixed 520, SF annealed 110, CF 310, AF 210" in finding
+    assert "SF fixed 520, SF annealed 110, CF 310, AF 210, NF 60" in finding
     assert "with λ fixed it holds for every seed" in finding
     assert "with λ annealed it does not hold" in finding
+    assert "λ was still" not in finding  # annealing reached the matched gap
     overlapping = dim_finding(_study([300, 520, 540], [None, None, 1], [250, 310, 320],
-                                     [200, 210, 220]), 0.9)
+                                     [200, 210, 220], annealed_gap=4.2), 0.9)
+    assert "λ was still 8.6 after the last step: a gap of 4.2°, not 17.2°" in overlapping
     assert "with λ fixed it holds for the medians, within the seed spread" in overlapping
     assert "SF annealed never" in overlapping and "with λ annealed it holds for every" not in \
         overlapping
@@ -88,7 +93,7 @@ def test_difficulty_subcommand_writes_a_record_whose_numbers_agree(tmp_path):
     assert record["point_fields"] == list(POINT_FIELDS) and record["settings"]["seeds"] == [0]
     (study,) = record["studies"]
     assert [v["name"] for v in study["variants"]] == ["sphereface-fixed", "sphereface-annealed",
-                                                      "cosface", "arcface"]
+                                                      "cosface", "arcface", *REFERENCES]
     reached = []
     for variant in study["variants"]:
         (run,) = variant["runs"]
@@ -98,7 +103,8 @@ def test_difficulty_subcommand_writes_a_record_whose_numbers_agree(tmp_path):
         assert run["steps_to_30"] == first and run["steps_to_99"] is None
         assert variant["summary"]["steps_to_30"]["median"] == first
         assert variant["summary"]["final_accuracy"]["median"] == run["final_accuracy"]
-        assert variant["margin_deg"] == pytest.approx(study["margin_deg"], abs=0.01)
+        expected_gap = 0.0 if variant["name"] in REFERENCES else study["margin_deg"]
+        assert variant["margin_deg"] == pytest.approx(expected_gap, abs=0.01)
         reached.append(first)
         assert variant["label"] in record["finding"]
     assert any(step is not None and step > 0 for step in reached)
