@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 from lossviz.compare import configs_from_spec, train_one
-from lossviz.data import SOURCES, data_dir, load_source
+from lossviz.data import SOURCES, data_dir, load_bundled, load_source
+from lossviz.evidence import difficulty_study
 from lossviz.export import EpochHistory, comparison_images, write_comparison, write_run
 from lossviz.losses import LOSSES
-from lossviz.train import DEVICES, OPTIMIZERS, Run, preset_config, train_epochs
+from lossviz.train import DEVICES, OPTIMIZERS, Run, TrainConfig, preset_config, train_epochs
 
 LOSS_PARAMS = ("s", "m", "m1", "m2", "m3")
 
@@ -69,12 +70,29 @@ def _add_download(commands):
     download.add_argument("--base-url", help="mirror to fetch from (default: the usual mirrors)")
 
 
+def _add_difficulty(commands):
+    difficulty = commands.add_parser(
+        "difficulty", help="the takeaway-2 evidence: SphereFace, CosFace and ArcFace with "
+                           "margins of matched size, steps to each test accuracy, per seed")
+    difficulty.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    difficulty.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    difficulty.add_argument("--dims", default="3,2", help="feature dimensions to study")
+    difficulty.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    difficulty.add_argument("--eval-every", type=int, default=8,
+                            help="steps between two evaluations of the test subset")
+    difficulty.add_argument("--eval-points", type=int, default=1000,
+                            help="test digits evaluated at each point (the first N)")
+    difficulty.add_argument("--thresholds", default="0.8,0.9", help="test accuracies to time")
+    difficulty.add_argument("--device", choices=DEVICES, default="auto")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lossviz", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(commands)
     _add_compare(commands)
     _add_download(commands)
+    _add_difficulty(commands)
     return parser
 
 
@@ -186,6 +204,30 @@ def _compare(args) -> int:
     return 0
 
 
+def _numbers(text: str, kind, name: str) -> list:
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--{name} {text}: write numbers separated by commas") from None
+    if not values:
+        raise ValueError(f"--{name} needs at least one value")
+    return values
+
+
+def _difficulty(args) -> int:
+    thresholds = _numbers(args.thresholds, float, "thresholds")
+    dims = _numbers(args.dims, int, "dims")
+    if not all(0 < t <= 1 for t in thresholds) or not set(dims) <= {2, 3}:
+        raise ValueError("thresholds are accuracies in (0, 1]; dims are 2 and/or 3")
+    record = difficulty_study(load_bundled(), dims, _numbers(args.seeds, int, "seeds"),
+                              args.epochs, args.eval_every, args.eval_points, thresholds,
+                              args.device, lambda what: print(what, file=sys.stderr, flush=True))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    print(record["finding"])
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -193,6 +235,8 @@ def main(argv=None) -> int:
             return _train(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "difficulty":
+            return _difficulty(args)
         from lossviz.download import download_mnist
         download_mnist(args.dir, args.base_url, log=lambda line: print(line, file=sys.stderr))
         return 0

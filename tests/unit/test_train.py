@@ -1,12 +1,16 @@
 import dataclasses
+import io
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from lossviz.checkpoint import checkpoint_bytes, load_checkpoint
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
+from lossviz.metrics import weight_angles
+from lossviz.model import spread_directions
 from lossviz.train import (Run, TrainConfig, needs_reset, params_in_force, predict_logits,
                            preset_config, random_shift, settled_params, train_epochs)
 
@@ -122,6 +126,7 @@ BAD_VALUES = {
     "batch_size": [0, 65_537, 64.0, "64", True],
     "lr": [0, -1e-3, math.nan, math.inf, "0.1", True],
     "lr_floor": [-0.1, 1.5, math.nan, "0", True],
+    "weight_lr_scale": [-0.1, 1.5, math.nan, "0.03", True],
     "optimizer": ["rmsprop", ["adam"], 0],
     "seed": [-1, 2**63, 1.5, True],
     "shift": [-1, 9, 10**6, 2.0],
@@ -229,7 +234,7 @@ def test_learning_rate_decays_by_cosine_to_its_floor_and_stays(small_set):
 
 RESET_FIELDS = {"dim": 3, "seed": 1, "device": "cpu", "batch_size": 64, "shift": 0}
 LIVE_FIELDS = {"loss": "cosface", "params": {"s": 30.0}, "epochs": 5, "lr": 0.01,
-               "lr_floor": 0.5, "optimizer": "sgd", "warmup_steps": 100, "lambda_base": 500.0,
+               "lr_floor": 0.5, "weight_lr_scale": 0.5, "optimizer": "sgd", "warmup_steps": 100, "lambda_base": 500.0,
                "lambda_gamma": 0.5, "lambda_power": 2.0, "lambda_min": 1.0}
 
 
@@ -256,3 +261,40 @@ def test_state_bytes_of_a_run_switched_to_or_from_softmax_load(small_set):
         assert all((a == b).all() for a, b in zip(run.model.state_dict().values(),
                                                   again.model.state_dict().values()))
         again.train_step()
+
+
+def _closest_weights_over(run, steps):
+    lowest = float(np.nanmin(weight_angles(run.model.weight.detach().numpy())))
+    for _ in range(steps):
+        run.train_step()
+        lowest = min(lowest, float(np.nanmin(weight_angles(run.model.weight.detach().numpy()))))
+    return lowest
+
+
+def test_2d_class_weights_keep_apart_while_the_body_learns(small_set):
+    # s=32 makes two ArcFace weights close in fast: with the weights learning at the body's
+    # rate (the settings before weight_lr_scale) the closest pair falls from 36 to 18 degrees
+    # in these 60 steps
+    def run(**overrides):
+        return Run(preset_config("arcface", 2, params={"s": 32.0}, batch_size=64, **overrides),
+                   small_set)
+    assert _closest_weights_over(run(), 60) > 30
+    assert _closest_weights_over(run(lr=3e-3, weight_lr_scale=1.0), 60) < 25
+
+
+def test_weights_at_scale_zero_stay_evenly_spread_while_the_body_learns(small_set):
+    run = Run(preset_config("cosface", 2, batch_size=64, weight_lr_scale=0.0), small_set)
+    body_before = run.model.body[-1].weight.detach().clone()
+    assert _closest_weights_over(run, 10) == pytest.approx(36.0, abs=1e-3)
+    assert torch.equal(run.model.weight.detach(), spread_directions(10, 2))
+    assert not torch.equal(run.model.body[-1].weight.detach(), body_before)
+
+
+def test_a_checkpoint_from_before_weight_lr_scale_loads_with_its_default(small_set):
+    payload = torch.load(io.BytesIO(checkpoint_bytes(Run(TrainConfig(), small_set))),
+                         weights_only=True)
+    del payload["config"]["weight_lr_scale"]
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    restored = load_checkpoint(buffer.getvalue(), small_set)
+    assert restored.config.weight_lr_scale == TrainConfig().weight_lr_scale
