@@ -107,7 +107,8 @@ def load_checkpoint(data: bytes, dataset: Dataset, device: str = "auto") -> Run:
 def _restored_run(data: bytes, dataset: Dataset, device: str) -> Run:
     payload = _read_payload(data)
     config = _config_from(payload.get("config"), device)
-    state = _checked_state(payload.get("state_dict"), config, len(dataset.class_names))
+    state = _checked_state(payload.get("state_dict"), config,
+                           len(dataset.class_names) - config.held_out_classes)
     step = payload.get("step")
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
         raise CheckpointError("messages.checkpoint.step", limit=MAX_STEP)

@@ -2,16 +2,24 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import torch
 
 from lossviz.compare import configs_from_spec, train_one
 from lossviz.data import SOURCES, data_dir, load_bundled, load_source
 from lossviz.evidence import difficulty_study
 from lossviz.export import EpochHistory, comparison_images, write_comparison, write_run
 from lossviz.losses import LOSSES
-from lossviz.train import DEVICES, OPTIMIZERS, Run, TrainConfig, preset_config, train_epochs
+from lossviz.openset import (family_configs, open_set, over_seeds, record, summarize,
+                             summary_line)
+from lossviz.train import (DEVICES, OPEN_SET_HELD_OUT, OPTIMIZERS, Run, TrainConfig,
+                           preset_config, train_epochs)
 
 LOSS_PARAMS = ("s", "m", "m1", "m2", "m3")
 
@@ -34,6 +42,7 @@ def _add_train(commands):
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
     train.add_argument("--warmup-steps", type=int, help="margin warm-up steps (default: 0)")
     train.add_argument("--device", choices=DEVICES, default="auto")
+    _add_open_set(train)
     train.add_argument("--data", choices=SOURCES, default="bundled", help="data set")
     train.add_argument("--data-dir", type=Path, default=data_dir(), help="folder of IDX files")
     train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
@@ -41,6 +50,25 @@ def _add_train(commands):
                                                 "(PNG and SVG) to this folder")
     train.add_argument("--gif", action="store_true",
                        help="with --out: also features.gif, the features after every epoch")
+
+
+def _add_open_set(command):
+    command.add_argument(
+        "--open-set", action="store_true",
+        help=f"train without the last {OPEN_SET_HELD_OUT} classes (digits 0-7) and report "
+             "verification of pairs on the held-out and the known classes: TAR at FAR 1%% and "
+             "0.1%%, EER")
+    command.add_argument("--held-out", type=int, metavar="N",
+                         help=f"with --open-set: hold out the last N classes "
+                              f"(default {OPEN_SET_HELD_OUT})")
+
+
+def _held_out(args) -> int:
+    if args.held_out is not None and not args.open_set:
+        raise ValueError("--held-out needs --open-set")
+    if not args.open_set:
+        return 0
+    return OPEN_SET_HELD_OUT if args.held_out is None else args.held_out
 
 
 def _add_compare(commands):
@@ -56,8 +84,12 @@ def _add_compare(commands):
     compare.add_argument("--loss", choices=list(LOSSES), help="the loss that --vary varies")
     compare.add_argument("--dim", type=int, choices=(2, 3), default=2)
     compare.add_argument("--epochs", type=int, default=10)
-    compare.add_argument("--seed", type=int, default=0)
+    seeds = compare.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=0)
+    seeds.add_argument("--seeds", help="comma-separated seeds: every run once per seed, and "
+                                       "summary.json with the mean and spread over them")
     compare.add_argument("--device", choices=DEVICES, default="auto")
+    _add_open_set(compare)
     compare.add_argument("--data", choices=SOURCES, default="bundled")
     compare.add_argument("--data-dir", type=Path, default=data_dir())
     compare.add_argument("--out", type=Path, required=True, help="folder for every run's files "
@@ -86,6 +118,23 @@ def _add_difficulty(commands):
     difficulty.add_argument("--device", choices=DEVICES, default="auto")
 
 
+def _add_openset(commands):
+    study = commands.add_parser(
+        "openset", help="the open-set evidence: every loss's preset trained without the last "
+                        "classes, over several seeds; closed-set accuracy, TAR at FAR 1%% and "
+                        "0.1%% and EER on held-out and known classes, mean and spread (JSON)")
+    study.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    study.add_argument("--losses", default=",".join(LOSSES), help="comma-separated losses")
+    study.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    study.add_argument("--dim", type=int, choices=(2, 3), default=3)
+    study.add_argument("--epochs", type=int, default=10)
+    study.add_argument("--held-out", type=int, default=OPEN_SET_HELD_OUT, metavar="N",
+                       help="classes held out (the last N)")
+    study.add_argument("--device", choices=DEVICES, default="auto")
+    study.add_argument("--jobs", type=int, default=1,
+                       help="runs trained at a time, each in its own process on one thread")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lossviz", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -93,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(commands)
     _add_download(commands)
     _add_difficulty(commands)
+    _add_openset(commands)
     return parser
 
 
@@ -106,7 +156,7 @@ def _config_from(args):
                  "warmup_steps": args.warmup_steps}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return preset_config(args.loss, args.dim, params=params, epochs=args.epochs, seed=args.seed,
-                         device=args.device, **overrides)
+                         device=args.device, held_out_classes=_held_out(args), **overrides)
 
 
 def _load_data(args):
@@ -186,21 +236,37 @@ def _refuse_repeats(flag: str, labels: list[str]) -> None:
 
 
 def _compare(args) -> int:
-    configs = _compare_configs(args)
+    configs = open_set(_compare_configs(args), _held_out(args))
+    seeds = _numbers(args.seeds, int, "seeds") if args.seeds else [args.seed]
+    _refuse_repeats("--seeds", [str(seed) for seed in seeds])
+    runs = over_seeds(configs, seeds)
     dataset = _load_data(args)
-    results = []
-    for index, (label, config) in enumerate(configs.items(), start=1):
-        def write(run, metrics, history, folder=args.out / label):
+    results = {}
+    for index, ((label, seed), config) in enumerate(runs.items(), start=1):
+        folder = args.out / label / f"seed-{seed}" if args.seeds else args.out / label
+
+        def write(run, metrics, history, folder=folder):
             write_run(folder, run, metrics, history, dataset.class_names)
-        results.append(train_one(label, config, dataset, on_finish=write,
-                                 progress=_progress(f"[{index}/{len(configs)} {label}] ")))
-    rows = [result.row for result in results]
+        name = f"{label} seed {seed}" if args.seeds else label
+        result = train_one(label, config, dataset, on_finish=write,
+                           progress=_progress(f"[{index}/{len(runs)} {name}] "))
+        results[label, seed] = dataclasses.replace(result, row={**result.row, "seed": seed})
+    rows = [result.row for result in results.values()]
     write_comparison(args.out, rows)
+    first_seed = [result for (_, seed), result in results.items() if seed == seeds[0]]
     for fmt in ("png", "svg"):
-        images = comparison_images(results, dataset.class_names, fmt)
+        images = comparison_images(first_seed, dataset.class_names, fmt)
         (args.out / f"comparison.{fmt}").write_bytes(images["features"])
         (args.out / f"accuracy.{fmt}").write_bytes(images["accuracy"])
-    print(json.dumps(rows))
+    if args.seeds:
+        settings = {"data": dataset.name, "dim": args.dim, "epochs": args.epochs,
+                    "seeds": seeds, "held_out_classes": _held_out(args),
+                    "torch_threads": torch.get_num_threads()}
+        summary = summarize(results)
+        (args.out / "summary.json").write_text(json.dumps(record(summary, settings), indent=1))
+        print(json.dumps(summary))
+    else:
+        print(json.dumps(rows))
     return 0
 
 
@@ -228,6 +294,48 @@ def _difficulty(args) -> int:
     return 0
 
 
+def _train_all(runs: dict, dataset, jobs: int) -> dict:
+    """(label, seed) -> RunResult; with jobs > 1, that many runs at a time in processes of one
+    thread each (on a shared machine, several small processes get more of it than one)."""
+    if jobs < 1:
+        raise ValueError("--jobs must be at least 1")
+    if jobs == 1:
+        return {key: train_one(key[0], config, dataset, progress=_progress(
+                    f"[{index}/{len(runs)} {key[0]} seed {key[1]}] "))
+                for index, (key, config) in enumerate(runs.items(), start=1)}
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        futures = {key: pool.submit(train_one, key[0], config, dataset)
+                   for key, config in runs.items()}
+        results = {}
+        for key, future in futures.items():
+            results[key] = future.result()
+            print(f"[{len(results)}/{len(runs)}] {key[0]} seed {key[1]} done", file=sys.stderr,
+                  flush=True)
+        return results
+
+
+def _openset(args) -> int:
+    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
+    unknown = [name for name in losses if name not in LOSSES]
+    if unknown or not losses:
+        raise ValueError(f"--losses takes names among {', '.join(LOSSES)}")
+    seeds = _numbers(args.seeds, int, "seeds")
+    runs = family_configs(losses, args.dim, args.epochs, seeds, args.held_out)
+    runs = {key: dataclasses.replace(config, device=args.device) for key, config in runs.items()}
+    dataset = load_bundled()
+    results = _train_all(runs, dataset, args.jobs)
+    settings = {"data": dataset.name, "dim": args.dim, "epochs": args.epochs, "seeds": seeds,
+                "held_out_classes": args.held_out, "device": args.device,
+                "torch_threads": 1 if args.jobs > 1 else torch.get_num_threads()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record(summarize(results), settings), ensure_ascii=False,
+                                   indent=1))
+    for entry in summarize(results):
+        print(summary_line(entry))
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -237,6 +345,8 @@ def main(argv=None) -> int:
             return _compare(args)
         if args.command == "difficulty":
             return _difficulty(args)
+        if args.command == "openset":
+            return _openset(args)
         from lossviz.download import download_mnist
         download_mnist(args.dir, args.base_url, log=lambda line: print(line, file=sys.stderr))
         return 0

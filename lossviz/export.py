@@ -52,7 +52,8 @@ def run_table_row(run: Run, metrics: dict, history: EpochHistory, evaluation) ->
                           metrics["test_accuracy"])
     return {"loss": run.config.loss, **{f"param_{k}": v for k, v in
                                         params_in_force(run.config, run.step).items()},
-            **summary, "steps_to_90": history.steps_to(0.9), "nan": metrics["nan"]}
+            **summary, "steps_to_90": history.steps_to(0.9), "nan": metrics["nan"],
+            **(evaluation.verification.row() if evaluation.verification else {})}
 
 
 def write_run(folder: Path, run: Run, metrics: dict, history: EpochHistory,

@@ -18,6 +18,7 @@ from lossviz.i18n import LossvizError, Message
 from lossviz.losses import LOSSES, annealed_lambda, margin_logits, resolve_params
 from lossviz.metrics import angle_metrics
 from lossviz.model import FeatureNet, to_input
+from lossviz.verification import OpenSetVerification, open_set_verification
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adam", "sgd")
@@ -84,7 +85,10 @@ RULES = {
     "lambda_power": Rule(float, 0.0, 100.0),  # negative: lambda grows without end
     "lambda_min": Rule(float, 0.0, _LAMBDA.high),
     "device": Rule(str, choices=DEVICES),
+    # at most 8 of the 10 classes held out: training needs two classes to tell apart
+    "held_out_classes": Rule(int, 0, 8),
 }
+OPEN_SET_HELD_OUT = 2  # open-set mode's default: train on digits 0-7, verify on 8 and 9
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,10 @@ class TrainConfig:
     lambda_power: float = 1.0
     lambda_min: float = 5.0
     device: str = "auto"
+    # Open set: the last this-many classes are never trained on (the model has that many fewer
+    # class weights) and only judged by verification, as faces of people never seen are.
+    # 0 trains on every class (closed set).
+    held_out_classes: int = 0
 
     def __post_init__(self):
         """Every field's type and range, here, so that the CLI, the pages and a loaded
@@ -152,7 +160,7 @@ def preset_config(loss: str, dim: int, **overrides) -> TrainConfig:
 def needs_reset(old: TrainConfig, new: TrainConfig) -> bool:
     """Settings a running model cannot take on: they need a new run."""
     return any(getattr(old, name) != getattr(new, name)
-               for name in ("dim", "seed", "device", "batch_size", "shift"))
+               for name in ("dim", "seed", "device", "batch_size", "shift", "held_out_classes"))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -223,6 +231,7 @@ class Evaluation:
     weights: np.ndarray  # (C, D)
     mean_own_angle: float  # degrees
     min_weight_angle: float  # degrees
+    verification: OpenSetVerification | None = None  # open set only
 
 
 class Run:
@@ -232,15 +241,17 @@ class Run:
         self.config = config
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        num_classes = len(dataset.class_names)
-        self.model = FeatureNet(config.dim, num_classes, bias=config.loss == "softmax")
+        self.known_classes = len(dataset.class_names) - config.held_out_classes
+        self.model = FeatureNet(config.dim, self.known_classes, bias=config.loss == "softmax")
         # channels-last convolutions: 1.25x faster training steps and 2x faster evaluation on
         # this CPU (measured: 5,000 against 4,000 samples/s); the 1-channel input is the same
         # memory either way
         self.model.to(self.device, memory_format=torch.channels_last)
         self.optimizer = self._make_optimizer(config)
         tensors = dataset.tensors
-        self.train_images, self.train_labels = tensors["train_images"], tensors["train_labels"]
+        self.train_images, self.train_labels = self.known(tensors["train_images"],
+                                                          tensors["train_labels"])
+        # every class, held-out ones too: evaluate() verifies on those
         self.eval_images = tensors["test_images"][:eval_points]
         self.eval_labels = tensors["test_labels"][:eval_points]
         self.order_generator = torch.Generator().manual_seed(config.seed)
@@ -258,6 +269,13 @@ class Run:
             return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, weight_decay=5e-4)
         return torch.optim.Adam(groups, lr=config.lr)
 
+    def known(self, images: torch.Tensor, labels: torch.Tensor):
+        """The images and labels of the classes this run trains on (all in a closed set)."""
+        if self.config.held_out_classes == 0:
+            return images, labels
+        keep = labels < self.known_classes
+        return images[keep], labels[keep]
+
     @property
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.train_labels) / self.config.batch_size)
@@ -268,8 +286,10 @@ class Run:
 
     def reconfigure(self, config: TrainConfig) -> None:
         """Loss, parameters and learning rate change at the next step; the model stays."""
-        if config.dim != self.config.dim or config.device != self.config.device:
-            raise ValueError("dim and device are fixed for a run: reset to change them")
+        if any(getattr(config, name) != getattr(self.config, name)
+               for name in ("dim", "device", "held_out_classes")):
+            raise ValueError("dim, device and held-out classes are fixed for a run: reset to "
+                             "change them")
         if config.optimizer != self.config.optimizer:
             self.optimizer = self._make_optimizer(config)
             self._undo = None  # saved for the old optimizer: its state would not fit
@@ -358,11 +378,19 @@ class Run:
 
     @torch.no_grad()
     def evaluate(self, images=None, labels=None, batch_size: int = 250) -> Evaluation:
+        """Closed-set numbers on the digits of the classes trained on; in an open set, also
+        verification on the held-out classes' digits among these images."""
         images = self.eval_images if images is None else images
         labels = self.eval_labels if labels is None else labels
         self.model.eval()
         features = torch.cat([self.model(to_input(images[i:i + batch_size]).to(self.device))
                               for i in range(0, len(images), batch_size)]).float().cpu()
+        verification = None
+        if self.config.held_out_classes:
+            if (labels >= self.known_classes).any():  # not among the training digits
+                verification = open_set_verification(features.numpy(), labels.numpy(),
+                                                     self.known_classes)
+            features, labels = self.known(features, labels)
         weight = self.model.weight.detach().float().cpu()
         bias = self._bias()
         bias = None if bias is None else bias.detach().float().cpu()
@@ -373,7 +401,7 @@ class Run:
         feats, w = features.numpy(), weight.numpy()
         own, min_between = angle_metrics(feats, labels.numpy(), w)
         return Evaluation(loss, (predictions == labels).float().mean().item(), feats,
-                          labels.numpy(), predictions.numpy(), w, own, min_between)
+                          labels.numpy(), predictions.numpy(), w, own, min_between, verification)
 
     def evaluate_full_test(self, dataset: Dataset) -> Evaluation:
         return self.evaluate(dataset.tensors["test_images"], dataset.tensors["test_labels"])
@@ -459,7 +487,8 @@ def train_stepwise(run: Run, dataset: Dataset, progress=None, on_epoch=None):
 
 def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: float) -> dict:
     test = run.evaluate_full_test(dataset)
-    train = run.evaluate(dataset.tensors["train_images"], dataset.tensors["train_labels"])
+    train = run.evaluate(*run.known(dataset.tensors["train_images"],
+                                    dataset.tensors["train_labels"]))
     return {"loss": run.config.loss, "dim": run.config.dim,
             "params": params_in_force(run.config, run.step),
             "epochs": run.step / run.steps_per_epoch, "steps": run.step, "nan": had_nan,
@@ -467,4 +496,6 @@ def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: floa
             "test_accuracy": test.accuracy, "test_loss": test.loss,
             "mean_own_angle_deg": test.mean_own_angle,
             "min_weight_angle_deg": test.min_weight_angle,
-            "samples_per_s": samples_per_s, "device": str(run.device)}
+            "samples_per_s": samples_per_s, "device": str(run.device),
+            "held_out_classes": run.config.held_out_classes,
+            **(test.verification.row() if test.verification else {})}
