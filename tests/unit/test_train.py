@@ -136,6 +136,7 @@ BAD_VALUES = {
     "lambda_power": [-1.0, -1e6, 101.0],
     "lambda_min": [-1.0, 1001.0, math.nan],
     "device": ["tpu", None, 0],
+    "held_out_classes": [-1, 9, 2.0, True, "2"],
 }
 
 
@@ -232,7 +233,8 @@ def test_learning_rate_decays_by_cosine_to_its_floor_and_stays(small_set):
     assert run.optimizer.param_groups[0]["lr"] == pytest.approx(expected[2], rel=1e-12)
 
 
-RESET_FIELDS = {"dim": 3, "seed": 1, "device": "cpu", "batch_size": 64, "shift": 0}
+RESET_FIELDS = {"dim": 3, "seed": 1, "device": "cpu", "batch_size": 64, "shift": 0,
+                "held_out_classes": 2}
 LIVE_FIELDS = {"loss": "cosface", "params": {"s": 30.0}, "epochs": 5, "lr": 0.01,
                "lr_floor": 0.5, "weight_lr_scale": 0.5, "optimizer": "sgd", "warmup_steps": 100, "lambda_base": 500.0,
                "lambda_gamma": 0.5, "lambda_power": 2.0, "lambda_min": 1.0}
