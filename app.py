@@ -9,6 +9,8 @@ pages = [
     st.Page("pages/playground.py", title=ui.t("app.nav.playground"),
             icon=":material/scatter_plot:", default=True),
     st.Page("pages/compare.py", title=ui.t("app.nav.compare"), icon=":material/compare:"),
+    st.Page("pages/verification.py", title=ui.t("verification.nav"),
+            icon=":material/how_to_reg:"),
     st.Page("pages/curves.py", title=ui.t("app.nav.curves"), icon=":material/show_chart:"),
     st.Page("pages/margins.py", title=ui.t("app.nav.margins"), icon=":material/join_inner:"),
     st.Page("pages/theory.py", title=ui.t("app.nav.theory"), icon=":material/menu_book:"),

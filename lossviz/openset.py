@@ -4,15 +4,20 @@ each loss's preset, trained on the known classes only; the record is what
 from __future__ import annotations
 
 import dataclasses
+import json
 import statistics
+from pathlib import Path
 
 import numpy as np
 
 from lossviz.compare import losses_comparison
+from lossviz.losses import LOSSES
 from lossviz.train import OPEN_SET_HELD_OUT, TrainConfig
-from lossviz.verification import PAIRS_PER_KIND, REPORTED_FARS, ROC_GRID
+from lossviz.verification import PAIRS_PER_KIND, REPORTED_FARS, ROC_GRID, SCORE_BINS
 
 FORMAT = "lossviz-openset/1"
+# the ready record the Verification page opens with (python -m lossviz openset --out ...)
+EVIDENCE = Path(__file__).resolve().parent.parent / "assets" / "evidence" / "openset.json"
 # the columns a seed summary gives mean and spread of (closed-set accuracy, then verification)
 SUMMARY_METRICS = ("test_accuracy", "unseen_tar_far1", "unseen_tar_far0.1", "unseen_eer",
                    "seen_tar_far1", "seen_tar_far0.1", "seen_eer")
@@ -59,15 +64,21 @@ def summarize(results: dict[tuple[str, int], object]) -> list[dict]:
         if verifications:
             entry["unseen_roc_tar"] = np.mean([v.unseen.roc_tar for v in verifications],
                                               axis=0).round(4).tolist()
+            # the score histograms of every seed's pairs, added up
+            for kind in ("same", "different"):
+                entry[f"unseen_{kind}_counts"] = np.sum(
+                    [getattr(v.unseen, f"{kind}_counts") for v in verifications],
+                    axis=0).tolist()
         summary.append(entry)
     return summary
 
 
 def record(summary: list[dict], settings: dict) -> dict:
-    """The evidence file: settings, the ROC grid and the per-loss summary."""
+    """The evidence file: settings, the ROC grid, the score bins and the per-loss summary."""
     return {"format": FORMAT, "settings": {**settings, "pairs_per_kind": PAIRS_PER_KIND,
                                            "reported_fars": list(REPORTED_FARS)},
-            "roc_far": ROC_GRID.round(6).tolist(), "losses": summary}
+            "roc_far": ROC_GRID.round(6).tolist(), "score_bins": SCORE_BINS.round(4).tolist(),
+            "losses": summary}
 
 
 def summary_line(entry: dict) -> str:
@@ -80,3 +91,17 @@ def summary_line(entry: dict) -> str:
             f"TAR@FAR=1% {pm('unseen_tar_far1')}%, TAR@FAR=0.1% {pm('unseen_tar_far0.1')}%, "
             f"EER {pm('unseen_eer')}%; known classes TAR@FAR=1% {pm('seen_tar_far1')}%, "
             f"EER {pm('seen_eer')}% ({len(entry['seeds'])} seeds)")
+
+
+def read_record(path: Path = EVIDENCE) -> dict | None:
+    """The record written by record(), or None when it is missing or of another format."""
+    try:
+        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) and loaded.get("format") == FORMAT else None
+
+
+def results_by_seed(results) -> dict:
+    """RunResults (in any order) keyed as summarize() wants them: (loss title, seed)."""
+    return {(LOSSES[r.config.loss].title, r.config.seed): r for r in results}

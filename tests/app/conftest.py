@@ -56,6 +56,8 @@ def fresh_registry():
 # formats, the venues and first authors of cited papers, and the language switch itself. Paper
 # titles are kept as published, inside Chinese title marks 《…》, and are not checked.
 ALLOWED_LATIN = {
+    # verification rates, written as abbreviations in Chinese papers too
+    "roc", "tar", "far", "eer",
     "softmax", "sphereface", "normface", "cosface", "arcface", "logit", "logits",
     "cos", "sin", "log", "exp", "max", "min", "png", "svg", "icml", "cvpr", "acm",
     "liu", "wang", "deng", "matplotlib", "lossviz", "english", "language",

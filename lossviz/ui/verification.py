@@ -1,0 +1,56 @@
+"""The open-set verification view: a family's numbers over seeds (closed-set accuracy, TAR at
+FAR 1% and 0.1%, EER), drawn from a summary as lossviz.openset.summarize writes it, whether it
+comes from the ready evidence or from runs just trained."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lossviz import ui
+from lossviz.figures.verification import family_figure, roc_figure, score_histogram_figure
+
+# table columns: (summary column, text key)
+COLUMNS = (("test_accuracy", "verification.ui.metric_accuracy"),
+           ("unseen_tar_far1", "verification.ui.metric_tar1"),
+           ("unseen_tar_far0.1", "verification.ui.metric_tar01"),
+           ("unseen_eer", "verification.ui.metric_eer"),
+           ("seen_tar_far1", "verification.ui.metric_seen_tar1"),
+           ("seen_eer", "verification.ui.metric_seen_eer"))
+
+
+def _percent(spread: dict) -> str:
+    return f"{spread['mean']:.1%} ± {spread['std']:.1%}"
+
+
+def finding(summary: list[dict]) -> str:
+    """What these numbers say about margins on unseen classes, whichever way they fall."""
+    best = max(summary, key=lambda entry: entry["unseen_tar_far1"]["mean"])
+    softmax = next((e for e in summary if e["loss"] == "softmax"), None)
+    seen = max(entry["seen_tar_far1"]["mean"] for entry in summary)
+    return ui.t("verification.ui.finding", best=ui.loss_title(best["loss"]),
+                best_tar=_percent(best["unseen_tar_far1"]),
+                softmax_tar=_percent(softmax["unseen_tar_far1"]) if softmax else "–",
+                seen_tar=f"{seen:.1%}")
+
+
+def show_verification(summary: list[dict], shown: str, key_prefix: str):
+    """The view: the shown loss's numbers, the family with error bars, the ROC curves and the
+    shown loss's score histogram, and a table of every number."""
+    view, options = ui.view(), ui.chart_options()
+    by_loss = {entry["loss"]: entry for entry in summary}
+    entry = by_loss.get(shown, summary[0])
+    with st.container(horizontal=True):
+        for column, key in COLUMNS[:4]:
+            st.metric(ui.t(key), _percent(entry[column]), border=True)
+    st.info(finding(summary))
+    names = {loss: ui.loss_short(loss) for loss in by_loss}
+    st.plotly_chart(family_figure(summary, names, view), key=f"{key_prefix}-family", **options)
+    roc_lines = [(names[e["loss"]], e["loss"], e["unseen_roc_tar"], None) for e in summary]
+    st.plotly_chart(roc_figure(roc_lines, view), key=f"{key_prefix}-roc", **options)
+    st.plotly_chart(score_histogram_figure(entry["unseen_same_counts"],
+                                           entry["unseen_different_counts"],
+                                           names[entry["loss"]], view),
+                    key=f"{key_prefix}-scores", **options)
+    table = [{ui.t("verification.ui.column_loss"): ui.loss_title(e["loss"]),
+              **{ui.t(key): _percent(e[column]) for column, key in COLUMNS}} for e in summary]
+    st.dataframe(table, hide_index=True, key=f"{key_prefix}-table")
+    st.caption(ui.t("verification.ui.table_note"))

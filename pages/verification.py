@@ -1,0 +1,131 @@
+"""Unseen classes: train on digits 0-7, verify pairs of digits on 8 and 9 (never seen), and
+compare the family over seeds, next to closed-set accuracy."""
+import streamlit as st
+
+from lossviz import ui
+from lossviz.compare import Comparison
+from lossviz.losses import LOSSES
+from lossviz.openset import family_configs, read_record, results_by_seed, summarize
+from lossviz.ui import runs as live_runs
+from lossviz.ui.verification import show_verification
+from lossviz.urlstate import Field
+
+PAGE = "verification"
+FIELDS = [
+    Field("losses", list(LOSSES), "multi", choices=tuple(LOSSES)),
+    Field("dim", 3, "int", 2, 3),
+    Field("epochs", 5, "int", 1, 100),
+    Field("seeds", 3, "int", 1, 5),
+    Field("shown", "arcface", "choice", choices=tuple(LOSSES)),
+]
+
+
+def settings():
+    """The runs the controls describe ((label, seed) -> config), or None with the reason."""
+    figure_area, control_area = ui.stage()
+    with control_area:
+        losses = st.multiselect(ui.t("verification.ui.losses"), list(LOSSES),
+                                key=ui.key(PAGE, "losses"), format_func=ui.loss_titles())
+        dim = st.radio(ui.t("verification.ui.dim"), (3, 2), key=ui.key(PAGE, "dim"),
+                       horizontal=True, format_func=lambda d: f"{d}D",
+                       help=ui.t("verification.ui.dim_note"))
+        epochs = st.number_input(ui.t("verification.ui.epochs"), 1, 100,
+                                 key=ui.key(PAGE, "epochs"))
+        seeds = st.number_input(ui.t("verification.ui.seeds"), 1, 5, key=ui.key(PAGE, "seeds"))
+        st.selectbox(ui.t("verification.ui.shown"), list(LOSSES), key=ui.key(PAGE, "shown"),
+                     format_func=ui.loss_titles())
+        runs = family_configs(losses, dim, epochs, range(seeds)) if losses else None
+        buttons(runs)
+    with figure_area:
+        if dim == 2:
+            st.warning(ui.t("verification.ui.dim_2d"))
+        if not losses:
+            st.info(ui.t("verification.ui.pick_losses"))
+    return figure_area
+
+
+def buttons(runs):
+    job = st.session_state.get(ui.key(PAGE, "job"))
+    if job is not None and not job.done:
+        st.button(ui.t("verification.ui.cancel"), icon=":material/stop:", on_click=cancel,
+                  key=ui.key(PAGE, "cancel"))
+    else:
+        st.button(ui.t("verification.ui.run"), icon=":material/play_arrow:", type="primary",
+                  disabled=runs is None, on_click=start, args=(runs,), key=ui.key(PAGE, "run"))
+
+
+def start(runs):
+    """Train the runs through the server's training process and its cache, as Compare does;
+    one job per session, a new one cancels the last."""
+    cancel()
+    dataset, _ = ui.shared_dataset("bundled", None)
+    labels = {f"{label} · {seed}": config for (label, seed), config in runs.items()}
+    registry = live_runs.registry()
+    job = Comparison(labels, dataset, ui.run_cache(), registry.fit)
+    registry.cancel_when_unwatched(job)
+    st.session_state[ui.key(PAGE, "job")] = job
+    st.session_state[ui.key(PAGE, "polling")] = True
+
+
+def cancel():
+    job = st.session_state.get(ui.key(PAGE, "job"))
+    if job is not None:
+        job.cancel()
+
+
+def job_view(job):
+    polling = st.session_state.get(ui.key(PAGE, "polling"), False)
+
+    @st.fragment(run_every=1.0 if polling else None)
+    def refresh():
+        progress = job.progress()
+        done, total = len(progress.results), progress.total
+        if progress.waiting:
+            line = ui.t("verification.ui.waiting", done=done, total=total)
+        elif progress.current:
+            line = ui.t("verification.ui.training", done=done, total=total,
+                        run=progress.current, epoch=progress.epoch)
+        else:
+            line = ui.t("verification.ui.progress", done=done, total=total)
+        st.progress(done / total, text=line)
+        if progress.cancelled:
+            st.info(ui.t("verification.ui.cancelled"))
+        elif progress.error:
+            st.error(ui.t("verification.ui.failed", error=progress.error))
+        if progress.results:
+            first = progress.results[0].config
+            seeds = sorted({r.config.seed for r in progress.results})
+            st.caption(ui.t("verification.ui.live", dim=first.dim, epochs=first.epochs,
+                            seeds=", ".join(map(str, seeds))))
+            show_verification(summarize(results_by_seed(progress.results)),
+                              ui.value(PAGE, "shown"), ui.key(PAGE, "live"))
+        if progress.done and polling:
+            st.session_state[ui.key(PAGE, "polling")] = False
+            st.rerun()
+
+    refresh()
+
+
+def evidence_view():
+    record = read_record()
+    if record is None:
+        return
+    s = record["settings"]
+    st.caption(ui.t("verification.ui.evidence", dim=s["dim"], epochs=s["epochs"],
+                    seeds=", ".join(map(str, s["seeds"])), pairs=s["pairs_per_kind"]))
+    show_verification(record["losses"], ui.value(PAGE, "shown"), ui.key(PAGE, "evidence"))
+
+
+def verification_page():
+    ui.open_page(PAGE, FIELDS, ui.t("verification.ui.title"), ui.t("verification.ui.intro"))
+    figure_area = settings()
+    job = st.session_state.get(ui.key(PAGE, "job"))
+    with figure_area:
+        if job is not None:
+            job_view(job)
+        else:
+            evidence_view()
+    ui.write_url(PAGE, FIELDS)
+
+
+verification_page()

@@ -1,0 +1,59 @@
+"""The Verification page: the ready evidence at once, in English and Chinese, and runs trained
+through the server's training process in open set."""
+import pytest
+
+from lossviz.openset import read_record
+from tests.app.conftest import array, english_words, figures
+from tests.conftest import wait_for
+
+
+def test_the_evidence_shows_at_once_with_every_loss():
+    assert read_record() is not None, "assets/evidence/openset.json is missing or malformed"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_opens_on_the_evidence_in_both_languages(open_page, lang):
+    at = open_page("verification", {"lang": lang})
+    assert not at.exception
+    record = read_record()
+    family, roc, scores = figures(at)
+    losses = [entry["loss"] for entry in record["losses"]]
+    points = family["data"]
+    assert len(points) == 3 * len(losses)  # three panels, one point per loss
+    # the TAR panel's points are the evidence's means, error bars its standard deviations
+    middle = points[len(losses):2 * len(losses)]
+    for point, entry in zip(middle, record["losses"], strict=True):
+        assert array(point["y"])[0] == pytest.approx(entry["unseen_tar_far1"]["mean"])
+        assert array(point["error_y"]["array"])[0] == pytest.approx(
+            entry["unseen_tar_far1"]["std"])
+    assert len(roc["data"]) == len(losses) + 1  # and the chance line
+    assert len(scores["data"]) == 2
+    if lang == "zh":
+        assert english_words(at) == []
+        assert "未见类别" in at.title[0].value
+
+
+def test_two_d_says_why_it_has_no_room(open_page):
+    at = open_page("verification", {"dim": "2"})
+    assert not at.exception
+    assert "no room" in at.warning[0].value
+
+
+def test_a_short_open_set_run_replaces_the_evidence(open_page):
+    at = open_page("verification", {"losses": "softmax,arcface", "epochs": "1", "seeds": "1",
+                                    "shown": "softmax"})
+    assert not at.exception
+    at.button(key="verification:run").click().run()
+    assert at.button(key="verification:cancel")  # while it trains
+    job = at.session_state["verification:job"]
+    wait_for(lambda: job.progress().done, 600, "two open-set runs")
+    at.run()
+    assert not at.exception
+    results = job.progress().results
+    assert [r.config.held_out_classes for r in results] == [2, 2]
+    family = figures(at)[0]
+    tar = family["data"][2:4]
+    for point, result in zip(tar, results, strict=True):
+        assert array(point["y"])[0] == pytest.approx(result.row["unseen_tar_far1"])
+    (table,) = at.dataframe
+    assert len(table.value) == 2
