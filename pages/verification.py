@@ -95,10 +95,10 @@ def job_view(job):
         if progress.results:
             first = progress.results[0].config
             seeds = sorted({r.config.seed for r in progress.results})
-            st.caption(ui.t("verification.ui.live", dim=first.dim, epochs=first.epochs,
-                            seeds=", ".join(map(str, seeds))))
             show_verification(summarize(results_by_seed(progress.results)),
-                              ui.value(PAGE, "shown"), ui.key(PAGE, "live"))
+                              ui.value(PAGE, "shown"), ui.key(PAGE, "live"),
+                              ui.t("verification.ui.live", dim=first.dim, epochs=first.epochs,
+                                   seeds=", ".join(map(str, seeds))))
         if progress.done and polling:
             st.session_state[ui.key(PAGE, "polling")] = False
             st.rerun()
@@ -111,9 +111,9 @@ def evidence_view():
     if record is None:
         return
     s = record["settings"]
-    st.caption(ui.t("verification.ui.evidence", dim=s["dim"], epochs=s["epochs"],
-                    seeds=", ".join(map(str, s["seeds"])), pairs=s["pairs_per_kind"]))
-    show_verification(record["losses"], ui.value(PAGE, "shown"), ui.key(PAGE, "evidence"))
+    show_verification(record["losses"], ui.value(PAGE, "shown"), ui.key(PAGE, "evidence"),
+                      ui.t("verification.ui.evidence", dim=s["dim"], epochs=s["epochs"],
+                           seeds=", ".join(map(str, s["seeds"])), pairs=s["pairs_per_kind"]))
 
 
 def verification_page():

@@ -74,15 +74,17 @@ def family_figure(summary: list[dict], names: dict, view: View = View()) -> go.F
     panels = [(column, key) for column, key in FAMILY_PANELS
               if all(column in entry for entry in summary)]
     count = len(panels)
-    gap = 0.12
-    height = (1 - gap * (count - 1)) / count
+    gap, first_top = 0.12, 0.93  # room above each panel for its name, and under the title
+    height = (first_top - gap * (count - 1)) / count
     axes, traces = {}, []
     for index, (column, key) in enumerate(panels):
         suffix = "" if index == 0 else str(index + 1)
-        top = 1 - index * (height + gap)
+        top = first_top - index * (height + gap)
+        # the losses are named once, under the last panel (names under each collide with
+        # the next panel's title at a projector's height)
         axes[f"xaxis{suffix}"] = dict(anchor=f"y{suffix}", showticklabels=index == count - 1,
                                       matches="x" if index else None)
-        axes[f"yaxis{suffix}"] = dict(domain=[top - height, top], anchor=f"x{suffix}",
+        axes[f"yaxis{suffix}"] = dict(domain=[max(0.0, top - height), top], anchor=f"x{suffix}",
                                       tickformat=".0%")
         axes.setdefault("annotations", []).append(dict(
             text=view.t(key), x=0, y=top, xref="paper", yref="paper", showarrow=False,

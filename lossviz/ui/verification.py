@@ -22,7 +22,7 @@ def _percent(spread: dict) -> str:
 
 
 def finding(summary: list[dict]) -> str:
-    """What these numbers say about margins on unseen classes, whichever way they fall."""
+    """What these numbers say about unseen classes, whichever way they fall."""
     best = max(summary, key=lambda entry: entry["unseen_tar_far1"]["mean"])
     softmax = next((e for e in summary if e["loss"] == "softmax"), None)
     seen = max(entry["seen_tar_far1"]["mean"] for entry in summary)
@@ -32,24 +32,22 @@ def finding(summary: list[dict]) -> str:
                 seen_tar=f"{seen:.1%}")
 
 
-def show_verification(summary: list[dict], shown: str, key_prefix: str):
-    """The view: the shown loss's numbers, the family with error bars, the ROC curves and the
+def show_verification(summary: list[dict], shown: str, key_prefix: str, caption: str):
+    """The view: the family with error bars first, what it says, the ROC curves beside the
     shown loss's score histogram, and a table of every number."""
     view, options = ui.view(), ui.chart_options()
-    by_loss = {entry["loss"]: entry for entry in summary}
-    entry = by_loss.get(shown, summary[0])
-    with st.container(horizontal=True):
-        for column, key in COLUMNS[:4]:
-            st.metric(ui.t(key), _percent(entry[column]), border=True)
-    st.info(finding(summary))
-    names = {loss: ui.loss_short(loss) for loss in by_loss}
+    names = {entry["loss"]: ui.loss_short(entry["loss"]) for entry in summary}
     st.plotly_chart(family_figure(summary, names, view), key=f"{key_prefix}-family", **options)
+    st.caption(caption)
+    st.info(finding(summary))
+    roc_area, scores_area = st.columns(2)
     roc_lines = [(names[e["loss"]], e["loss"], e["unseen_roc_tar"], None) for e in summary]
-    st.plotly_chart(roc_figure(roc_lines, view), key=f"{key_prefix}-roc", **options)
-    st.plotly_chart(score_histogram_figure(entry["unseen_same_counts"],
-                                           entry["unseen_different_counts"],
-                                           names[entry["loss"]], view),
-                    key=f"{key_prefix}-scores", **options)
+    roc_area.plotly_chart(roc_figure(roc_lines, view), key=f"{key_prefix}-roc", **options)
+    entry = next((e for e in summary if e["loss"] == shown), summary[0])
+    if "unseen_same_counts" in entry:  # a record from before the histograms has none
+        scores_area.plotly_chart(score_histogram_figure(
+            entry["unseen_same_counts"], entry["unseen_different_counts"], names[entry["loss"]],
+            view), key=f"{key_prefix}-scores", **options)
     table = [{ui.t("verification.ui.column_loss"): ui.loss_title(e["loss"]),
               **{ui.t(key): _percent(e[column]) for column, key in COLUMNS}} for e in summary]
     st.dataframe(table, hide_index=True, key=f"{key_prefix}-table")

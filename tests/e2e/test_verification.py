@@ -1,0 +1,59 @@
+"""The Verification page in a real browser: reached from the navigation with a real click, the
+ready evidence drawn at 1280x720 and 390x844, and the histogram's loss chosen with real clicks."""
+from pathlib import Path
+
+from lossviz.i18n import text
+from tests.e2e.conftest import ROOT, assert_no_exception, wait_idle
+
+SCREENSHOT = ROOT / "assets" / "screenshots" / "verification-1280x720.png"
+CHART_TITLES = "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent)"
+WIDEST = "() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')].map(p => p.getBoundingClientRect().right))"
+
+
+def open_sized(browser, url, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(url)
+    wait_idle(tab)
+    return context, tab
+
+
+def charts_drawn(tab, count=3):
+    tab.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .gtitle').length >= {count}")
+
+
+def test_reached_from_the_navigation_and_the_histogram_follows_the_chosen_loss(browser, app_url):
+    context, tab = open_sized(browser, app_url, 1280, 720)
+    try:
+        tab.get_by_role("link", name=text("verification.nav")).click()
+        tab.wait_for_url("**/verification**")
+        charts_drawn(tab)
+        assert_no_exception(tab)
+        scores_title = text("verification.figures.scores_title", loss="ArcFace")
+        assert scores_title in tab.evaluate(CHART_TITLES)
+        tab.locator("[data-testid='stSidebar']").get_by_role(
+            "combobox", name=text("verification.ui.shown")).click()
+        tab.get_by_role("option", name=text("losses.cosface.title")).click()
+        tab.wait_for_url("**shown=cosface**")
+        tab.wait_for_function(
+            "t => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+            ".some(e => e.textContent === t)",
+            arg=text("verification.figures.scores_title", loss="CosFace"))
+        wait_idle(tab)
+        tab.evaluate("window.scrollTo(0, 0)")
+        Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOT))
+    finally:
+        context.close()
+
+
+def test_a_phone_sees_every_chart_within_its_width(browser, app_url):
+    context, tab = open_sized(browser, f"{app_url}/verification?lang=zh", 390, 844)
+    try:
+        charts_drawn(tab)
+        assert_no_exception(tab)
+        assert tab.evaluate(WIDEST) <= 390
+        assert text("verification.ui.title", "zh") in tab.locator("h1").first.inner_text()
+    finally:
+        context.close()
