@@ -2,7 +2,7 @@
 import streamlit as st
 
 from lossviz import ui
-from lossviz.compare import (DIFFICULTY_RANKING, Comparison, difficulty_sentence,
+from lossviz.compare import (DIFFICULTY_RANKING, difficulty_sentence,
                              losses_comparison, parameter_comparison, parse_values)
 from lossviz.export import comparison_images
 from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_figure
@@ -65,22 +65,6 @@ def parameter_runs(dim, epochs, seed):
     return parameter_comparison(loss, param, values, dim, epochs, seed)
 
 
-def start(configs, dataset):
-    """One comparison per session at a time: a new one replaces (cancels) the last."""
-    cancel()
-    runs = live_runs.registry()
-    job = Comparison(configs, dataset, ui.run_cache(), runs.fit)
-    runs.cancel_when_unwatched(job)
-    st.session_state[ui.key(PAGE, "job")] = job
-    st.session_state[ui.key(PAGE, "polling")] = True
-
-
-def cancel():
-    job = st.session_state.get(ui.key(PAGE, "job"))
-    if job is not None:
-        job.cancel()
-
-
 def results_view(job):
     polling = st.session_state.get(ui.key(PAGE, "polling"), False)
 
@@ -130,12 +114,12 @@ def compare_page():
     dataset, _ = ui.shared_dataset("bundled", None)
     job = st.session_state.get(ui.key(PAGE, "job"))
     if job is not None and not job.done:
-        st.button(ui.t("runs.compare.cancel"), icon=":material/stop:", on_click=cancel,
-                  key=ui.key(PAGE, "cancel"))
+        st.button(ui.t("runs.compare.cancel"), icon=":material/stop:",
+                  on_click=live_runs.cancel_comparison, args=(PAGE,), key=ui.key(PAGE, "cancel"))
     else:
         st.button("Run the comparison", icon=":material/play_arrow:", type="primary",
-                  disabled=configs is None, on_click=start, args=(configs, dataset),
-                  key=ui.key(PAGE, "run"))
+                  disabled=configs is None, on_click=live_runs.start_comparison,
+                  args=(PAGE, configs, dataset), key=ui.key(PAGE, "run"))
     if job is not None:
         results_view(job)
     ui.write_url(PAGE, FIELDS)

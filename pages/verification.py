@@ -3,7 +3,6 @@ compare the family over seeds, next to closed-set accuracy."""
 import streamlit as st
 
 from lossviz import ui
-from lossviz.compare import Comparison
 from lossviz.losses import LOSSES
 from lossviz.openset import family_configs, read_record, results_by_seed, summarize
 from lossviz.ui import runs as live_runs
@@ -47,30 +46,18 @@ def settings():
 def buttons(runs):
     job = st.session_state.get(ui.key(PAGE, "job"))
     if job is not None and not job.done:
-        st.button(ui.t("verification.ui.cancel"), icon=":material/stop:", on_click=cancel,
-                  key=ui.key(PAGE, "cancel"))
+        st.button(ui.t("verification.ui.cancel"), icon=":material/stop:",
+                  on_click=live_runs.cancel_comparison, args=(PAGE,), key=ui.key(PAGE, "cancel"))
     else:
         st.button(ui.t("verification.ui.run"), icon=":material/play_arrow:", type="primary",
                   disabled=runs is None, on_click=start, args=(runs,), key=ui.key(PAGE, "run"))
 
 
 def start(runs):
-    """Train the runs through the server's training process and its cache, as Compare does;
-    one job per session, a new one cancels the last."""
-    cancel()
+    """Train the runs through the server's training process and its cache, as Compare does."""
     dataset, _ = ui.shared_dataset("bundled", None)
-    labels = {f"{label} · {seed}": config for (label, seed), config in runs.items()}
-    registry = live_runs.registry()
-    job = Comparison(labels, dataset, ui.run_cache(), registry.fit)
-    registry.cancel_when_unwatched(job)
-    st.session_state[ui.key(PAGE, "job")] = job
-    st.session_state[ui.key(PAGE, "polling")] = True
-
-
-def cancel():
-    job = st.session_state.get(ui.key(PAGE, "job"))
-    if job is not None:
-        job.cancel()
+    live_runs.start_comparison(PAGE, {f"{label} · {seed}": config
+                                      for (label, seed), config in runs.items()}, dataset)
 
 
 def job_view(job):

@@ -14,11 +14,13 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
+from lossviz.compare import Comparison
 from lossviz.figures.training import playground_figures
 from lossviz.i18n import Message
 from lossviz.live import LiveRun
 from lossviz.registry import Registry
 from lossviz.snapshot import Snapshot
+from lossviz.ui import key, run_cache
 
 
 # A page showing a live run asks for news twice a second, and each time waits (up to
@@ -111,3 +113,22 @@ def news(run: LiveRun, watcher: str | None) -> Snapshot:
         run.snapshot(watcher)
     st.session_state[drawn_key] = snap
     return snap
+
+
+def start_comparison(page: str, configs: dict, dataset):
+    """Train configs (label -> TrainConfig) one after another in the server's training process,
+    through the cache that trains each distinct run once; one job per page and session (a new
+    one cancels the last). The page polls session_state["<page>:polling"]."""
+    cancel_comparison(page)
+    runs = registry()
+    job = Comparison(configs, dataset, run_cache(), runs.fit)
+    runs.cancel_when_unwatched(job)
+    st.session_state[key(page, "job")] = job
+    st.session_state[key(page, "polling")] = True
+
+
+def cancel_comparison(page: str):
+    """Cancel this page's job, if it has one (its finished runs are kept)."""
+    job = st.session_state.get(key(page, "job"))
+    if job is not None:
+        job.cancel()

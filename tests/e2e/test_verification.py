@@ -6,8 +6,10 @@ from lossviz.i18n import text
 from tests.e2e.conftest import ROOT, assert_no_exception, wait_idle
 
 SCREENSHOT = ROOT / "assets" / "screenshots" / "verification-1280x720.png"
-CHART_TITLES = "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent)"
-WIDEST = "() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')].map(p => p.getBoundingClientRect().right))"
+CHART_TITLES = ("() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+                ".map(t => t.textContent)")
+WIDEST = ("() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')]"
+          ".map(p => p.getBoundingClientRect().right))")
 
 
 def open_sized(browser, url, width, height):
