@@ -86,11 +86,11 @@ def test_parse_values():
 def test_difficulty_sentence_says_what_the_run_shows():
     rows = [{"loss": "sphereface", "steps_to_90": 300}, {"loss": "cosface", "steps_to_90": 200},
             {"loss": "arcface", "steps_to_90": 100}]
-    assert "agrees with the claim" in difficulty_sentence(rows)
+    assert "agrees with the claim" in str(difficulty_sentence(rows))
     rows[2]["steps_to_90"] = 250
-    assert "does not bear the claim out" in difficulty_sentence(rows)
+    assert "does not bear the claim out" in str(difficulty_sentence(rows))
     rows[0]["steps_to_90"] = None
-    assert "cannot rank them all" in difficulty_sentence(rows)
+    assert "cannot rank them all" in str(difficulty_sentence(rows))
 
 
 def test_a_comparison_waits_for_a_free_slot(make_registry, small_set):
