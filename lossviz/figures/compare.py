@@ -18,11 +18,12 @@ COLUMNS = 4
 
 
 def run_names(configs, view: View = View()) -> list[str]:
-    """A name per run (TrainConfig): its loss's title when every run has another loss; else
-    the loss's short name and the parameters that differ between the runs (ArcFace, m=0.3)."""
+    """A name per run (TrainConfig), short enough for a table column and a panel title: its
+    loss's short name, and when some runs share a loss, the parameters that differ between
+    the runs (ArcFace, m=0.3)."""
     losses = [config.loss for config in configs]
     if len(set(losses)) == len(losses):
-        return [view.t(f"losses.{loss}.title") for loss in losses]
+        return [view.t(f"losses.{loss}.short") for loss in losses]
     params = [resolve_params(config.loss, config.params) for config in configs]
     varying = [name for name in dict.fromkeys(n for p in params for n in p)
                if len({p.get(name) for p in params}) > 1]
@@ -87,4 +88,6 @@ def accuracy_overlay_figure(results, names=None, view: View = View()) -> go.Figu
     fig.update_xaxes(title=view.t("compare.figures.epoch"), **whole_epochs(last))
     fig.update_yaxes(title=view.t("compare.figures.accuracy_axis"), range=[0, 1.01],
                      tickformat=".0%")
-    return base_layout(fig, view.t("compare.figures.accuracy_title"), height=380, view=view)
+    base_layout(fig, view.t("compare.figures.accuracy_title"), height=380, view=view)
+    sizes = view.sizes  # the legend gets a line of its own under the title, not beside it
+    return fig.update_layout(margin_t=sizes.title + sizes.legend + 40)

@@ -172,7 +172,7 @@ def features_2d_figure(features, labels, predictions, weights, class_names, loss
         layout("", height=540, view=view, uirevision="features-2d", **panels))
 
 
-def _sphere_surface(loss, params, weights, resolution=36):
+def _sphere_surface(loss, params, weights, view: View = View(), resolution=36):
     polar = np.linspace(0, math.pi, resolution)
     azimuth = np.linspace(0, 2 * math.pi, 2 * resolution)
     p, a = np.meshgrid(polar, azimuth, indexing="ij")
@@ -181,7 +181,8 @@ def _sphere_surface(loss, params, weights, resolution=36):
     color = np.where(wins, codes % 10, 10).reshape(p.shape)
     return go.Surface(x=xyz[..., 0], y=xyz[..., 1], z=xyz[..., 2], surfacecolor=color,
                       cmin=0, cmax=11, colorscale=_discrete_scale(RING_COLORS), showscale=False,
-                      opacity=0.35, hoverinfo="skip", name="predicted class")
+                      opacity=0.35, hoverinfo="skip",
+                      name=view.t("playground.figures.predicted"))
 
 
 def features_3d_figure(features, labels, predictions, weights, class_names, loss, params,
@@ -190,16 +191,19 @@ def features_3d_figure(features, labels, predictions, weights, class_names, loss
     its margin (grey: the gap), and the class weight directions. mark_wrong: as in 2D."""
     unit = unit_rows(features) * 1.01
     axis = dict(range=[-1.4, 1.4], visible=False)
+    # The camera stands far enough back that the whole sphere, weight tips included, fits a
+    # phone's narrow, tall chart (at 390 px wide it was cut at both sides); projected, the
+    # chart is wider than tall and the camera can come closer.
+    distance = 1.0 if view.present else 1.35
     scene = dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
-                 camera=dict(eye=dict(x=0.95, y=0.95, z=0.7)))
+                 camera=dict(eye=dict(x=distance, y=distance, z=0.7 * distance)))
     return go.Figure(
-        [_sphere_surface(loss, params, weights),
+        [_sphere_surface(loss, params, weights, view),
          feature_trace(unit, labels, predictions, class_names, three_d=True, view=view),
          *_wrong_traces(unit, labels, predictions, True, mark_wrong, view),
          *weight_traces(weights, 1.3, class_names, three_d=True, view=view)],
-        # uirevision: keep the user's rotation across refreshes; no scene margin: on a phone
-        # every pixel of width goes to the sphere
-        layout(view.t("playground.figures.sphere"), height=620, view=view, scene=scene,
+        # uirevision: keep the user's rotation across refreshes
+        layout(view.t("playground.figures.sphere"), height=560, view=view, scene=scene,
                uirevision="features-3d"))
 
 
