@@ -137,8 +137,9 @@ def table_columns() -> dict:
                                          help=ui.t(f"compare.table.help.{name}"))
                for name in ("own_angle", "closest", "margin")}
     return {"run": column.TextColumn(ui.t("compare.table.run")),
-            "params": column.TextColumn(ui.t("compare.table.params")),
-            "accuracy": column.NumberColumn(ui.t("compare.table.accuracy"), format="percent"),
+            # wide enough for "s=16, m=0.1" (the grid sizes a column to its header)
+            "params": column.TextColumn(ui.t("compare.table.params"), width=120),
+            "accuracy": column.NumberColumn(ui.t("compare.table.accuracy"), format="%.1f%%"),
             "steps": column.TextColumn(ui.t("compare.table.steps")), **degrees}
 
 
@@ -147,7 +148,7 @@ def table_rows(results, names) -> list[dict]:
     other columns, are in its comparison.csv; the angular margin says what the spread costs)."""
     return [{"run": name,
              "params": ", ".join(f"{k}={v:g}" for k, v in result.params.items()) or "—",
-             "accuracy": result.row["test_accuracy"],
+             "accuracy": 100 * result.row["test_accuracy"],
              "steps": (f"{result.row['steps_to_90']:,}" if result.row["steps_to_90"] is not None
                        else ui.t("compare.table.never")),
              "own_angle": result.row["mean_own_angle_deg"],
