@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lossviz.data import Dataset
 from lossviz.export import EpochHistory, run_table_row
-from lossviz.i18n import LossvizError
+from lossviz.i18n import LossvizError, Message
 from lossviz.losses import LOSSES, resolve_params
 from lossviz.train import (RULES, Evaluation, Run, TrainConfig, finish, preset_config,
                            train_stepwise)
@@ -140,6 +140,11 @@ class Comparison:
         self.last_seen = time.monotonic()
         self._next()
 
+    @property
+    def configs(self) -> list[TrainConfig]:
+        """Its runs' configurations, in the order they train."""
+        return [config for _, config in self._items]
+
     def progress(self) -> Progress:
         """Where the comparison is; asking also tells it someone is still watching."""
         self.last_seen = time.monotonic()
@@ -241,34 +246,37 @@ def run_label(label, index: int) -> str:
 
 
 def parse_values(text: str, loss: str, param: str) -> list[float]:
-    """'1, 2, 3' -> [1.0, 2.0, 3.0], each checked against the parameter's range."""
+    """'1, 2, 3' -> [1.0, 2.0, 3.0], each checked against the parameter's range; bad input
+    raises a LossvizError that says what to write instead."""
     spec = LOSSES[loss].param(param)
     try:
         values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{text!r}: write numbers separated by commas, like 1, 2, 3") from None
+        raise LossvizError("compare.values.not_numbers", text=repr(text)) from None
     if len(values) < 2:
-        raise ValueError("give two or more values to compare")
+        raise LossvizError("compare.values.too_few")
     bad = [v for v in values if not spec.low <= v <= spec.high or (spec.integer and v != int(v))]
     if bad:
-        kind = "whole numbers" if spec.integer else "numbers"
-        raise ValueError(f"{param} takes {kind} in [{spec.low:g}, {spec.high:g}]; "
-                         f"not {', '.join(f'{v:g}' for v in bad)}")
+        raise LossvizError("compare.values.outside_whole" if spec.integer else
+                           "compare.values.outside", param=param, low=f"{spec.low:g}",
+                           high=f"{spec.high:g}", bad=", ".join(f"{v:g}" for v in bad))
     return values
 
 
-def difficulty_sentence(rows: list[dict]) -> str:
+def difficulty_sentence(rows: list[dict]) -> Message:
     """What this run says about the ranking m*theta > cos(theta) - m > cos(theta + m)."""
     steps = {row["loss"]: row["steps_to_90"] for row in rows}
-    named = ", ".join(f"{LOSSES[loss].title} {steps[loss] if steps[loss] is not None else 'never'}"
-                      for loss in DIFFICULTY_RANKING)
+    named = [Message("compare.difficulty.steps", {"loss": LOSSES[loss].title, "steps": steps[loss]})
+             if steps.get(loss) is not None else
+             Message("compare.difficulty.never", {"loss": LOSSES[loss].title})
+             for loss in DIFFICULTY_RANKING]
     if any(steps.get(loss) is None for loss in DIFFICULTY_RANKING):
-        verdict = ("not every loss reached 90% test accuracy in this budget, so this run cannot "
-                   "rank them all")
+        verdict = "compare.difficulty.unranked"
     else:
         ordered = [steps[loss] for loss in DIFFICULTY_RANKING]
         holds = ordered[0] > ordered[1] > ordered[2]
-        verdict = ("this run agrees with the claim" if holds else
-                   "this run does not bear the claim out strictly")
-    return (f"Steps to 90% test accuracy: {named}. The claimed ranking (hardest first) is "
-            f"m·θ > cos θ − m > cos(θ + m); {verdict}.")
+        verdict = "compare.difficulty.agrees" if holds else "compare.difficulty.disagrees"
+    hardest, middle, easiest = named  # DIFFICULTY_RANKING's three, hardest first
+    return Message("compare.difficulty.sentence", {"hardest": hardest, "middle": middle,
+                                                   "easiest": easiest,
+                                                   "verdict": Message(verdict)})

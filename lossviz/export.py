@@ -12,7 +12,7 @@ import numpy as np
 from lossviz.checkpoint import save_checkpoint
 from lossviz.curves import loss_gradient, target_curve, target_probability
 from lossviz.figures.curves import curve_styles, with_baseline
-from lossviz.figures.style import View
+from lossviz.figures.style import View, run_styles
 from lossviz.figures.static import (accuracy_figure, angle_histogram_figure, curves_figure,
                                     evolution_gif, features_figure, figure_bytes, lines_figure,
                                     margins_figure, save_figure, small_multiples_figure,
@@ -139,16 +139,22 @@ def margins_image(loss: str, params: dict, phi: float, fmt: str, view: View = Vi
     return figure_bytes(margins_figure(loss, params, phi, view, title), fmt)
 
 
-def comparison_panels(results):
-    return [(r.label, r.evaluation.features, r.evaluation.labels, r.evaluation.weights,
-             r.config.loss, r.params) for r in results]
+def comparison_panels(results, names):
+    return [(name, r.evaluation.features, r.evaluation.labels, r.evaluation.weights,
+             r.config.loss, r.params) for r, name in zip(results, names, strict=True)]
 
 
-def comparison_images(results, class_names, fmt: str) -> dict[str, bytes]:
-    return {"features": figure_bytes(small_multiples_figure(comparison_panels(results),
+def comparison_images(results, class_names, fmt: str, names=None,
+                      view: View = View()) -> dict[str, bytes]:
+    """The compare page's two figures; names: the runs' names as the page shows them (their
+    labels by default); each loss in the color and dash it has on the pages."""
+    names = names or [r.label for r in results]
+    styles = run_styles([r.config.loss for r in results])
+    series = [(name, r.history, style) for r, name, style in zip(results, names, styles,
+                                                                 strict=True)]
+    return {"features": figure_bytes(small_multiples_figure(comparison_panels(results, names),
                                                             class_names), fmt),
-            "accuracy": figure_bytes(accuracy_figure([(r.label, r.history) for r in results]),
-                                     fmt)}
+            "accuracy": figure_bytes(accuracy_figure(series, view), fmt)}
 
 
 def snapshot_angles_image(snapshot, fmt: str) -> bytes:

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lossviz.i18n import Message
+
 
 @dataclass(frozen=True)
 class Param:
@@ -44,8 +46,9 @@ class LossSpec:
     keeps_feature_norm: bool  # logits scale with ||x|| (no s) instead of with s
     keeps_weight_norm: bool  # logits scale with ||W_j|| too
     presets: dict[str, dict[str, float]] = field(default_factory=dict)
-    # Why the 2D preset ends below Softmax's accuracy, where it does (English; shown on screen)
-    note_2d: str = ""
+    # Why the 2D preset ends below Softmax's accuracy, where it does: measured ranges, in a
+    # Message (the playground shows it in the reader's language)
+    note_2d: Message | None = None
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -65,11 +68,13 @@ def _int_margin(default: int) -> Param:
 
 
 # Measured with benchmarks/bench_presets.py, 2D presets, 30 epochs, seeds 0, 1, 2.
-_CIRCLE_2D = ("In 2D this loss ends about a point below Softmax ({own} against 96.3-97.0%, "
-              "seeds 0-2): with features normalized onto the circle only the angle separates the "
-              "10 classes, and in our trials neither a larger s (24, 32) nor another learning "
-              "rate (0.001 to 0.02) closed the gap. The margin still pays: NormFace, the same "
-              "without a margin, ends at 92.7-94.9%.")
+_SOFTMAX_2D = "96.3-97.0%"
+
+
+def _circle_2d(own: str) -> Message:
+    return Message("playground.note_2d.margin", {"own": own, "softmax": _SOFTMAX_2D,
+                                                 "normface": "92.7-94.9%"})
+
 
 _LAMBDA = Param("lam", "lambda", 0.0, 0.0, 1000.0, 0.5, slider_high=20.0,
                 help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
@@ -99,10 +104,8 @@ LOSSES: dict[str, LossSpec] = {
         "Features and weights normalized, logits s cos(theta): no margin, only a scale.",
         (_scale(16.0),), keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 16.0}, "2d": {"s": 16.0}, "3d": {"s": 16.0}},
-        note_2d="In 2D NormFace ends about 2.5 points below Softmax (92.7-94.9% against "
-                "96.3-97.0%, seeds 0-2): with features normalized onto the circle only the "
-                "angle separates the 10 classes. The margin losses built on it (CosFace, "
-                "ArcFace, combined) win 1.3 to 1.9 points of that back."),
+        note_2d=Message("playground.note_2d.normface", {"own": "92.7-94.9%",
+                                                        "softmax": _SOFTMAX_2D})),
     "cosface": LossSpec(
         "cosface", "CosFace (AM-Softmax)",
         "Wang et al., CosFace: Large Margin Cosine Loss for Deep Face Recognition, CVPR 2018",
@@ -112,7 +115,7 @@ LOSSES: dict[str, LossSpec] = {
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m": 0.35}, "2d": {"s": 16.0, "m": 0.1},
                  "3d": {"s": 16.0, "m": 0.25}},
-        note_2d=_CIRCLE_2D.format(own="95.5-96.7%")),
+        note_2d=_circle_2d("95.5-96.7%")),
     "arcface": LossSpec(
         "arcface", "ArcFace",
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
@@ -122,7 +125,7 @@ LOSSES: dict[str, LossSpec] = {
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m": 0.5}, "2d": {"s": 16.0, "m": 0.1},
                  "3d": {"s": 16.0, "m": 0.3}},
-        note_2d=_CIRCLE_2D.format(own="94.6-95.9%")),
+        note_2d=_circle_2d("94.6-95.9%")),
     "combined": LossSpec(
         "combined", "Combined margin",
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
@@ -135,7 +138,7 @@ LOSSES: dict[str, LossSpec] = {
         presets={"paper": {"s": 64.0, "m1": 1.0, "m2": 0.3, "m3": 0.2},
                  "2d": {"s": 16.0, "m1": 1.0, "m2": 0.05, "m3": 0.03},
                  "3d": {"s": 16.0, "m1": 1.0, "m2": 0.2, "m3": 0.1}},
-        note_2d=_CIRCLE_2D.format(own="95.3-96.3%")),
+        note_2d=_circle_2d("95.3-96.3%")),
 }
 
 

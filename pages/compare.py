@@ -5,16 +5,16 @@ from lossviz import ui
 from lossviz.compare import (DIFFICULTY_RANKING, difficulty_sentence,
                              losses_comparison, parameter_comparison, parse_values)
 from lossviz.export import comparison_images
-from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_figure
+from lossviz.figures.compare import accuracy_overlay_figure, run_names, small_multiples_figure
+from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.ui import runs as live_runs
 from lossviz.urlstate import Field
 
 PAGE = "compare"
-MODES = {"losses": "Several losses", "values": "One loss, several values",
-         "difficulty": "Which loss is hardest to train?"}
+MODES = ("losses", "values", "difficulty")
 FIELDS = [
-    Field("mode", "losses", "choice", choices=tuple(MODES)),
+    Field("mode", "losses", "choice", choices=MODES),
     Field("losses", ["normface", "cosface", "arcface"], "multi", choices=tuple(LOSSES)),
     Field("loss", "lsoftmax", "choice", choices=tuple(LOSSES)),
     Field("param", "m", "choice", choices=("s", "m", "m1", "m2", "m3")),
@@ -24,45 +24,72 @@ FIELDS = [
 ]
 
 
-def chosen_runs():
-    """The runs the sidebar describes, or None with the reason shown."""
+def shared_settings():
+    """What every run shares: in the sidebar (hidden while presenting)."""
     with st.sidebar:
-        mode = st.radio("Compare", list(MODES), key=ui.key(PAGE, "mode"), format_func=MODES.get)
-        dim = st.radio("Feature dimension", (2, 3), key=ui.key(PAGE, "dim"), horizontal=True,
-                       format_func=lambda d: f"{d}D")
-        epochs = st.number_input("epochs per run (same budget for all)", 1, 100,
+        mode = st.radio(ui.t("compare.modes.label"), MODES, key=ui.key(PAGE, "mode"),
+                        format_func=ui.formatter(lambda name: f"compare.modes.{name}"))
+        dim = st.radio(ui.t("compare.controls.dim"), (2, 3), key=ui.key(PAGE, "dim"),
+                       horizontal=True, format_func=lambda d: f"{d}D")
+        epochs = st.number_input(ui.t("compare.controls.epochs"), 1, 100,
                                  key=ui.key(PAGE, "epochs"))
-        seed = st.number_input("seed (shared: same initial weights and data order)", 0,
-                               1_000_000, key=ui.key(PAGE, "seed"))
-        if mode == "losses":
-            losses = st.multiselect("Losses", list(LOSSES), key=ui.key(PAGE, "losses"),
-                                    format_func=ui.loss_titles())
-            if len(losses) < 2:
-                st.info("Pick two or more losses.")
-                return None
-            return losses_comparison(losses, dim, epochs, seed)
-        if mode == "difficulty":
-            st.caption("SphereFace, CosFace and ArcFace with their presets, same data, same "
-                       "budget: how many steps until 90% test accuracy?")
-            return losses_comparison(DIFFICULTY_RANKING, dim, epochs, seed)
-        return parameter_runs(dim, epochs, seed)
+        seed = st.number_input(ui.t("compare.controls.seed"), 0, 1_000_000,
+                               key=ui.key(PAGE, "seed"))
+    return mode, dim, epochs, seed
+
+
+def chosen_runs(mode, dim, epochs, seed):
+    """The runs the controls describe, or None with the reason shown."""
+    if mode == "losses":
+        losses = st.multiselect(ui.t("compare.controls.losses"), list(LOSSES),
+                                key=ui.key(PAGE, "losses"), format_func=ui.loss_titles())
+        if len(losses) < 2:
+            st.info(ui.t("compare.controls.pick_two"))
+            return None
+        return losses_comparison(losses, dim, epochs, seed)
+    if mode == "difficulty":
+        st.caption(ui.t("compare.controls.difficulty"))
+        return losses_comparison(DIFFICULTY_RANKING, dim, epochs, seed)
+    return parameter_runs(dim, epochs, seed)
 
 
 def parameter_runs(dim, epochs, seed):
-    loss = st.selectbox("Loss", [n for n in LOSSES if LOSSES[n].params],
+    loss = st.selectbox(ui.t("compare.controls.loss"), [n for n in LOSSES if LOSSES[n].params],
                         key=ui.key(PAGE, "loss"), format_func=ui.loss_titles())
     names = [p.name for p in LOSSES[loss].params if p.name != "lam"]
     if st.session_state.get(ui.key(PAGE, "param")) not in names:
         st.session_state[ui.key(PAGE, "param")] = names[-1]
-    param = st.selectbox("Parameter", names, key=ui.key(PAGE, "param"))
+    param = st.selectbox(ui.t("compare.controls.param"), names, key=ui.key(PAGE, "param"))
     st.session_state.setdefault(ui.key(PAGE, "values"), "1, 2, 3, 4")
-    text = st.text_input("Values, separated by commas", key=ui.key(PAGE, "values"))
+    text = st.text_input(ui.t("compare.controls.values"), key=ui.key(PAGE, "values"))
     try:
         values = parse_values(text, loss, param)
-    except ValueError as err:
-        st.error(str(err))
+    except LossvizError as err:
+        st.error(ui.say(err.message))
         return None
     return parameter_comparison(loss, param, values, dim, epochs, seed)
+
+
+def run_or_cancel(job, configs, dataset):
+    if job is not None and not job.done:
+        st.button(ui.t("runs.compare.cancel"), icon=":material/stop:",
+                  on_click=live_runs.cancel_comparison, args=(PAGE,), key=ui.key(PAGE, "cancel"))
+    else:
+        st.button(ui.t("compare.controls.run"), icon=":material/play_arrow:", type="primary",
+                  disabled=configs is None, on_click=live_runs.start_comparison,
+                  args=(PAGE, configs, dataset), key=ui.key(PAGE, "run"))
+
+
+def progress_text(progress, names, configs) -> str:
+    """'1 of 3 runs done · training ArcFace, epoch 3 of 10', in the reader's language."""
+    text = ui.t("compare.progress.done", finished=len(progress.results), total=progress.total)
+    if progress.waiting:
+        return text + ui.t("compare.progress.waiting")
+    if progress.current:
+        index = len(progress.results)
+        return text + ui.t("compare.progress.training", name=names[index], epoch=progress.epoch,
+                           epochs=configs[index].epochs)
+    return text
 
 
 def results_view(job):
@@ -71,18 +98,15 @@ def results_view(job):
     @st.fragment(run_every=1.0 if polling else None)
     def refresh():
         progress = job.progress()
-        finished = len(progress.results)
-        doing = ("waiting for a free training slot on this server" if progress.waiting
-                 else f"training {progress.current}, epoch {progress.epoch}")
-        text = f"{finished} of {progress.total} runs done" + (
-            f" · {doing}" if progress.current else "")
-        st.progress(finished / progress.total, text=text)
+        names = run_names(job.configs, ui.view())
+        st.progress(len(progress.results) / progress.total,
+                    text=progress_text(progress, names, job.configs))
         if progress.cancelled:
             st.info(ui.t("runs.compare.cancelled"))
         elif progress.error:
-            st.error(f"A run failed: {progress.error}")
+            st.error(ui.t("compare.progress.failed", error=progress.error))
         if progress.results:
-            draw_results(progress, job.dataset.class_names)
+            draw_results(progress, names[:len(progress.results)], job.dataset.class_names)
         if progress.done and polling:
             st.session_state[ui.key(PAGE, "polling")] = False
             st.rerun()  # one full rerun, so the page stops polling
@@ -90,36 +114,62 @@ def results_view(job):
     refresh()
 
 
-def draw_results(progress, class_names):
-    results = list(progress.results)
-    st.plotly_chart(small_multiples_figure(results, class_names), key=ui.key(PAGE, "multiples"))
-    st.plotly_chart(accuracy_overlay_figure(results), key=ui.key(PAGE, "accuracy"))
-    table = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.row.items()}
-             for r in results]
-    st.dataframe(table, key=ui.key(PAGE, "table"), hide_index=True)
+def table_columns() -> dict:
+    """The table's column names, formats and explanations in the reader's language."""
+    column = st.column_config
+    degrees = {name: column.NumberColumn(ui.t(f"compare.table.{name}"), format="%.1f°",
+                                         help=ui.t(f"compare.table.help.{name}"))
+               for name in ("own_angle", "closest", "margin")}
+    return {"run": column.TextColumn(ui.t("compare.table.run")),
+            # wide enough for "s=16, m=0.1" (the grid sizes a column to its header)
+            "params": column.TextColumn(ui.t("compare.table.params"), width=120),
+            "accuracy": column.NumberColumn(ui.t("compare.table.accuracy"), format="%.1f%%"),
+            "steps": column.TextColumn(ui.t("compare.table.steps")), **degrees}
+
+
+def table_rows(results, names) -> list[dict]:
+    """One line per run: what fits a 1280 px wide screen (the widest class, and the CLI's
+    other columns, are in its comparison.csv; the angular margin says what the spread costs)."""
+    return [{"run": name,
+             "params": ", ".join(f"{k}={v:g}" for k, v in result.params.items()) or "—",
+             "accuracy": 100 * result.row["test_accuracy"],
+             "steps": (f"{result.row['steps_to_90']:,}" if result.row["steps_to_90"] is not None
+                       else ui.t("compare.table.never")),
+             "own_angle": result.row["mean_own_angle_deg"],
+             "closest": result.row["min_weight_angle_deg"],
+             "margin": result.row["angular_margin_deg"]}
+            for result, name in zip(results, names, strict=True)]
+
+
+def draw_results(progress, names, class_names):
+    results, view = list(progress.results), ui.view()
+    st.plotly_chart(small_multiples_figure(results, class_names, names, view),
+                    key=ui.key(PAGE, "multiples"), **ui.chart_options())
+    st.plotly_chart(accuracy_overlay_figure(results, names, view), key=ui.key(PAGE, "accuracy"),
+                    **ui.chart_options())
+    st.dataframe(table_rows(results, names), column_config=table_columns(),
+                 key=ui.key(PAGE, "table"), hide_index=True)
     if progress.done and {r.config.loss for r in results} >= set(DIFFICULTY_RANKING):
-        st.info(difficulty_sentence([r.row for r in results]))
+        st.info(ui.say(difficulty_sentence([r.row for r in results])))
     if progress.done:
-        for name, label in (("features", "Features"), ("accuracy", "Accuracy curves")):
-            ui.image_downloads(label, lambda fmt, name=name: comparison_images(
-                results, class_names, fmt)[name], f"comparison-{name}", ui.key(PAGE, name))
+        for name in ("features", "accuracy"):
+            ui.image_downloads(ui.t(f"compare.downloads.{name}"),
+                               lambda fmt, name=name: comparison_images(
+                                   results, class_names, fmt, names, view)[name],
+                               f"comparison-{name}", ui.key(PAGE, name))
 
 
 def compare_page():
-    ui.open_page(PAGE, FIELDS, "Compare",
-                 "Runs that differ only in the loss: same seed, same initial weights, same data "
-                 "order, same feature dimension, same number of epochs. Identical runs are "
-                 "trained once per server and shared.")
-    configs = chosen_runs()
+    ui.open_page(PAGE, FIELDS, ui.t("compare.title"), ui.t("compare.intro"))
+    mode, dim, epochs, seed = shared_settings()
     dataset, _ = ui.shared_dataset("bundled", None)
     job = st.session_state.get(ui.key(PAGE, "job"))
-    if job is not None and not job.done:
-        st.button(ui.t("runs.compare.cancel"), icon=":material/stop:",
-                  on_click=live_runs.cancel_comparison, args=(PAGE,), key=ui.key(PAGE, "cancel"))
-    else:
-        st.button("Run the comparison", icon=":material/play_arrow:", type="primary",
-                  disabled=configs is None, on_click=live_runs.start_comparison,
-                  args=(PAGE, configs, dataset), key=ui.key(PAGE, "run"))
+    with ui.controls():  # the sidebar; presenting, a row above the figures
+        configs = chosen_runs(mode, dim, epochs, seed)
+        if ui.presenting():
+            run_or_cancel(job, configs, dataset)
+    if not ui.presenting():
+        run_or_cancel(job, configs, dataset)
     if job is not None:
         results_view(job)
     ui.write_url(PAGE, FIELDS)

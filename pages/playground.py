@@ -11,6 +11,7 @@ from lossviz.checkpoint import MAX_BYTES, CheckpointError, load_checkpoint
 from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
                             snapshot_features_image, snapshot_gif)
 from lossviz.figures.training import picked_test_index
+from lossviz.i18n import Message
 from lossviz.live import LiveRun
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
@@ -65,12 +66,17 @@ def data_controls():
     return dataset
 
 
-def margin_controls(loss: str):
+def loss_controls() -> str:
+    """The loss and its margins: what a class needs to see changed (in presentation mode,
+    beside the figure)."""
+    loss = st.selectbox(ui.t("playground.controls.loss"), list(LOSSES), key=ui.key(PAGE, "loss"),
+                        format_func=ui.loss_titles())
     for p in LOSSES[loss].params:
         if p.name != "lam":
             ui.param_slider(PAGE, loss, p)
     if "lam" in {p.name for p in LOSSES[loss].params}:
-        number_setting("λ floor (annealed from 1000)", "lambda_min", step=1.0)
+        number_setting(ui.t("playground.controls.lambda_min"), "lambda_min", step=1.0)
+    return loss
 
 
 def number_setting(label: str, name: str, **options):
@@ -79,22 +85,24 @@ def number_setting(label: str, name: str, **options):
     return st.number_input(label, low, high, key=ui.key(PAGE, name), **options)
 
 
-def config_controls():
+def config_controls(loss: str):
+    """Everything else: in the sidebar (hidden, but still drawn, while presenting)."""
     with st.sidebar:
-        loss = st.selectbox("Loss", list(LOSSES), key=ui.key(PAGE, "loss"), format_func=ui.loss_titles())
-        dim = st.radio("Feature dimension", (2, 3), key=ui.key(PAGE, "dim"), horizontal=True,
-                       format_func=lambda d: f"{d}D")
-        st.button("Load the preset for this loss and dimension", on_click=load_preset,
-                  args=(loss, dim), key=ui.key(PAGE, "preset"))
-        margin_controls(loss)
-        with st.expander("Training", expanded=False):
-            number_setting("learning rate", "lr", step=0.0005, format="%.4f")
-            st.selectbox("optimizer", OPTIMIZERS, key=ui.key(PAGE, "optimizer"),
-                         format_func={"adam": "Adam", "sgd": "SGD with momentum"}.get)
-            number_setting("epochs", "epochs")
-            number_setting("margin warm-up steps", "warmup", step=50)
-            number_setting("seed", "seed")
-            st.selectbox("device", DEVICES, key=ui.key(PAGE, "device"))
+        dim = st.radio(ui.t("playground.controls.dim"), (2, 3), key=ui.key(PAGE, "dim"),
+                       horizontal=True, format_func=lambda d: f"{d}D")
+        st.button(ui.t("playground.controls.preset"), on_click=load_preset, args=(loss, dim),
+                  key=ui.key(PAGE, "preset"))
+        with st.expander(ui.t("playground.controls.training"), expanded=False):
+            number_setting(ui.t("playground.controls.lr"), "lr", step=0.0005, format="%.4f")
+            st.selectbox(ui.t("playground.controls.optimizer"), OPTIMIZERS,
+                         key=ui.key(PAGE, "optimizer"),
+                         format_func=ui.formatter(lambda name: f"playground.controls.{name}"))
+            number_setting(ui.t("playground.controls.epochs"), "epochs")
+            number_setting(ui.t("playground.controls.warmup"), "warmup", step=50)
+            number_setting(ui.t("playground.controls.seed"), "seed")
+            st.selectbox(ui.t("playground.controls.device"), DEVICES, key=ui.key(PAGE, "device"),
+                         format_func=ui.formatter(
+                             lambda name: f"playground.controls.devices.{name}"))
 
 
 def usable_device() -> str:
@@ -109,8 +117,7 @@ def usable_device() -> str:
 def device_note():
     device = ui.value(PAGE, "device")
     if usable_device() != device:
-        st.sidebar.error(f"device {device!r} is not available on this machine; training on "
-                         "the CPU instead.")
+        st.sidebar.error(ui.t("playground.controls.no_device", device=device))
 
 
 def sidebar_settings() -> dict:
@@ -177,26 +184,30 @@ def apply_sidebar(run: LiveRun) -> TrainConfig:
 def feasibility_note(config: TrainConfig):
     result = feasibility(config.loss, settled_params(config), 10, config.dim)
     if not result.feasible:
-        st.warning(f"This margin cannot be met by 10 classes with {config.dim}D features: the "
-                   "network will train, but no class can win with its full margin. See "
-                   "Decision margins, or load the preset.", icon="⚠️")
+        st.warning(ui.t("playground.feasibility.impossible", dim=config.dim), icon="⚠️")
     elif result.tight:
-        st.warning(f"A tight margin for {config.dim}D: each class can only win within "
-                   f"{math.degrees(result.halfwidth):.1f}° of its weight.", icon="⚠️")
+        st.warning(ui.t("playground.feasibility.tight", dim=config.dim,
+                        halfwidth=math.degrees(result.halfwidth)), icon="⚠️")
+
+
+def start_pause(run: LiveRun, where=st):
+    if run.wants_to_run:
+        where.button(ui.t("playground.controls.pause"), icon=":material/pause:",
+                     on_click=run.pause, key=ui.key(PAGE, "pause"), width="stretch")
+    else:
+        where.button(ui.t("playground.controls.start"), icon=":material/play_arrow:",
+                     on_click=run.start, key=ui.key(PAGE, "start"), type="primary",
+                     width="stretch")
 
 
 def control_buttons(run: LiveRun):
     start, step, reset = st.columns(3)
-    if run.wants_to_run:
-        start.button("Pause", icon=":material/pause:", on_click=run.pause,
-                     key=ui.key(PAGE, "pause"), width="stretch")
-    else:
-        start.button("Start", icon=":material/play_arrow:", on_click=run.start,
-                     key=ui.key(PAGE, "start"), type="primary", width="stretch")
-    step.button("One step", icon=":material/skip_next:", on_click=run.step,
+    start_pause(run, start)
+    step.button(ui.t("playground.controls.step"), icon=":material/skip_next:", on_click=run.step,
                 key=ui.key(PAGE, "step"), width="stretch")
-    reset.button("Reset", icon=":material/restart_alt:", on_click=lambda: run.reset(run.config),
-                 key=ui.key(PAGE, "reset"), width="stretch")
+    reset.button(ui.t("playground.controls.reset"), icon=":material/restart_alt:",
+                 on_click=lambda: run.reset(run.config), key=ui.key(PAGE, "reset"),
+                 width="stretch")
 
 
 def share_link(run: LiveRun):
@@ -209,19 +220,25 @@ def share_link(run: LiveRun):
 def progress_line(snap):
     planned = snap.config.epochs
     lam = snap.params.get("lam")
-    text = (f"epoch {snap.epoch:.2f} / {planned} · step {snap.step} · "
-            f"{snap.samples_per_s:,.0f} samples/s · lr {snap.learning_rate:.4g}"
-            + (f" · λ {lam:.3g}" if lam is not None else ""))
+    text = ui.t("playground.progress.line", epoch=snap.epoch, planned=planned, step=snap.step,
+                speed=snap.samples_per_s, lr=snap.learning_rate) + (
+        ui.t("playground.progress.lambda", lam=lam) if lam is not None else "")
     st.progress(min(1.0, snap.epoch / planned), text=text)
     if snap.message:
         (st.info if snap.status in (PAUSED, WAITING) else st.warning)(ui.say(snap.message))
-    if snap.evaluation is not None:
-        ev = snap.evaluation
-        columns = st.columns(4)
-        columns[0].metric("test accuracy", f"{ev.accuracy:.1%}")
-        columns[1].metric("test loss", f"{ev.loss:.3f}")
-        columns[2].metric("mean angle to own weight", f"{ev.mean_own_angle:.1f}°")
-        columns[3].metric("closest class weights", f"{ev.min_weight_angle:.1f}°")
+
+
+def evaluation_metrics(snap):
+    """How well the run does now, and, in 2D, why a normalized loss ends below Softmax."""
+    ev = snap.evaluation
+    columns = st.columns(4)
+    columns[0].metric(ui.t("playground.metrics.accuracy"), f"{ev.accuracy:.1%}")
+    columns[1].metric(ui.t("playground.metrics.loss"), f"{ev.loss:.3f}")
+    columns[2].metric(ui.t("playground.metrics.own_angle"), f"{ev.mean_own_angle:.1f}°")
+    columns[3].metric(ui.t("playground.metrics.closest"), f"{ev.min_weight_angle:.1f}°")
+    note = LOSSES[snap.config.loss].note_2d
+    if snap.config.dim == 2 and note is not None:
+        st.caption(ui.say(note))
 
 
 def snapshot_figures(snap, class_names) -> dict:
@@ -229,21 +246,24 @@ def snapshot_figures(snap, class_names) -> dict:
     (and once per server for everyone watching the same run), so the CPU goes to training."""
     limit_key = ui.key(PAGE, f"limit-{snap.generation}")
     figures, st.session_state[limit_key] = live_runs.shared_figures(
-        snap, class_names, st.session_state.get(limit_key))
+        snap, class_names, st.session_state.get(limit_key), ui.view())
     return figures
 
 
-def feature_view(figure, snap, run: LiveRun):
+def feature_view(figure, snap, run: LiveRun) -> DigitPanel:
+    """The features (a click picks a digit) and the picked digit beside them; returns the
+    panel that takes the picked or drawn digit apart."""
     dataset = run.dataset
     digits = DigitPanel(PAGE, (snap.generation, snap.step), run.checkpoint, dataset,
                         snap.config.loss, snap.params)
     chart, digit = st.columns([4, 1])
     with chart:
         event = st.plotly_chart(digits.on_chart(figure), key=ui.key(PAGE, "features"),
-                                on_select="rerun", selection_mode="points")
+                                on_select="rerun", selection_mode="points",
+                                **ui.chart_options())
     with digit:
         show_selected_digit(event, snap.evaluation, dataset)
-    digits.show(st.session_state.get(ui.key(PAGE, "picked")))
+    return digits
 
 
 def show_selected_digit(event, ev, dataset):
@@ -278,10 +298,12 @@ def live_view(run: LiveRun, watcher: str | None = None):
             return
         progress_line(snap)
         figures = snapshot_figures(snap, run.dataset.class_names)
-        feature_view(figures["features"], snap, run)
+        digits = feature_view(figures["features"], snap, run)
+        evaluation_metrics(snap)
+        digits.show(st.session_state.get(ui.key(PAGE, "picked")))
         curves, angles = st.columns(2)
-        curves.plotly_chart(figures["curves"], key=ui.key(PAGE, "curves"))
-        angles.plotly_chart(figures["angles"], key=ui.key(PAGE, "angles"))
+        curves.plotly_chart(figures["curves"], key=ui.key(PAGE, "curves"), **ui.chart_options())
+        angles.plotly_chart(figures["angles"], key=ui.key(PAGE, "angles"), **ui.chart_options())
 
     refresh()
 
@@ -293,40 +315,44 @@ def import_checkpoint(trainer: LiveRun):
     try:
         run = load_checkpoint(upload.getvalue(), trainer.dataset, device=trainer.config.device)
     except CheckpointError as err:
-        st.session_state[ui.key(PAGE, "import")] = (
-            "error", ui.t("messages.checkpoint.refused", name=upload.name, reason=err.message))
+        st.session_state[ui.key(PAGE, "import")] = ("error", Message(
+            "messages.checkpoint.refused", {"name": upload.name, "reason": err.message}))
         return
     show_settings(run.config)
     trainer.restore(run)
-    st.session_state[ui.key(PAGE, "import")] = (
-        "success", f"Loaded {upload.name}: {run.config.loss}, {run.config.dim}D, step {run.step}.")
+    st.session_state[ui.key(PAGE, "import")] = ("success", Message(
+        "playground.export.loaded", {"name": upload.name, "loss": LOSSES[run.config.loss].title,
+                                     "dim": run.config.dim, "step": run.step}))
 
 
 def export_controls(run: LiveRun):
     names = run.dataset.class_names
-    with st.expander("Export and import", icon=":material/download:"):
-        ui.image_downloads("Features", lambda fmt: snapshot_features_image(
+    with st.expander(ui.t("playground.export.title"), icon=":material/download:"):
+        ui.image_downloads(ui.t("playground.export.features"), lambda fmt: snapshot_features_image(
             run.snapshot(), names, fmt), "features", ui.key(PAGE, "features"))
-        ui.image_downloads("Curves", lambda fmt: snapshot_curves_image(run.snapshot(), fmt),
+        ui.image_downloads(ui.t("playground.export.curves"),
+                           lambda fmt: snapshot_curves_image(run.snapshot(), fmt),
                            "curves", ui.key(PAGE, "curves-image"))
-        ui.image_downloads("Angles", lambda fmt: snapshot_angles_image(run.snapshot(), fmt),
+        ui.image_downloads(ui.t("playground.export.angles"),
+                           lambda fmt: snapshot_angles_image(run.snapshot(), fmt),
                            "angles", ui.key(PAGE, "angles-image"))
-        row = st.columns(4)
-        row[0].download_button("History (CSV)", key=ui.key(PAGE, "history"),
+        row = st.columns(3)
+        row[0].download_button(ui.t("playground.export.history"), key=ui.key(PAGE, "history"),
                                data=lambda: history_csv(run.snapshot().history),
                                file_name="history.csv", mime="text/csv")
-        row[1].download_button("Checkpoint", key=ui.key(PAGE, "checkpoint"),
-                               data=run.checkpoint, file_name="lossviz-run.pt",
-                               mime="application/octet-stream")
-        row[2].download_button("Feature evolution (GIF)", key=ui.key(PAGE, "gif"),
+        row[1].download_button(ui.t("playground.export.checkpoint"),
+                               key=ui.key(PAGE, "checkpoint"), data=run.checkpoint,
+                               file_name="lossviz-run.pt", mime="application/octet-stream")
+        row[2].download_button(ui.t("playground.export.gif"), key=ui.key(PAGE, "gif"),
                                data=lambda: snapshot_gif(run.snapshot(), names),
                                file_name="features.gif", mime="image/gif",
                                disabled=not run.snapshot().frames)
-        st.file_uploader("Load a checkpoint", type=["pt"], max_upload_size=MAX_BYTES // 2**20,
-                         key=ui.key(PAGE, "upload"), on_change=import_checkpoint, args=(run,))
+        st.file_uploader(ui.t("playground.export.upload"), type=["pt"],
+                         max_upload_size=MAX_BYTES // 2**20, key=ui.key(PAGE, "upload"),
+                         on_change=import_checkpoint, args=(run,))
         outcome = st.session_state.get(ui.key(PAGE, "import"))
         if outcome:
-            (st.error if outcome[0] == "error" else st.success)(outcome[1])
+            (st.error if outcome[0] == "error" else st.success)(ui.say(outcome[1]))
 
 
 def take_copy(watched: LiveRun):
@@ -349,23 +375,32 @@ def watch_view(code: str):
 
 
 def own_view():
+    """At a desk: every control in the sidebar, the buttons above the figures. Presenting: the
+    loss, its margins and Start/Pause beside the figures, the rest hidden."""
     dataset = data_controls()
     run = session_run(dataset)
-    config_controls()
+    figure_area, control_area = ui.stage()
+    with control_area:
+        loss = loss_controls()
+    config_controls(loss)
     device_note()
     config = apply_sidebar(run)
     unshown_note()
-    feasibility_note(config)
-    control_buttons(run)
-    live_view(run)
-    share_link(run)
-    export_controls(run)
+    with control_area:
+        if ui.presenting():
+            start_pause(run)
+        feasibility_note(config)
+    with figure_area:
+        if not ui.presenting():
+            control_buttons(run)
+        live_view(run)
+    if not ui.presenting():
+        share_link(run)
+        export_controls(run)
 
 
 def playground_page():
-    ui.open_page(PAGE, FIELDS, "Playground",
-                 "Pick a loss, press Start, and watch a tiny network's features gather on the "
-                 "circle (2D) or the sphere (3D). Settings take effect at the next step.")
+    ui.open_page(PAGE, FIELDS, ui.t("playground.title"), ui.t("playground.intro"))
     code = ui.value(PAGE, "watch")
     if code:
         watch_view(code)

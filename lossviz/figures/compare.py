@@ -1,5 +1,6 @@
 """Figures of the compare page: small multiples of the features on identical axes, and the
-runs' test accuracy overlaid."""
+runs' test accuracy overlaid. Runs are named by run_names(): in the reader's language, from
+their configurations, so a language switch renames a finished comparison too."""
 from __future__ import annotations
 
 import math
@@ -8,20 +9,43 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lossviz.figures.style import base_layout, run_styles
+from lossviz.figures.style import View, base_layout, run_styles
 from lossviz.figures.training import feature_trace, region_codes, ring_trace, weight_traces
+from lossviz.losses import resolve_params
 from lossviz.metrics import unit_rows
 
 COLUMNS = 4
 
 
-def small_multiples_figure(results, class_names) -> go.Figure:
+def run_names(configs, view: View = View()) -> list[str]:
+    """A name per run (TrainConfig), short enough for a table column and a panel title: its
+    loss's short name, and when some runs share a loss, the parameters that differ between
+    the runs (ArcFace, m=0.3)."""
+    losses = [config.loss for config in configs]
+    if len(set(losses)) == len(losses):
+        return [view.t(f"losses.{loss}.short") for loss in losses]
+    params = [resolve_params(config.loss, config.params) for config in configs]
+    varying = [name for name in dict.fromkeys(n for p in params for n in p)
+               if len({p.get(name) for p in params}) > 1]
+    return [", ".join([view.t(f"losses.{config.loss}.short"),
+                       *(f"{name}={p[name]:g}" for name in varying if name in p)])
+            for config, p in zip(configs, params, strict=True)]
+
+
+def whole_epochs(last: float) -> dict:
+    """x-axis ticks at whole epochs only (no 1.5), about ten at most."""
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200) if last / s <= 10)
+    return dict(tick0=0, dtick=step, tickformat="d")
+
+
+def small_multiples_figure(results, class_names, names=None, view: View = View()) -> go.Figure:
     """One unit circle (2D) or sphere (3D) per run, same axes everywhere."""
+    names = names or [r.label for r in results]
     three_d = results[0].evaluation.features.shape[1] == 3
     rows = math.ceil(len(results) / COLUMNS)
     cols = min(COLUMNS, len(results))
     kind = "scene" if three_d else "xy"
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[r.label for r in results],
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names,
                         specs=[[{"type": kind}] * cols for _ in range(rows)],
                         horizontal_spacing=0.03, vertical_spacing=0.08)
     angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
@@ -30,13 +54,14 @@ def small_multiples_figure(results, class_names) -> go.Figure:
         row, col = index // COLUMNS + 1, index % COLUMNS + 1
         ev = result.evaluation
         unit = unit_rows(ev.features)
-        traces = [feature_trace(unit, ev.labels, ev.predictions, class_names, three_d),
-                  *weight_traces(ev.weights, 1.3, class_names, three_d)]
+        traces = [feature_trace(unit, ev.labels, ev.predictions, class_names, three_d, view),
+                  *weight_traces(ev.weights, 1.3, class_names, three_d, view)]
         if not three_d:
             traces.insert(0, ring_trace(*region_codes(result.config.loss, result.params,
                                                       directions, ev.weights), directions, 1.15))
         fig.add_traces(traces, rows=row, cols=col)
     fig.update_traces(marker_size=13, textfont_size=9, selector=dict(mode="markers+text"))
+    fig.update_annotations(font_size=view.sizes.axis_title)  # the runs' names
     if three_d:
         axis = dict(range=[-1.4, 1.4], visible=False)
         fig.update_scenes(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube")
@@ -46,18 +71,23 @@ def small_multiples_figure(results, class_names) -> go.Figure:
         for index in range(len(results)):
             suffix = "" if index == 0 else str(index + 1)
             fig.update_layout({f"yaxis{suffix}": dict(scaleanchor=f"x{suffix}")})
-    return base_layout(fig, "", height=330 * rows)
+    return base_layout(fig, "", height=(300 if view.present else 330) * rows, view=view)
 
 
-def accuracy_overlay_figure(results) -> go.Figure:
+def accuracy_overlay_figure(results, names=None, view: View = View()) -> go.Figure:
+    """Test accuracy per epoch, one line per run in its loss's color and dash."""
+    names = names or [r.label for r in results]
     fig = go.Figure()
     styles = run_styles([result.config.loss for result in results])
-    for result, style in zip(results, styles, strict=True):
+    for result, name, style in zip(results, names, styles, strict=True):
         fig.add_trace(go.Scatter(
             x=[r["epoch"] for r in result.history], y=[r["test_accuracy"] for r in result.history],
-            name=result.label, mode="lines+markers",
-            line=dict(width=2.5, color=style.color, dash=style.dash)))
-    fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="test accuracy", range=[0, 1.01])
-    return base_layout(fig, "Test accuracy", height=380)
-
+            name=name, mode="lines+markers",
+            line=dict(width=view.sizes.line, color=style.color, dash=style.dash)))
+    last = max((r["epoch"] for result in results for r in result.history), default=1)
+    fig.update_xaxes(title=view.t("compare.figures.epoch"), **whole_epochs(last))
+    fig.update_yaxes(title=view.t("compare.figures.accuracy_axis"), range=[0, 1.01],
+                     tickformat=".0%")
+    base_layout(fig, view.t("compare.figures.accuracy_title"), height=380, view=view)
+    sizes = view.sizes  # the legend gets a line of its own under the title, not beside it
+    return fig.update_layout(margin_t=sizes.title + sizes.legend + 40)

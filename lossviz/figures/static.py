@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
+from matplotlib import font_manager, ticker  # noqa: E402
 
 from lossviz.figures.margins import (REGION_COLORS, REGION_KEYS, WEIGHT_COLORS,  # noqa: E402
                                      column_edges, region_runs, ring_piece)
@@ -89,13 +89,16 @@ def small_multiples_figure(panels, class_names, columns: int = 4):
     return fig
 
 
-def accuracy_figure(series):
-    """Test accuracy per epoch, one line per (label, rows)."""
+def accuracy_figure(series, view: View = View()):
+    """Test accuracy per epoch, one line per (label, rows, LineStyle): each loss in its own
+    color and dash, as on the pages."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for label, rows in series:
+    for label, rows, style in series:
         ax.plot([r["epoch"] for r in rows], [r["test_accuracy"] for r in rows], marker="o",
-                label=label)
-    ax.set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1.01))
+                label=label, color=style.color, linestyle=mpl_dash(style.dash))
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # whole epochs
+    ax.set(xlabel=view.t("compare.figures.epoch"), ylabel=view.t("compare.figures.accuracy_axis"),
+           ylim=(0, 1.01))
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 
-from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, MARKER_OUTLINE, class_symbols, layout,
-                                   on_right, readable_on, two_panels)
+from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES, MARKER_OUTLINE, View,
+                                   class_symbols, layout, on_right, readable_on, two_panels)
 from lossviz.losses import target_from_cos
 from lossviz.metrics import own_and_nearest_other, unit_rows
 
@@ -57,18 +57,18 @@ def _coords(points, three_d):
     return coords
 
 
-def feature_trace(points, labels, predictions, class_names, three_d=False):
+def feature_trace(points, labels, predictions, class_names, three_d=False, view: View = View()):
     """Every feature in one trace, colored by its class and shaped by it too (no class told by
     color alone); customdata holds its index in the test subset (a click turns it into its
     digit), its class and the predicted class."""
     trace_type = go.Scatter3d if three_d else go.Scatter
+    size = (5 if view.present else 4) if three_d else (10 if view.present else 8)
     return trace_type(
         **_coords(points, three_d), mode="markers", showlegend=False,
         customdata=np.stack([np.arange(len(labels)), labels, predictions], axis=1),
-        hovertemplate="test #%{customdata[0]}: class %{customdata[1]}, "
-                      "predicted %{customdata[2]}<extra></extra>",
+        hovertemplate=view.t("playground.figures.point_hover"),
         marker=dict(color=labels % 10, colorscale=_discrete_scale(CLASS_COLORS), cmin=0,
-                    cmax=10, size=4 if three_d else 8, opacity=0.9,
+                    cmax=10, size=size, opacity=0.9,
                     symbol=class_symbols(labels, three_d),
                     line=dict(color=MARKER_OUTLINE, width=0.5)))
 
@@ -90,16 +90,18 @@ def picked_test_index(point: dict) -> int | None:
     return None
 
 
-def _misclassified_trace(points, labels, predictions, three_d=False, legend=True):
+def _misclassified_trace(points, labels, predictions, three_d=False, legend=True,
+                         view: View = View()):
     wrong = np.flatnonzero(labels != predictions)
     trace_type = go.Scatter3d if three_d else go.Scatter
-    return trace_type(**_coords(points[wrong], three_d), mode="markers", name="misclassified",
+    return trace_type(**_coords(points[wrong], three_d), mode="markers",
+                      name=view.t("playground.figures.misclassified"),
                       legendgroup="misclassified", showlegend=legend, hoverinfo="skip",
                       marker=dict(symbol="x" if three_d else "x-thin", size=3 if three_d else 6,
                                   color="black", opacity=0.6, line=dict(width=1, color="black")))
 
 
-def weight_traces(weights, length, class_names, three_d=False):
+def weight_traces(weights, length, class_names, three_d=False, view: View = View()):
     """Class weights as spokes from the origin (one trace), each tip a diamond in its class
     color labelled with the class name (another): the labels double as the legend."""
     tips = unit_rows(weights) * length
@@ -108,15 +110,18 @@ def weight_traces(weights, length, class_names, three_d=False):
     spokes[2::3] = np.nan  # breaks the line between spokes
     trace_type = go.Scatter3d if three_d else go.Scatter
     classes = np.arange(len(tips))
+    # projected: labels readable from the back of a hall, on tips big enough to hold them
+    text_size = (14 if view.present else 11) if three_d else (16 if view.present else 12)
+    tip_size = (14 if view.present else 11) if three_d else (26 if view.present else 20)
     return [trace_type(**_coords(spokes, three_d), mode="lines", showlegend=False,
                        hoverinfo="skip", line=dict(color="#333333", width=4 if three_d else 2)),
             trace_type(**_coords(tips * 1.08, three_d), mode="markers+text", showlegend=False,
                        text=list(class_names), textposition="middle center",
-                       textfont=dict(size=11 if three_d else 12,
+                       textfont=dict(size=text_size,
                                      color=[readable_on(CLASS_COLORS[c % 10]) for c in classes]),
-                       hovertemplate="weight of class %{text}<extra></extra>",
+                       hovertemplate=view.t("playground.figures.weight_hover"),
                        marker=dict(color=classes % 10, colorscale=_discrete_scale(CLASS_COLORS),
-                                   cmin=0, cmax=10, size=11 if three_d else 20, symbol="circle",
+                                   cmin=0, cmax=10, size=tip_size, symbol="circle",
                                    line=dict(color="black", width=1)))]
 
 
@@ -131,32 +136,43 @@ def ring_trace(codes, wins, directions, radius):
                                                     cmin=0, cmax=11))
 
 
+def _wrong_traces(points, labels, predictions, three_d, mark_wrong, view, legend=True):
+    """The misclassified crosses, once training has begun: an untrained network gets almost
+    every digit wrong, and crosses over all of them would hide the class colors."""
+    if not mark_wrong:
+        return []
+    return [_misclassified_trace(points, labels, predictions, three_d, legend, view)]
+
+
 def features_2d_figure(features, labels, predictions, weights, class_names, loss, params,
-                       raw_limit: float) -> go.Figure:
+                       raw_limit: float, view: View = View(),
+                       mark_wrong: bool = True) -> go.Figure:
     """Left: raw features and class weights. Right: the same features on the unit circle,
-    ringed by the predicted class where it wins with its margin and grey in the margin gap."""
+    ringed by the predicted class where it wins with its margin and grey in the margin gap.
+    mark_wrong: cross out the misclassified points (not before training has begun)."""
     unit = unit_rows(features)
     angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    panels = two_panels(("Raw features", "On the unit circle"))
+    panels = two_panels((view.t("playground.figures.raw"), view.t("playground.figures.circle")),
+                        view=view)
     panels["xaxis"].update(range=[-raw_limit, raw_limit])
     panels["yaxis"].update(range=[-raw_limit, raw_limit], scaleanchor="x")
     panels["xaxis2"].update(range=[-1.5, 1.5])
     panels["yaxis2"].update(range=[-1.5, 1.5], scaleanchor="x2")
     return go.Figure(
-        [feature_trace(features, labels, predictions, class_names),
-         _misclassified_trace(features, labels, predictions),
-         *weight_traces(weights, raw_limit * 0.85, class_names),
+        [feature_trace(features, labels, predictions, class_names, view=view),
+         *_wrong_traces(features, labels, predictions, False, mark_wrong, view),
+         *weight_traces(weights, raw_limit * 0.85, class_names, view=view),
          *on_right([
              ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
-             feature_trace(unit, labels, predictions, class_names),
-             _misclassified_trace(unit, labels, predictions, legend=False),
-             *weight_traces(weights, 1.25, class_names)])],
+             feature_trace(unit, labels, predictions, class_names, view=view),
+             *_wrong_traces(unit, labels, predictions, False, mark_wrong, view, legend=False),
+             *weight_traces(weights, 1.25, class_names, view=view)])],
         # uirevision: keep zoom and legend choices across refreshes
-        layout("", height=540, uirevision="features-2d", **panels))
+        layout("", height=540, view=view, uirevision="features-2d", **panels))
 
 
-def _sphere_surface(loss, params, weights, resolution=36):
+def _sphere_surface(loss, params, weights, view: View = View(), resolution=36):
     polar = np.linspace(0, math.pi, resolution)
     azimuth = np.linspace(0, 2 * math.pi, 2 * resolution)
     p, a = np.meshgrid(polar, azimuth, indexing="ij")
@@ -165,67 +181,90 @@ def _sphere_surface(loss, params, weights, resolution=36):
     color = np.where(wins, codes % 10, 10).reshape(p.shape)
     return go.Surface(x=xyz[..., 0], y=xyz[..., 1], z=xyz[..., 2], surfacecolor=color,
                       cmin=0, cmax=11, colorscale=_discrete_scale(RING_COLORS), showscale=False,
-                      opacity=0.35, hoverinfo="skip", name="predicted class")
+                      opacity=0.35, hoverinfo="skip",
+                      name=view.t("playground.figures.predicted"))
 
 
-def features_3d_figure(features, labels, predictions, weights, class_names, loss, params):
+def features_3d_figure(features, labels, predictions, weights, class_names, loss, params,
+                       view: View = View(), mark_wrong: bool = True):
     """Normalized features on a translucent sphere colored by the class that wins there with
-    its margin (grey: the gap), and the class weight directions."""
+    its margin (grey: the gap), and the class weight directions. mark_wrong: as in 2D."""
     unit = unit_rows(features) * 1.01
     axis = dict(range=[-1.4, 1.4], visible=False)
+    # The camera stands far enough back that the whole sphere, weight tips included, fits a
+    # phone's narrow, tall chart (at 390 px wide it was cut at both sides); projected, the
+    # chart is wider than tall and the camera can come closer.
+    distance = 1.0 if view.present else 1.35
     scene = dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
-                 camera=dict(eye=dict(x=0.95, y=0.95, z=0.7)))
+                 camera=dict(eye=dict(x=distance, y=distance, z=0.7 * distance)))
     return go.Figure(
-        [_sphere_surface(loss, params, weights),
-         feature_trace(unit, labels, predictions, class_names, three_d=True),
-         _misclassified_trace(unit, labels, predictions, three_d=True),
-         *weight_traces(weights, 1.3, class_names, three_d=True)],
+        [_sphere_surface(loss, params, weights, view),
+         feature_trace(unit, labels, predictions, class_names, three_d=True, view=view),
+         *_wrong_traces(unit, labels, predictions, True, mark_wrong, view),
+         *weight_traces(weights, 1.3, class_names, three_d=True, view=view)],
         # uirevision: keep the user's rotation across refreshes
-        layout("Features on the unit sphere", height=620, scene=scene, uirevision="features-3d"))
+        layout(view.t("playground.figures.sphere"), height=560, view=view, scene=scene,
+               uirevision="features-3d"))
 
 
-def curves_figure(history) -> go.Figure:
+def curves_figure(history, loss: str = "softmax", view: View = View()) -> go.Figure:
+    """Loss and accuracy per epoch, in the loss's own color (the one it has on every page):
+    test solid, train dotted."""
     x = np.asarray(history.epochs)
-    series = [("train", history.train_loss, history.train_accuracy, "#4c4c4c"),
-              ("test", history.test_loss, history.test_accuracy, "#d62728")]
+    color, width = LOSS_STYLES[loss].color, view.sizes.line * 0.8
+    series = [(view.t("playground.figures.train"), history.train_loss, history.train_accuracy,
+               "dot"),
+              (view.t("playground.figures.test"), history.test_loss, history.test_accuracy,
+               "solid")]
     traces = []
-    for name, loss, accuracy, color in series:
-        traces.append(go.Scatter(x=x, y=loss, name=name, legendgroup=name,
-                                 line=dict(color=color, width=2.5)))
+    for name, loss_values, accuracy, dash in series:
+        line = dict(color=color, width=width, dash=dash)
+        traces.append(go.Scatter(x=x, y=loss_values, name=name, legendgroup=name, line=line))
         traces += on_right([go.Scatter(x=x, y=accuracy, name=name, legendgroup=name,
-                                       showlegend=False, line=dict(color=color, width=2.5))])
-    panels = two_panels(("Loss", "Accuracy"), gap=0.1)
-    panels["xaxis"].update(title="epoch")
-    panels["xaxis2"].update(title="epoch")
-    panels["yaxis2"].update(range=[0, 1.01])
-    return go.Figure(traces, layout("", height=340, **panels))
+                                       showlegend=False, line=line)])
+    panels = two_panels((view.t("playground.figures.loss"), view.t("playground.figures.accuracy")),
+                        gap=0.1, view=view)
+    panels["xaxis"].update(title=view.t("playground.figures.epoch"))
+    panels["xaxis2"].update(title=view.t("playground.figures.epoch"))
+    panels["yaxis2"].update(range=[0, 1.01], tickformat=".0%")
+    return go.Figure(traces, layout("", height=360, view=view, **panels))
 
 
-def angle_histogram_figure(features, labels, weights) -> go.Figure:
+# Blue and vermilion from Petroff's palette (style.CLASS_COLORS): told apart with every common
+# colour-vision deficiency, and where the two histograms overlap the mix is a third shade.
+OWN_COLOR, OTHER_COLOR = CLASS_COLORS[0], CLASS_COLORS[6]
+
+
+def angle_histogram_figure(features, labels, weights, view: View = View()) -> go.Figure:
     own, nearest_other = own_and_nearest_other(features, labels, weights)
     bins = dict(start=0, end=180, size=3)
     return go.Figure(
-        [go.Histogram(x=own, name="to own class weight", xbins=bins, marker_color="#1f77b4",
-                      opacity=0.7),
-         go.Histogram(x=nearest_other, name="to nearest other weight", xbins=bins,
-                      marker_color="#ff7f0e", opacity=0.7)],
-        layout("Angles of test features", height=340, barmode="overlay",
-               xaxis=dict(title="angle (degrees)", range=[0, 180], dtick=30),
-               yaxis=dict(title="features")))
+        [go.Histogram(x=own, name=view.t("playground.figures.own"), xbins=bins,
+                      marker_color=OWN_COLOR, opacity=0.7),
+         go.Histogram(x=nearest_other, name=view.t("playground.figures.other"), xbins=bins,
+                      marker_color=OTHER_COLOR, opacity=0.7)],
+        layout(view.t("playground.figures.angles"), height=360, view=view, barmode="overlay",
+               xaxis=dict(title=view.t("playground.figures.angle_axis"), range=[0, 180],
+                          dtick=30),
+               yaxis=dict(title=view.t("playground.figures.count_axis"))))
 
 
-def playground_figures(snapshot, class_names, previous_limit: float | None = None):
+def playground_figures(snapshot, class_names, previous_limit: float | None = None,
+                       view: View = View()):
     """Every figure the playground shows for one trainer snapshot, and the raw-feature axis
-    limit used (pass it back next time so the 2D axis stays still)."""
+    limit used (pass it back next time so the 2D axis stays still). Before the first step the
+    points keep their class colors (see _wrong_traces)."""
     ev = snapshot.evaluation
     args = (ev.features, ev.labels, ev.predictions, ev.weights, class_names,
             snapshot.config.loss, snapshot.params)
+    options = dict(view=view, mark_wrong=snapshot.step > 0)
     limit = previous_limit
     if snapshot.config.dim == 2:
         finite = ev.features[np.isfinite(ev.features)]  # a diverging run has NaN features
         limit = stable_limit(previous_limit, float(np.abs(finite).max(initial=0.0)))
-        features = features_2d_figure(*args, raw_limit=limit)
+        features = features_2d_figure(*args, raw_limit=limit, **options)
     else:
-        features = features_3d_figure(*args)
-    return {"features": features, "curves": curves_figure(snapshot.history),
-            "angles": angle_histogram_figure(ev.features, ev.labels, ev.weights)}, limit
+        features = features_3d_figure(*args, **options)
+    return {"features": features,
+            "curves": curves_figure(snapshot.history, snapshot.config.loss, view),
+            "angles": angle_histogram_figure(ev.features, ev.labels, ev.weights, view)}, limit

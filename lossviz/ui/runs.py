@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from lossviz.compare import Comparison
+from lossviz.figures.style import View
 from lossviz.figures.training import playground_figures
 from lossviz.i18n import Message
 from lossviz.live import LiveRun
@@ -86,18 +87,19 @@ def _figure_cache() -> tuple[threading.Lock, OrderedDict]:
     return threading.Lock(), OrderedDict()
 
 
-def shared_figures(snap, class_names, previous_limit: float | None) -> tuple[dict, float | None]:
-    """playground_figures(), built once per snapshot for every session that shows it (the
-    owner, a class of watchers, the owner's next refreshes). Snapshots are immutable, so the
-    figures never go stale; the last few are kept."""
+def shared_figures(snap, class_names, previous_limit: float | None,
+                   view: View = View()) -> tuple[dict, float | None]:
+    """playground_figures(), built once per snapshot and view (language, presentation) for
+    every session that shows it (the owner, a class of watchers, the owner's next refreshes).
+    Snapshots are immutable, so the figures never go stale; the last few are kept."""
     lock, entries = _figure_cache()
-    key = (id(snap), previous_limit, tuple(class_names))
+    key = (id(snap), previous_limit, tuple(class_names), view)
     with lock:
         hit = entries.get(key)
         if hit is not None and hit[0] is snap:
             entries.move_to_end(key)
             return hit[1], hit[2]
-    figures, limit = playground_figures(snap, class_names, previous_limit)
+    figures, limit = playground_figures(snap, class_names, previous_limit, view)
     with lock:
         entries[key] = (snap, figures, limit)  # the snapshot is held: its id is not reused
         while len(entries) > _FIGURES_KEPT:

@@ -61,6 +61,9 @@ ALLOWED_LATIN = {
     "softmax", "sphereface", "normface", "cosface", "arcface", "logit", "logits",
     "cos", "sin", "log", "exp", "max", "min", "png", "svg", "icml", "cvpr", "acm",
     "liu", "wang", "deng", "matplotlib", "lossviz", "english", "language",
+    # optimizers, devices and data sets by their names, a distribution, and file formats
+    "adam", "sgd", "cpu", "gpu", "cuda", "mps", "mnist", "fashion", "debian", "idx", "csv",
+    "gif", "jpeg",
 }
 _MATH = re.compile(r"`[^`]*`|\$[^$]*\$|%\{[^}]*\}|<[^>]*>|《[^》]*》")
 _WORD = re.compile(r"[A-Za-z]{3,}")
@@ -101,6 +104,9 @@ def _element_texts(node) -> list[str]:
             found.append(value)
         elif field.name in ("options", "display_values") and field.type == field.TYPE_STRING:
             found += list(value)
+        elif field.name == "columns" and isinstance(value, str):  # a table's column headers
+            found += [text for column in json.loads(value).values()
+                      for text in (column.get("label"), column.get("help"))]
     return [t for t in found if isinstance(t, str)]
 
 

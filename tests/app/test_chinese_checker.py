@@ -27,3 +27,13 @@ def test_english_in_a_figure_is_caught():
                                   dict(xaxis=dict(title=dict(text="angle (degrees)")))))
     words = [word for word, _ in english_words(AppTest.from_function(page).run())]
     assert words == ["angle", "degrees"]
+
+
+def test_english_in_a_table_header_is_caught():
+    def page():
+        import streamlit as st
+        st.dataframe([{"a": 1.0, "b": 2.0}], column_config={
+            "a": st.column_config.NumberColumn("准确率", help="测试集"),
+            "b": st.column_config.NumberColumn("mean angle", help="平均")})
+    words = [word for word, _ in english_words(AppTest.from_function(page).run())]
+    assert words == ["mean", "angle"]

@@ -1,18 +1,48 @@
+import math
+
+import pytest
+
+from lossviz.i18n import text
+from tests.app.conftest import english_words, figures
 from tests.conftest import wait_for
 
+COLUMNS = ["run", "params", "accuracy", "steps", "own_angle", "closest", "margin"]
 
-def test_two_short_runs_fill_the_table(open_page):
+
+def finished(at):
+    """Run the comparison the page shows and wait for it to end (a rerun after)."""
+    at.button(key="compare:run").click().run()
+    job = at.session_state["compare:job"]
+    wait_for(lambda: job.progress().done, 300)
+    return at.run()
+
+
+def progress_text(at) -> str:
+    return at.get("progress")[0].proto.text
+
+
+def test_two_short_runs_fill_a_readable_table(open_page):
     at = open_page("compare", {"losses": "softmax,cosface", "epochs": "1"})
     assert not at.exception
     at.button(key="compare:run").click().run()
     assert at.button(key="compare:cancel")  # while it trains
     job = at.session_state["compare:job"]
+    # while a run trains, the text counts its epochs with the total
+    wait_for(lambda: "training Softmax, epoch 0 of 1" in progress_text(at.run()), 120)
     wait_for(lambda: job.progress().done, 300)
     at.run()
     assert not at.exception
     (table,) = at.dataframe
-    assert list(table.value["run"]) == ["Softmax", "CosFace (AM-Softmax)"]
-    assert "angular_margin_deg" in table.value.columns
+    assert list(table.value.columns) == COLUMNS
+    assert list(table.value["run"]) == ["Softmax", "CosFace"]
+    assert list(table.value["params"]) == ["—", "s=16, m=0.1"]  # no None, no empty cell
+    assert table.value.notna().all().all()
+    steps = list(table.value["steps"])
+    assert all(s == "not reached" or s.replace(",", "").isdigit() for s in steps)
+    accuracy = figures(at)[1]
+    assert accuracy["layout"]["xaxis"]["dtick"] == 1 and accuracy["layout"]["xaxis"]["tick0"] == 0
+    colors = [trace["line"]["color"] for trace in accuracy["data"]]
+    assert colors == ["#333333", "#1d77c0"]  # LOSS_STYLES: Softmax and CosFace as everywhere
 
 
 def test_bad_values_are_explained(open_page):
@@ -23,16 +53,40 @@ def test_bad_values_are_explained(open_page):
 
 
 def test_difficulty_mode_trains_sphereface_cosface_and_arcface(open_page):
-    at = open_page("compare", {"mode": "difficulty", "epochs": "1"})
-    assert not at.exception
-    at.button(key="compare:run").click().run()
-    job = at.session_state["compare:job"]
-    wait_for(lambda: job.progress().done, 300)
-    at.run()
+    at = finished(open_page("compare", {"mode": "difficulty", "epochs": "1"}))
     assert not at.exception
     (table,) = at.dataframe
-    assert list(table.value["run"]) == ["A-Softmax (SphereFace)", "CosFace (AM-Softmax)",
-                                        "ArcFace"]
-    assert list(table.value["loss"]) == ["sphereface", "cosface", "arcface"]
+    assert list(table.value["run"]) == ["SphereFace", "CosFace", "ArcFace"]
     # what this run says about the claimed ranking, whatever it found
     assert any("The claimed ranking (hardest first)" in i.value for i in at.info)
+
+
+def test_one_loss_at_several_values_names_each_run_by_its_value(open_page):
+    at = open_page("compare", {"mode": "values", "loss": "arcface", "param": "m", "epochs": "1"})
+    at.text_input(key="compare:values").set_value("0.1, 0.2").run()
+    at = finished(at)
+    (table,) = at.dataframe
+    assert list(table.value["run"]) == ["ArcFace, m=0.1", "ArcFace, m=0.2"]
+    assert figures(at)[0]["layout"]["annotations"][0]["text"] == "ArcFace, m=0.1"
+
+
+def test_chinese_compare_page_has_no_english_finished_or_refused(open_page):
+    at = finished(open_page("compare", {"lang": "zh", "losses": "softmax,combined",
+                                        "epochs": "1"}))
+    assert not at.exception
+    assert english_words(at) == []
+    (table,) = at.dataframe
+    assert list(table.value["run"]) == ["Softmax", "组合间隔"]
+    assert "已完成 2 / 2 次训练" in progress_text(at)
+    at.radio(key="compare:mode").set_value("values").run()
+    at.text_input(key="compare:values").set_value("1, x").run()
+    assert at.error and english_words(at) == []  # the refusal, in Chinese
+
+
+def test_presentation_mode_keeps_the_losses_and_run_above_the_figures(open_page):
+    at = open_page("compare", {"present": "1", "losses": "softmax,arcface"})
+    assert not at.exception
+    assert [w.key for w in at.main.multiselect] == ["compare:losses"]
+    assert at.main.button(key="compare:run")
+    assert at.sidebar.radio(key="compare:mode")  # the rest stays, hidden, in the sidebar
+    assert not at.main.radio

@@ -5,7 +5,9 @@ import streamlit as st
 from lossviz import ui
 from lossviz.train import TrainConfig
 from lossviz.ui.runs import registry
-from tests.app.conftest import array, figures
+from lossviz.i18n import text
+from lossviz.losses import LOSSES
+from tests.app.conftest import array, english_words, figures
 from tests.conftest import wait_for
 from tests.idx import write_idx_folder
 
@@ -153,3 +155,63 @@ def test_files_added_to_a_folder_after_a_failure_are_found(open_page, tmp_path, 
     at.run()
     assert not any("not found" in w.value for w in at.warning)
     assert len(array(figures(at)[0]["data"][0]["x"])) == 40  # the new folder's test digits
+
+
+def names_of(figure) -> set:
+    return {t.get("name") for t in figure["data"]}
+
+
+def one_step(at):
+    """One training step (what the One step button does; presenting, the page has none)."""
+    run = page_run(at)
+    run.step()
+    wait_for(lambda: run.snapshot().step == 1 and not run.busy)
+    return at.run()
+
+
+def test_untrained_points_keep_their_class_colors_until_training_begins(open_page):
+    at = open_page("playground")
+    assert "misclassified" not in names_of(figures(at)[0])  # no crosses over every point
+    points = figures(at)[0]["data"][0]
+    assert len(set(array(points["marker"]["color"]).tolist())) == 10  # every class's color
+    at = one_step(at)
+    assert "misclassified" in names_of(figures(at)[0])
+
+
+@pytest.mark.parametrize("query", [{"lang": "zh"}, {"lang": "zh", "present": "1", "dim": "3"},
+                                   {"lang": "zh", "loss": "sphereface"}])
+def test_chinese_playground_has_no_english_before_and_after_a_step(open_page, query):
+    at = open_page("playground", query)
+    assert not at.exception and english_words(at) == []
+    at = one_step(at)
+    assert not at.exception and english_words(at) == []
+    assert "分类错误" in names_of(figures(at)[0])
+
+
+def test_presentation_mode_keeps_the_loss_its_margins_and_start_beside_the_figure(open_page):
+    at = open_page("playground", {"present": "1", "loss": "arcface"})
+    assert not at.exception
+    assert [w.key for w in at.main.selectbox] == ["playground:loss"]
+    assert {w.key for w in at.main.slider} == {"playground:arcface.s", "playground:arcface.m"}
+    assert [b.key for b in at.main.button if b.key.startswith("playground:")] == \
+        ["playground:start"]
+    assert at.sidebar.radio(key="playground:dim")  # still drawn (hidden): its value is kept
+    desk = figures(open_page("playground"))[0]["layout"]
+    projected = figures(at)[0]["layout"]
+    assert projected["xaxis"]["tickfont"]["size"] > desk["xaxis"]["tickfont"]["size"]
+    assert projected["height"] <= 460 < desk["height"]  # whole under the title at 1280x720
+
+
+@pytest.mark.parametrize("loss", [name for name, spec in LOSSES.items() if spec.note_2d])
+def test_why_a_normalized_loss_ends_below_softmax_is_said_in_2d_only(open_page, loss):
+    note = LOSSES[loss].note_2d
+    at = open_page("playground", {"loss": loss, "lang": "zh"})
+    assert note.render("zh") in [c.value for c in at.caption]
+    at = open_page("playground", {"loss": loss, "dim": "3"})
+    assert note.render("en") not in [c.value for c in at.caption]
+
+
+def test_softmax_has_no_note_in_2d(open_page):
+    at = open_page("playground", {"loss": "softmax"})
+    assert not any(text("playground.note_2d.margin", own="", softmax="", normface="")[:20]
+                   in c.value for c in at.caption)

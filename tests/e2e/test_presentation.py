@@ -1,12 +1,16 @@
 """The lecture-hall look in a real browser: presentation mode switched on and off with real
 clicks, the pages at projector, tablet and phone sizes, Chinese drawn in the served font."""
 import pytest
+from playwright.sync_api import expect
 
 from lossviz.i18n import text
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
 
 SIZES = {"projector": (1280, 720), "tablet": (1024, 768), "phone": (390, 844)}
-PAGES = {"curves": ".js-plotly-plot", "margins": ".js-plotly-plot", "theory": ".katex"}
+# what each page shows once drawn; the playground is the app's default page, at its root
+PAGES = {"curves": ".js-plotly-plot", "margins": ".js-plotly-plot", "theory": ".katex",
+         "playground": ".js-plotly-plot", "compare": ".st-key-compare-run"}
+URLS = {"playground": ""}
 
 BOXES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(plot => {
   const box = plot.getBoundingClientRect();
@@ -23,9 +27,10 @@ def open_at(browser, app_url, size, path):
     context = browser.new_context(viewport=dict(zip(("width", "height"), SIZES[size])))
     tab = context.new_page()
     tab.set_default_timeout(60_000)
-    tab.goto(f"{app_url}/{path}")
+    page, _, query = path.partition("?")
+    tab.goto(f"{app_url}/{URLS.get(page, page)}" + (f"?{query}" if query else ""))
     wait_idle(tab)
-    tab.wait_for_selector(PAGES[path.split("?")[0]])
+    tab.wait_for_selector(PAGES[page])
     return context, tab
 
 
@@ -102,5 +107,65 @@ def test_toolbar_does_not_cover_a_chart_title(browser, app_url):
         overlap_x = bar["x"] < title["x"] + title["width"] and title["x"] < bar["x"] + bar["width"]
         overlap_y = bar["y"] < title["y"] + title["height"] and title["y"] < bar["y"] + bar["height"]
         assert not (overlap_x and overlap_y)
+    finally:
+        context.close()
+
+
+def present_controls(tab):
+    return tab.locator("[data-testid='stMain'] .st-key-present-controls")
+
+
+def no_sideways_scroll(tab, width):
+    assert tab.evaluate("() => document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_the_playground_presents_its_features_above_the_fold(browser, app_url, dim):
+    context, tab = open_at(browser, app_url, "projector", f"playground?present=1&dim={dim}")
+    try:
+        assert not sidebar(tab).is_visible()
+        controls = present_controls(tab)
+        assert controls.get_by_role("combobox", name="Loss").is_visible()
+        assert controls.locator("[data-testid='stSlider']").count() == 2  # ArcFace's s and m
+        assert controls.get_by_role("button", name="Start").is_visible()
+        assert tab.get_by_role("button", name="One step").count() == 0
+        assert first_chart_bottom(tab) <= 720  # the features (the sphere too) above the fold
+        no_sideways_scroll(tab, 1280)
+        assert_no_exception(tab)
+        screenshot(tab, f"playground-present-{dim}d-1280x720")
+    finally:
+        context.close()
+
+
+def test_compare_runs_from_the_presentation_row_and_shows_its_runs_above_the_fold(
+        browser, app_url):
+    context, tab = open_at(browser, app_url, "projector",
+                           "compare?present=1&epochs=1&losses=softmax,arcface")
+    try:
+        controls = present_controls(tab)
+        assert controls.get_by_role("combobox").count() == 1  # the losses, nothing else
+        controls.get_by_role("button", name="Run the comparison").click()  # a real click
+        expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
+            "2 of 2 runs done", timeout=600_000)
+        wait_idle(tab)
+        assert first_chart_bottom(tab) <= 720
+        no_sideways_scroll(tab, 1280)
+        assert_no_exception(tab)
+        screenshot(tab, "compare-present-1280x720")
+    finally:
+        context.close()
+
+
+def test_compare_table_shows_every_column_at_1280(browser, app_url):
+    context, tab = open_at(browser, app_url, "projector",
+                           "compare?epochs=1&losses=softmax,arcface&lang=zh")
+    try:
+        tab.locator(".st-key-compare-run button").click()
+        expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
+            "已完成 2 / 2 次训练", timeout=600_000)
+        grid = tab.locator("[data-testid='stDataFrame'] .dvn-scroller")
+        grid.wait_for()
+        assert grid.evaluate("g => g.scrollWidth <= g.clientWidth")  # nothing cut off
+        screenshot(tab, "compare-zh-1280x720")
     finally:
         context.close()

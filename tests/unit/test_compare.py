@@ -86,11 +86,11 @@ def test_parse_values():
 def test_difficulty_sentence_says_what_the_run_shows():
     rows = [{"loss": "sphereface", "steps_to_90": 300}, {"loss": "cosface", "steps_to_90": 200},
             {"loss": "arcface", "steps_to_90": 100}]
-    assert "agrees with the claim" in difficulty_sentence(rows)
+    assert "agrees with the claim" in str(difficulty_sentence(rows))
     rows[2]["steps_to_90"] = 250
-    assert "does not bear the claim out" in difficulty_sentence(rows)
+    assert "does not bear the claim out" in str(difficulty_sentence(rows))
     rows[0]["steps_to_90"] = None
-    assert "cannot rank them all" in difficulty_sentence(rows)
+    assert "cannot rank them all" in str(difficulty_sentence(rows))
 
 
 def test_a_comparison_waits_for_a_free_slot(make_registry, small_set):
@@ -153,3 +153,33 @@ def test_a_failed_run_is_not_kept_and_the_next_ask_trains_again(make_registry, s
     assert asked == ["first", "second"]  # the failure was not served from the cache
     good = cache.ask("good", config, small_set, train)
     assert good.future.result(240).row["nan"] is False
+
+
+def test_exported_accuracy_curves_keep_each_loss_color_and_whole_epochs():
+    from matplotlib.colors import to_hex
+
+    from lossviz.figures.static import accuracy_figure
+    from lossviz.figures.style import LOSS_STYLES, run_styles
+    rows = [{"epoch": e, "test_accuracy": 0.2 * e} for e in (1, 2, 3)]
+    losses = ["arcface", "cosface"]
+    fig = accuracy_figure([(name, rows, style) for name, style in
+                           zip(losses, run_styles(losses), strict=True)])
+    axes = fig.axes[0]
+    assert [to_hex(line.get_color()) for line in axes.lines] == \
+        [LOSS_STYLES[loss].color for loss in losses]
+    assert all(tick == int(tick) for tick in axes.get_xticks())
+
+
+def test_the_epoch_axis_ticks_whole_epochs_only():
+    from lossviz.figures.compare import whole_epochs
+    assert whole_epochs(3) == dict(tick0=0, dtick=1, tickformat="d")
+    assert whole_epochs(30)["dtick"] == 5 and whole_epochs(100)["dtick"] == 10
+
+
+def test_runs_are_named_in_the_readers_language_by_what_tells_them_apart():
+    from lossviz.figures.compare import run_names
+    from lossviz.figures.style import View
+    losses = losses_comparison(["softmax", "combined"], dim=2, epochs=1, seed=0)
+    assert run_names(list(losses.values()), View("zh")) == ["Softmax", "组合间隔"]
+    values = parameter_comparison("arcface", "m", [0.1, 0.3], dim=2, epochs=1, seed=0)
+    assert run_names(list(values.values())) == ["ArcFace, m=0.1", "ArcFace, m=0.3"]
