@@ -37,9 +37,25 @@ def theta_grid(points: int = 721) -> np.ndarray:
     return np.linspace(0.0, np.pi, points)
 
 
-def has_raw_variant(loss: str) -> bool:
-    """ArcFace and the combined margin have a raw curve that can turn back up."""
-    return loss in ("arcface", "combined")
+@dataclass(frozen=True)
+class Variant:
+    """Another way common code writes the same loss: a curve and the name of the variant."""
+    name: str  # a choice of the loss's variant parameter, or "raw" (no monotonic fix)
+    curve: Curve
+    raw: bool = False
+
+
+def variants(curve: Curve) -> list[Variant]:
+    """The other variants of a curve's loss: each other choice of its variant parameter
+    (ArcFace's tail, SphereFace's form), or the raw curve of the combined margin."""
+    if curve.loss == "combined":
+        return [Variant("raw", curve, raw=True)]
+    found = []
+    for p in LOSSES[curve.loss].params:
+        chosen = resolve_params(curve.loss, curve.params)[p.name] if p.choices else None
+        found += [Variant(name, Curve(curve.label, curve.loss, {**curve.params, p.name: i}))
+                  for i, name in enumerate(p.choices) if i != chosen]
+    return found
 
 
 def target_curve(curve: Curve, theta: np.ndarray, raw: bool = False) -> np.ndarray:

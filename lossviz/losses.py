@@ -28,6 +28,9 @@ class Param:
     help: str = ""
     neutral: float | None = None  # the value that means "no margin": margin warm-up starts here
     slider_high: float | None = None  # a narrower top for the slider than the valid range
+    # A choice between variants of the formula: the value is the index of one of these names,
+    # so that it travels as a number like every other parameter (URL, config, checkpoint, CLI).
+    choices: tuple[str, ...] = ()
 
     @property
     def ui_high(self) -> float:
@@ -71,6 +74,20 @@ _CIRCLE_2D = ("In 2D this loss ends about a point below Softmax ({own} against 9
               "rate (0.001 to 0.02) closed the gap. The margin still pays: NormFace, the same "
               "without a margin, ends at 92.7-94.9%.")
 
+# Past theta = pi - m, cos(theta + m) turns back up. What common code does there: the threshold
+# fallback cos(theta) - m sin(m) (insightface, the paper's code), the "easy margin" (no margin
+# once cos(theta) <= 0), or nothing (raw). Index 0 is what training has always used here.
+ARCFACE_TAILS = ("threshold", "easy", "raw")
+_TAIL = Param("tail", "past pi - m", 0, 0, len(ARCFACE_TAILS) - 1, 1, integer=True,
+              choices=ARCFACE_TAILS,
+              help="What the target does where cos(theta + m) turns back up.")
+# The paper's psi(theta) = (-1)^k cos(m theta) - 2k, or the shortcut many repositories take:
+# plain cos(m theta), which rises again past theta = pi / m.
+SPHEREFACE_FORMS = ("psi", "cos")
+_FORM = Param("form", "target form", 0, 0, len(SPHEREFACE_FORMS) - 1, 1, integer=True,
+              choices=SPHEREFACE_FORMS,
+              help="psi(m theta) as in the paper, or plain cos(m theta) without psi.")
+
 _LAMBDA = Param("lam", "lambda", 0.0, 0.0, 1000.0, 0.5, slider_high=20.0,
                 help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
                      "Training anneals it from large to small.")
@@ -91,7 +108,7 @@ LOSSES: dict[str, LossSpec] = {
         "sphereface", "A-Softmax (SphereFace)",
         "Liu et al., SphereFace: Deep Hypersphere Embedding for Face Recognition, CVPR 2017",
         "Weights normalized (||W|| = 1, b = 0), multiplicative angular margin psi(m theta).",
-        (_int_margin(4), _LAMBDA), keeps_feature_norm=True, keeps_weight_norm=False,
+        (_int_margin(4), _LAMBDA, _FORM), keeps_feature_norm=True, keeps_weight_norm=False,
         presets={"paper": {"m": 4, "lam": 5.0}, "2d": {"m": 2}, "3d": {"m": 4}}),
     "normface": LossSpec(
         "normface", "NormFace",
@@ -118,7 +135,8 @@ LOSSES: dict[str, LossSpec] = {
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
         "Additive angular margin: s cos(theta + m).",
         (_scale(64.0), Param("m", "margin m", 0.5, 0.0, 1.5, 0.01, unit="rad",
-                             help="Added to the target angle, in radians.", neutral=0.0)),
+                             help="Added to the target angle, in radians.", neutral=0.0),
+         _TAIL),
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m": 0.5}, "2d": {"s": 16.0, "m": 0.1},
                  "3d": {"s": 16.0, "m": 0.3}},
@@ -198,12 +216,22 @@ def _theta_from_cos(cos: torch.Tensor) -> torch.Tensor:
     return torch.acos(cos.clamp(-1 + eps, 1 - eps))
 
 
-def _arcface(cos: torch.Tensor, m: float, raw: bool) -> torch.Tensor:
+def _arcface(cos: torch.Tensor, m: float, tail: str) -> torch.Tensor:
     shifted = cos * math.cos(m) - _sin_from_cos(cos) * math.sin(m)
-    if raw:
+    if tail == "raw":
         return shifted
+    if tail == "easy":
+        # margin only while theta < 90 degrees: the target jumps back up to cos(theta) there
+        return torch.where(cos > 0, shifted, cos)
     # Past theta = pi - m, cos(theta + m) turns back up; the usual fix is a cosine margin.
     return torch.where(cos >= math.cos(math.pi - m), shifted, cos - m * math.sin(m))
+
+
+def _multiplicative(cos: torch.Tensor, m: int, lam: float, form: str) -> torch.Tensor:
+    # cos(m acos(cos theta)) written as the Chebyshev polynomial: the same values, and a
+    # finite gradient at cos = +-1 where acos has none
+    angular = psi(cos, m) if form == "psi" else _chebyshev(cos, m)
+    return (lam * cos + angular) / (1 + lam)
 
 
 def _combined(cos: torch.Tensor, m1: float, m2: float, m3: float, raw: bool) -> torch.Tensor:
@@ -221,16 +249,17 @@ def _combined(cos: torch.Tensor, m1: float, m2: float, m3: float, raw: bool) -> 
 
 
 def target_from_cos(name: str, cos: torch.Tensor, params: dict, raw: bool = False) -> torch.Tensor:
-    """The target-class term f(theta) from cos(theta), before any scaling."""
+    """The target-class term f(theta) from cos(theta), before any scaling. raw=True: the
+    curve without any fix where it turns back up (ArcFace's raw tail, the combined margin's)."""
     p = resolve_params(name, params)
     if name in ("softmax", "normface"):
         return cos
     if name in ("lsoftmax", "sphereface"):
-        return (p["lam"] * cos + psi(cos, p["m"])) / (1 + p["lam"])
+        return _multiplicative(cos, p["m"], p["lam"], SPHEREFACE_FORMS[p.get("form", 0)])
     if name == "cosface":
         return cos - p["m"]
     if name == "arcface":
-        return _arcface(cos, p["m"], raw)
+        return _arcface(cos, p["m"], "raw" if raw else ARCFACE_TAILS[p["tail"]])
     return _combined(cos, p["m1"], p["m2"], p["m3"], raw)
 
 

@@ -298,3 +298,24 @@ def test_a_checkpoint_from_before_weight_lr_scale_loads_with_its_default(small_s
     torch.save(payload, buffer)
     restored = load_checkpoint(buffer.getvalue(), small_set)
     assert restored.config.weight_lr_scale == TrainConfig().weight_lr_scale
+
+
+def first_loss(config, dataset) -> float:
+    return Run(config, dataset).train_step()[0]
+
+
+def test_the_variants_reach_training(small_set):
+    """Same seed, same batch, same weights: only the variant differs, and so does the loss.
+    At the start about half the features lie past 90 degrees from their class weight, where
+    the easy margin takes its margin away; SphereFace's cos(m theta) differs from psi past
+    pi / m; a lambda held at its floor differs from one annealed from 1000."""
+    arcface = [first_loss(preset_config("arcface", 3, params={"tail": tail}), small_set)
+               for tail in (0, 1)]
+    assert arcface[1] < arcface[0] - 0.1  # less margin, smaller loss
+    no_blend = dict(lambda_base=0.0, lambda_min=0.0)
+    psi_loss, cos_loss = (first_loss(preset_config("sphereface", 3, params={"form": form},
+                                                   **no_blend), small_set) for form in (0, 1))
+    assert cos_loss < psi_loss - 0.1  # cos(m theta) climbs back where psi keeps falling
+    annealed, held = (first_loss(preset_config("sphereface", 3, lambda_base=base), small_set)
+                      for base in (1000.0, 5.0))
+    assert held > annealed + 0.1  # at lambda 1000 the target is nearly plain softmax
