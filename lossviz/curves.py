@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lossviz.losses import LOSSES, resolve_params, target_from_cos
+from lossviz.losses import LOSSES, elastic_band, resolve_params, target_from_cos
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,16 @@ def variants(curve: Curve) -> list[Variant]:
 def target_curve(curve: Curve, theta: np.ndarray, raw: bool = False) -> np.ndarray:
     cos = torch.cos(torch.as_tensor(theta, dtype=torch.float64))
     return target_from_cos(curve.loss, cos, curve.params, raw).numpy()
+
+
+def margin_band(curve: Curve, theta: np.ndarray):
+    """(upper, lower) edges of the band where 95% of a random margin's curves fall
+    (ElasticFace), or None for a loss whose margin is fixed."""
+    if curve.loss != "elasticface":
+        return None
+    p = resolve_params(curve.loss, curve.params)
+    cos = torch.cos(torch.as_tensor(theta, dtype=torch.float64))
+    return tuple(edge.numpy() for edge in elastic_band(cos, p["m"], p["sigma"]))
 
 
 def rising_intervals(theta: np.ndarray, values: np.ndarray, tol: float = 1e-9) -> list[tuple]:

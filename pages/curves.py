@@ -115,6 +115,8 @@ def target_logit_page():
                            "target-logit", ui.key(PAGE, "download"))
     if show_raw:
         explain_non_monotonic(curves, theta)
+    if any(c.loss == "elasticface" for c in curves):
+        st.caption(ui.t("variants.explain.band"))
     if curves:
         probability_and_gradient(curves, theta)
     else:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from lossviz.curves import (Curve, Variant, loss_gradient, rising_intervals, target_curve,
-                            target_probability, variants)
+from lossviz.curves import (Curve, Variant, loss_gradient, margin_band, rising_intervals,
+                            target_curve, target_probability, variants)
 from lossviz.losses import resolve_params
 from lossviz.figures.style import (CLASS_SYMBOLS, LOSS_STYLES, WARN_FILL, LineStyle, View,
                                    degree_axis, end_labels, layout)
@@ -133,6 +133,25 @@ def _turn_marks(curves: list[Curve], view: View) -> list[dict]:
     return marks
 
 
+def _band_traces(curves: list[Curve], theta: np.ndarray, view: View) -> list[go.Scatter]:
+    """For a random margin, the band its curves fall in (95%), in the loss's hue, behind the
+    line of the mean margin; named, so that it is not told by its tint alone."""
+    traces = []
+    for curve in curves:
+        band = margin_band(curve, theta)
+        if band is None:
+            continue
+        upper, lower = band
+        hue = LOSS_STYLES[curve.loss].color
+        fill = "rgba({}, {}, {}, 0.18)".format(*(int(hue[i:i + 2], 16) for i in (1, 3, 5)))
+        name = view.t("variants.figure.band", name=curve.label)
+        edge = dict(mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
+        traces += [go.Scatter(x=np.degrees(theta), y=upper, name=name, **edge),
+                   go.Scatter(x=np.degrees(theta), y=lower, name=name, fill="tonexty",
+                              fillcolor=fill, **edge)]
+    return traces
+
+
 def target_logit_figure(user: list[Curve], reference: list[Curve], theta: np.ndarray,
                         show_raw: bool = False, view: View = View()) -> go.Figure:
     """Softmax's cos θ, the user's curves as training uses them, reference curves (dotted,
@@ -144,6 +163,12 @@ def target_logit_figure(user: list[Curve], reference: list[Curve], theta: np.nda
         traces += _variant_traces(user, theta, view)
     fig_layout = _labelled(traces, view.t("figures.curves.title"),
                            dict(title=dict(text=view.t("figures.curves.y_axis"))), 520, view)
+    bands = _band_traces(user, theta, view)
+    if bands:  # behind the lines, unlabelled at their end (the page names them), within range
+        low, high = fig_layout["yaxis"]["range"]
+        edges = np.concatenate([np.asarray(t.y, dtype=float) for t in bands])
+        fig_layout["yaxis"]["range"] = [min(low, float(edges.min())), max(high, float(edges.max()))]
+        traces = bands + traces
     if show_raw:
         fig_layout["shapes"] = _rising_bands(user, theta, view) + _turn_marks(user, view)
     fig = go.Figure(traces, fig_layout)

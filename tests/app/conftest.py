@@ -56,9 +56,9 @@ def fresh_registry():
 # formats, the venues and first authors of cited papers, and the language switch itself. Paper
 # titles are kept as published, inside Chinese title marks 《…》, and are not checked.
 ALLOWED_LATIN = {
-    "softmax", "sphereface", "normface", "cosface", "arcface", "logit", "logits",
+    "softmax", "sphereface", "normface", "cosface", "arcface", "elasticface", "logit", "logits",
     "cos", "sin", "log", "exp", "max", "min", "png", "svg", "icml", "cvpr", "acm",
-    "liu", "wang", "deng", "matplotlib", "lossviz", "english", "language",
+    "liu", "wang", "deng", "boutros", "cvprw", "matplotlib", "lossviz", "english", "language",
 }
 _MATH = re.compile(r"`[^`]*`|\$[^$]*\$|%\{[^}]*\}|<[^>]*>|《[^》]*》")
 _WORD = re.compile(r"[A-Za-z]{3,}")

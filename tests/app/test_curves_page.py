@@ -120,7 +120,8 @@ def test_no_loss_selected_keeps_the_baseline_and_shows_a_hint(open_page):
 
 @pytest.mark.parametrize("query", [{"lang": "zh"},
                                    {"lang": "zh", "present": "1", "paper": "1", "raw": "1"},
-                                   {"lang": "zh", "losses": "arcface,sphereface", "raw": "1"}])
+                                   {"lang": "zh", "losses": "arcface,sphereface,elasticface",
+                                    "raw": "1"}])
 def test_chinese_page_has_no_english(open_page, query):
     at = open_page("curves", query)
     assert not at.exception
@@ -133,3 +134,18 @@ def test_presentation_mode_enlarges_the_figure_text(open_page):
     projected = figures(open_page("curves", {"present": "1"}))[0]["layout"]
     assert projected["xaxis"]["tickfont"]["size"] > desk["xaxis"]["tickfont"]["size"] >= 16
     assert projected["annotations"][0]["font"]["size"] > desk["annotations"][0]["font"]["size"]
+
+
+def test_elasticface_band_holds_95_percent_of_its_margins(open_page):
+    at = open_page("curves", {"losses": "elasticface", "elasticface.m": "0.4",
+                              "elasticface.sigma": "0.1"})
+    assert not at.exception
+    chart = figures(at)[0]
+    upper, lower = [t for t in chart["data"] if t["name"].endswith("95% of the drawn margins")]
+    at_60 = [float(np.interp(60, array(t["x"]), array(t["y"]))) for t in (upper, lower)]
+    assert at_60 == pytest.approx([math.cos(math.radians(60) + 0.4 - 1.96 * 0.1),
+                                   math.cos(math.radians(60) + 0.4 + 1.96 * 0.1)], abs=1e-3)
+    assert lower["fill"] == "tonexty"
+    assert value_at(chart, "ElasticFace", 60) == pytest.approx(math.cos(math.radians(60) + 0.4),
+                                                               abs=1e-3)
+    assert text("variants.explain.band") in [c.value for c in at.caption]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lossviz.losses import (LOSSES, annealed_lambda, margin_logits, margin_loss, psi,
-                            resolve_params, target_logit)
+                            resolve_params, target_from_cos, target_logit)
 
 PARAMS = {
     "softmax": {},
@@ -16,6 +16,7 @@ PARAMS = {
     "cosface": {"s": 30.0, "m": 0.35},
     "arcface": {"s": 30.0, "m": 0.5},
     "combined": {"s": 30.0, "m1": 1.3, "m2": 0.3, "m3": 0.1},
+    "elasticface": {"s": 30.0, "m": 0.5, "sigma": 0.1},  # without a generator: the mean margin
 }
 
 
@@ -50,11 +51,11 @@ def oracle_target(name, theta, p):
         return (p["lam"] * np.cos(theta) + angular) / (1 + p["lam"])
     if name == "cosface":
         return np.cos(theta) - p["m"]
-    if name == "arcface":
+    if name in ("arcface", "elasticface"):
         m = p["m"]
-        if p["tail"] == 1:  # easy margin: the margin only for angles under 90 degrees
+        if p.get("tail") == 1:  # easy margin: the margin only for angles under 90 degrees
             return np.where(theta < np.pi / 2, np.cos(theta + m), np.cos(theta))
-        if p["tail"] == 2:  # raw
+        if p.get("tail") == 2:  # raw
             return np.cos(theta + m)
         turn = end_of_descent(lambda t: -np.sin(t + m))
         return np.where(theta <= turn, np.cos(theta + m), np.cos(theta) - m * np.sin(m))
@@ -238,3 +239,30 @@ def test_every_loss_documents_its_parameters_and_presets():
             assert p.low <= p.default <= p.high and p.step > 0
         for preset in spec.presets.values():
             resolve_params(spec.name, preset)
+
+
+def test_elasticface_draws_each_margin_from_a_normal_around_m():
+    """Recover every drawn margin from the target (theta + m_i = acos f) and check their
+    distribution; and the mean target against E[cos(theta + m_i)] = cos(theta + m) e^(-sigma^2/2)."""
+    theta, m, sigma, n = math.radians(50), 0.4, 0.1, 40_000
+    cos = torch.full((n,), math.cos(theta), dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    target = target_from_cos("elasticface", cos, {"m": m, "sigma": sigma}, generator=generator)
+    margins = np.arccos(target.numpy()) - theta
+    assert margins.mean() == pytest.approx(m, abs=0.003)
+    assert margins.std() == pytest.approx(sigma, rel=0.03)
+    assert target.mean().item() == pytest.approx(math.cos(theta + m) * math.exp(-sigma**2 / 2),
+                                                 abs=0.002)
+
+
+def test_elasticface_without_spread_is_arcface_and_the_generator_decides_the_draws():
+    x, w, y = angle_sweep()
+    x, w, y = torch.tensor(x), torch.tensor(w), torch.tensor(y)
+    arc = margin_loss("arcface", x, w, y, s=30.0, m=0.3)
+    flat = margin_loss("elasticface", x, w, y, s=30.0, m=0.3, sigma=0.0,
+                       generator=torch.Generator().manual_seed(1))
+    assert flat.item() == pytest.approx(arc.item(), rel=1e-12)
+    draws = [margin_loss("elasticface", x, w, y, s=30.0, m=0.3, sigma=0.2,
+                         generator=torch.Generator().manual_seed(seed)).item()
+             for seed in (1, 1, 2)]
+    assert draws[0] == draws[1] != draws[2]
