@@ -126,8 +126,11 @@ def _turn_marks(curves: list[Curve], view: View) -> list[dict]:
             marks.append(dict(type="line", xref="x", yref="paper", x0=turn, x1=turn, y0=0,
                               y1=1, line=dict(color=LOSS_STYLES["arcface"].color, width=1.5,
                                               dash="dot"),
+                              # level text, inside the plot, left of the line: along the
+                              # line it ran out of the top of a phone-sized figure
                               label=dict(text=view.t("variants.figure.turn", degrees=turn),
-                                         textposition="end", yanchor="top",
+                                         textposition="end", textangle=0, xanchor="right",
+                                         yanchor="top",
                                          font=dict(size=view.sizes.text,
                                                    color=LOSS_STYLES["arcface"].color))))
     return marks
