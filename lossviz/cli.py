@@ -21,7 +21,14 @@ from lossviz.openset import (family_configs, open_set, over_seeds, record, summa
 from lossviz.train import (DEVICES, OPEN_SET_HELD_OUT, OPTIMIZERS, Run, TrainConfig,
                            preset_config, train_epochs)
 
-LOSS_PARAMS = ("s", "m", "m1", "m2", "m3")
+# every loss parameter a run may set (lambda is annealed: --lambda-start and the floor set it)
+LOSS_PARAMS = {p.name: p for spec in LOSSES.values() for p in spec.params if p.name != "lam"}
+
+
+def _param_help(p) -> str:
+    if p.choices:  # a variant travels as its index, like every other parameter
+        return "variant: " + ", ".join(f"{i} = {name}" for i, name in enumerate(p.choices))
+    return f"loss parameter {p.name} (default: preset)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,8 +42,10 @@ def _add_train(commands):
     train.add_argument("--dim", type=int, choices=(2, 3), default=2, help="feature dimension")
     train.add_argument("--epochs", type=int, default=30)
     train.add_argument("--seed", type=int, default=0)
-    for name in LOSS_PARAMS:
-        train.add_argument(f"--{name}", type=float, help=f"loss parameter {name} (default: preset)")
+    for name, p in LOSS_PARAMS.items():
+        train.add_argument(f"--{name}", type=float, help=_param_help(p))
+    train.add_argument("--lambda-start", type=float, help="SphereFace, L-Softmax: lambda anneals "
+                       "from this (default 1000); the floor's value (5) means no annealing")
     train.add_argument("--lr", type=float, help="learning rate (default: preset)")
     train.add_argument("--batch-size", type=int, help="batch size (default: preset)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
@@ -153,7 +162,7 @@ def _config_from(args):
         if name not in spec_params:
             raise ValueError(f"--{name} does not apply to {args.loss}")
     overrides = {"lr": args.lr, "batch_size": args.batch_size, "optimizer": args.optimizer,
-                 "warmup_steps": args.warmup_steps}
+                 "warmup_steps": args.warmup_steps, "lambda_base": args.lambda_start}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return preset_config(args.loss, args.dim, params=params, epochs=args.epochs, seed=args.seed,
                          device=args.device, held_out_classes=_held_out(args), **overrides)

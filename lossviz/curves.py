@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lossviz.losses import LOSSES, resolve_params, target_from_cos
+from lossviz.losses import LOSSES, elastic_band, resolve_params, target_from_cos
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,40 @@ def theta_grid(points: int = 721) -> np.ndarray:
     return np.linspace(0.0, np.pi, points)
 
 
-def has_raw_variant(loss: str) -> bool:
-    """ArcFace and the combined margin have a raw curve that can turn back up."""
-    return loss in ("arcface", "combined")
+@dataclass(frozen=True)
+class Variant:
+    """Another way common code writes the same loss: a curve and the name of the variant."""
+    name: str  # a choice of the loss's variant parameter, or "raw" (no monotonic fix)
+    curve: Curve
+    raw: bool = False
+
+
+def variants(curve: Curve) -> list[Variant]:
+    """The other variants of a curve's loss: each other choice of its variant parameter
+    (ArcFace's tail, SphereFace's form), or the raw curve of the combined margin."""
+    if curve.loss == "combined":
+        return [Variant("raw", curve, raw=True)]
+    found = []
+    for p in LOSSES[curve.loss].params:
+        chosen = resolve_params(curve.loss, curve.params)[p.name] if p.choices else None
+        found += [Variant(name, Curve(curve.label, curve.loss, {**curve.params, p.name: i}))
+                  for i, name in enumerate(p.choices) if i != chosen]
+    return found
 
 
 def target_curve(curve: Curve, theta: np.ndarray, raw: bool = False) -> np.ndarray:
     cos = torch.cos(torch.as_tensor(theta, dtype=torch.float64))
     return target_from_cos(curve.loss, cos, curve.params, raw).numpy()
+
+
+def margin_band(curve: Curve, theta: np.ndarray):
+    """(upper, lower) edges of the band where 95% of a random margin's curves fall
+    (ElasticFace), or None for a loss whose margin is fixed."""
+    if curve.loss != "elasticface":
+        return None
+    p = resolve_params(curve.loss, curve.params)
+    cos = torch.cos(torch.as_tensor(theta, dtype=torch.float64))
+    return tuple(edge.numpy() for edge in elastic_band(cos, p["m"], p["sigma"]))
 
 
 def rising_intervals(theta: np.ndarray, values: np.ndarray, tol: float = 1e-9) -> list[tuple]:

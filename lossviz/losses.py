@@ -30,6 +30,9 @@ class Param:
     help: str = ""
     neutral: float | None = None  # the value that means "no margin": margin warm-up starts here
     slider_high: float | None = None  # a narrower top for the slider than the valid range
+    # A choice between variants of the formula: the value is the index of one of these names,
+    # so that it travels as a number like every other parameter (URL, config, checkpoint, CLI).
+    choices: tuple[str, ...] = ()
 
     @property
     def ui_high(self) -> float:
@@ -76,6 +79,20 @@ def _circle_2d(own: str) -> Message:
                                                  "normface": "92.7-94.9%"})
 
 
+# Past theta = pi - m, cos(theta + m) turns back up. What common code does there: the threshold
+# fallback cos(theta) - m sin(m) (insightface, the paper's code), the "easy margin" (no margin
+# once cos(theta) <= 0), or nothing (raw). Index 0 is what training has always used here.
+ARCFACE_TAILS = ("threshold", "easy", "raw")
+_TAIL = Param("tail", "past pi - m", 0, 0, len(ARCFACE_TAILS) - 1, 1, integer=True,
+              choices=ARCFACE_TAILS,
+              help="What the target does where cos(theta + m) turns back up.")
+# The paper's psi(theta) = (-1)^k cos(m theta) - 2k, or the shortcut many repositories take:
+# plain cos(m theta), which rises again past theta = pi / m.
+SPHEREFACE_FORMS = ("psi", "cos")
+_FORM = Param("form", "target form", 0, 0, len(SPHEREFACE_FORMS) - 1, 1, integer=True,
+              choices=SPHEREFACE_FORMS,
+              help="psi(m theta) as in the paper, or plain cos(m theta) without psi.")
+
 _LAMBDA = Param("lam", "lambda", 0.0, 0.0, 1000.0, 0.5, slider_high=20.0,
                 help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
                      "Training anneals it from large to small.")
@@ -96,7 +113,7 @@ LOSSES: dict[str, LossSpec] = {
         "sphereface", "A-Softmax (SphereFace)",
         "Liu et al., SphereFace: Deep Hypersphere Embedding for Face Recognition, CVPR 2017",
         "Weights normalized (||W|| = 1, b = 0), multiplicative angular margin psi(m theta).",
-        (_int_margin(4), _LAMBDA), keeps_feature_norm=True, keeps_weight_norm=False,
+        (_int_margin(4), _LAMBDA, _FORM), keeps_feature_norm=True, keeps_weight_norm=False,
         presets={"paper": {"m": 4, "lam": 5.0}, "2d": {"m": 2}, "3d": {"m": 4}}),
     "normface": LossSpec(
         "normface", "NormFace",
@@ -121,7 +138,8 @@ LOSSES: dict[str, LossSpec] = {
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
         "Additive angular margin: s cos(theta + m).",
         (_scale(64.0), Param("m", "margin m", 0.5, 0.0, 1.5, 0.01, unit="rad",
-                             help="Added to the target angle, in radians.", neutral=0.0)),
+                             help="Added to the target angle, in radians.", neutral=0.0),
+         _TAIL),
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m": 0.5}, "2d": {"s": 16.0, "m": 0.1},
                  "3d": {"s": 16.0, "m": 0.3}},
@@ -139,6 +157,20 @@ LOSSES: dict[str, LossSpec] = {
                  "2d": {"s": 16.0, "m1": 1.0, "m2": 0.05, "m3": 0.03},
                  "3d": {"s": 16.0, "m1": 1.0, "m2": 0.2, "m3": 0.1}},
         note_2d=_circle_2d("95.3-96.3%")),
+    "elasticface": LossSpec(
+        "elasticface", "ElasticFace",
+        "Boutros et al., ElasticFace: Elastic Margin Loss for Deep Face Recognition, CVPRW 2022",
+        "ArcFace whose margin is drawn afresh for every sample and step: s cos(theta + m_i), "
+        "m_i ~ N(m, sigma).",
+        (_scale(64.0), Param("m", "mean margin m", 0.5, 0.0, 1.5, 0.01, unit="rad",
+                             help="The mean of the angular margins, in radians.", neutral=0.0),
+         # no unit: its degrees caption would print the name "sigma"; the label says radians
+         Param("sigma", "spread sigma (radians)", 0.05, 0.0, 0.5, 0.01,
+               help="Standard deviation of the margins.", neutral=0.0)),
+        keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 64.0, "m": 0.5, "sigma": 0.05},
+                 "2d": {"s": 16.0, "m": 0.1, "sigma": 0.03},
+                 "3d": {"s": 16.0, "m": 0.3, "sigma": 0.05}}),
 }
 
 
@@ -201,12 +233,38 @@ def _theta_from_cos(cos: torch.Tensor) -> torch.Tensor:
     return torch.acos(cos.clamp(-1 + eps, 1 - eps))
 
 
-def _arcface(cos: torch.Tensor, m: float, raw: bool) -> torch.Tensor:
-    shifted = cos * math.cos(m) - _sin_from_cos(cos) * math.sin(m)
-    if raw:
+def _arcface(cos: torch.Tensor, m, tail: str) -> torch.Tensor:
+    """cos(theta + m); m is one margin, or one per sample (ElasticFace)."""
+    m = torch.as_tensor(m, dtype=cos.dtype, device=cos.device)
+    shifted = cos * torch.cos(m) - _sin_from_cos(cos) * torch.sin(m)
+    if tail == "raw":
         return shifted
+    if tail == "easy":
+        # margin only while theta < 90 degrees: the target jumps back up to cos(theta) there
+        return torch.where(cos > 0, shifted, cos)
     # Past theta = pi - m, cos(theta + m) turns back up; the usual fix is a cosine margin.
-    return torch.where(cos >= math.cos(math.pi - m), shifted, cos - m * math.sin(m))
+    return torch.where(cos >= torch.cos(math.pi - m), shifted, cos - m * torch.sin(m))
+
+
+def elastic_margins(shape, m: float, sigma: float, generator: torch.Generator | None):
+    """ElasticFace's margins: one draw from N(m, sigma) per sample, or the mean m itself when
+    no generator is given (the curves and decision-margin pages draw the expected picture)."""
+    if generator is None or sigma == 0:
+        return m
+    return m + sigma * torch.randn(shape, generator=generator, dtype=torch.float64)
+
+
+def elastic_band(cos: torch.Tensor, m: float, sigma: float, z: float = 1.96):
+    """The targets at margins m - z sigma and m + z sigma: with z = 1.96, 95% of ElasticFace's
+    drawn curves lie between (the target falls as the margin grows)."""
+    return _arcface(cos, m - z * sigma, "threshold"), _arcface(cos, m + z * sigma, "threshold")
+
+
+def _multiplicative(cos: torch.Tensor, m: int, lam: float, form: str) -> torch.Tensor:
+    # cos(m acos(cos theta)) written as the Chebyshev polynomial: the same values, and a
+    # finite gradient at cos = +-1 where acos has none
+    angular = psi(cos, m) if form == "psi" else _chebyshev(cos, m)
+    return (lam * cos + angular) / (1 + lam)
 
 
 def _combined(cos: torch.Tensor, m1: float, m2: float, m3: float, raw: bool) -> torch.Tensor:
@@ -223,17 +281,23 @@ def _combined(cos: torch.Tensor, m1: float, m2: float, m3: float, raw: bool) -> 
     return torch.where(theta <= theta_c, curve, tail)
 
 
-def target_from_cos(name: str, cos: torch.Tensor, params: dict, raw: bool = False) -> torch.Tensor:
-    """The target-class term f(theta) from cos(theta), before any scaling."""
+def target_from_cos(name: str, cos: torch.Tensor, params: dict, raw: bool = False,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """The target-class term f(theta) from cos(theta), before any scaling. raw=True: the
+    curve without any fix where it turns back up (ArcFace's raw tail, the combined margin's).
+    generator: where the margins are drawn from, for a loss whose margin is random."""
     p = resolve_params(name, params)
     if name in ("softmax", "normface"):
         return cos
     if name in ("lsoftmax", "sphereface"):
-        return (p["lam"] * cos + psi(cos, p["m"])) / (1 + p["lam"])
+        return _multiplicative(cos, p["m"], p["lam"], SPHEREFACE_FORMS[p.get("form", 0)])
     if name == "cosface":
         return cos - p["m"]
     if name == "arcface":
-        return _arcface(cos, p["m"], raw)
+        return _arcface(cos, p["m"], "raw" if raw else ARCFACE_TAILS[p["tail"]])
+    if name == "elasticface":
+        margins = elastic_margins(cos.shape, p["m"], p["sigma"], generator)
+        return _arcface(cos, margins, "raw" if raw else "threshold")
     return _combined(cos, p["m1"], p["m2"], p["m3"], raw)
 
 
@@ -248,8 +312,10 @@ def target_logit(name: str, theta, *, raw: bool = False, **params):
 
 
 def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
-                  bias: torch.Tensor | None = None, **params) -> torch.Tensor:
+                  bias: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
+                  **params) -> torch.Tensor:
     """Logits (B, C) whose mean cross-entropy is the loss; weight is (C, D) like nn.Linear.
+    generator: ElasticFace draws its margins from it (without one, each margin is the mean).
 
     Computed in at least float32 so s * cos up to 64 cannot overflow half precision.
     """
@@ -271,15 +337,17 @@ def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, label
     scale_y = x.norm(dim=1) if spec.keeps_feature_norm else p["s"]
     if spec.keeps_weight_norm:
         scale_y = scale_y * w_y.norm(dim=1)
-    correction = scale_y * (target_from_cos(name, cos_y, p) - cos_y)
+    correction = scale_y * (target_from_cos(name, cos_y, p, generator=generator) - cos_y)
     # Same as cos + onehot * (target - cos), scaled; in place on the matmul output (mm keeps
     # its inputs, not its output, for backward) and without touching the other B(C-1) entries.
     return logits.scatter_add_(1, labels.view(-1, 1), correction.view(-1, 1))
 
 
 def margin_loss(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
-                bias: torch.Tensor | None = None, **params) -> torch.Tensor:
-    return F.cross_entropy(margin_logits(name, features, weight, labels, bias, **params), labels)
+                bias: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
+                **params) -> torch.Tensor:
+    return F.cross_entropy(margin_logits(name, features, weight, labels, bias,
+                                         generator=generator, **params), labels)
 
 
 def annealed_lambda(step: int, base: float = 1000.0, gamma: float = 0.12, power: float = 1.0,

@@ -205,6 +205,14 @@ def predict_logits(loss: str, features: torch.Tensor, weight: torch.Tensor, bias
     return logits + bias if bias is not None else logits
 
 
+def margin_generator(seed: int, step: int) -> torch.Generator:
+    """Where a random margin (ElasticFace) is drawn from at this step: from the seed and the
+    step alone, so a run carried over as bytes, a checkpoint and a rerun draw the same margins
+    and there is no generator state to save. (hash of a tuple of ints is the same in every
+    process.)"""
+    return torch.Generator().manual_seed(hash((seed, step)) & (2**63 - 1))
+
+
 def random_shift(images: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
     """Each (28, 28) image moved by its own random whole-pixel offset, zeros shifted in."""
     if shift <= 0:
@@ -333,7 +341,8 @@ class Run:
         before = self._saved_state()  # batch-norm statistics move even in the forward pass
         features = self.model(images)
         bias = self._bias()
-        logits = margin_logits(self.config.loss, features, self.model.weight, labels, bias, **params)
+        logits = margin_logits(self.config.loss, features, self.model.weight, labels, bias,
+                               generator=margin_generator(self.config.seed, self.step), **params)
         loss = torch.nn.functional.cross_entropy(logits, labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

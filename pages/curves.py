@@ -53,7 +53,8 @@ def chosen_curves() -> list[Curve]:
 def overlay_controls():
     with st.sidebar:
         st.toggle(ui.t("curves.paper"), key=ui.key(PAGE, "paper"), help=ui.t("curves.paper_help"))
-        st.toggle(ui.t("curves.raw"), key=ui.key(PAGE, "raw"), help=ui.t("curves.raw_help"))
+        st.toggle(ui.t("variants.toggle"), key=ui.key(PAGE, "raw"),
+                  help=ui.t("variants.toggle_help"))
 
 
 def setting_controls(curves: list[Curve]):
@@ -71,9 +72,12 @@ def setting_controls(curves: list[Curve]):
 
 
 def explain_non_monotonic(curves, theta):
-    for curve, start, end in non_monotonic_stretches(curves, theta):
-        st.caption(ui.t("curves.explain_raw", start=math.degrees(start), end=math.degrees(end),
-                        name=curve.label))
+    """Where each drawn curve or variant rises, in words: a jump (under a degree) or a stretch."""
+    st.caption(ui.t("variants.explain.in_use"))
+    for name, _, start, end in non_monotonic_stretches(curves, theta, view=ui.view()):
+        kind = "jumps" if end - start < math.radians(1) else "rises"
+        st.caption(ui.t(f"variants.explain.{kind}", start=math.degrees(start),
+                        end=math.degrees(end), name=name))
 
 
 def probability_and_gradient(curves, theta):
@@ -111,6 +115,8 @@ def target_logit_page():
                            "target-logit", ui.key(PAGE, "download"))
     if show_raw:
         explain_non_monotonic(curves, theta)
+    if any(c.loss == "elasticface" for c in curves):
+        st.caption(ui.t("variants.explain.band"))
     if curves:
         probability_and_gradient(curves, theta)
     else:

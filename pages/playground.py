@@ -33,6 +33,7 @@ FIELDS = [
     Field("warmup", 0, "int", 0, 100_000),
     Field("epochs", 30, "int", 1, 1000),
     Field("lambda_min", 5.0, "float", 0.0, 1000.0),
+    Field("lambda_base", 1000.0, "float", 0.0, 1000.0),
     Field("device", "auto", "choice", choices=DEVICES),
     Field("data", "bundled", "choice", choices=SOURCES),
     *loss_param_fields(preset="2d"),
@@ -43,7 +44,7 @@ RANGES = {f.name: (f.low, f.high) for f in FIELDS}
 # widget -> TrainConfig field: read to edit the run's config, written back when a run attaches
 CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
                   "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
-                  "lambda_min": "lambda_min", "device": "device"}
+                  "lambda_min": "lambda_min", "lambda_base": "lambda_base", "device": "device"}
 
 
 def load_preset(loss: str, dim: int):
@@ -76,6 +77,8 @@ def loss_controls() -> str:
             ui.param_slider(PAGE, loss, p)
     if "lam" in {p.name for p in LOSSES[loss].params}:
         number_setting(ui.t("playground.controls.lambda_min"), "lambda_min", step=1.0)
+        number_setting(ui.t("variants.lambda_start"), "lambda_base", step=1.0,
+                       help=ui.t("variants.lambda_start_help"))
     return loss
 
 

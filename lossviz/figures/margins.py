@@ -100,31 +100,38 @@ def feature_plane_figure(loss: str, params: dict, phi: float, view: View = View(
                                     yaxis=dict(hidden, scaleanchor="x")))
 
 
-def column_edges(codes: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per theta_1 column of the region map (rows: theta_2 from 0 up), the theta_2 where class
-    2's region ends and where class 1's begins (degrees); the gap lies between. Class 2 wins
-    below (a feature near W2), class 1 above: f decreases, so each column has that order."""
-    rows = codes.shape[0]
-    below = (codes == CLASS_2).sum(axis=0)
-    above = (codes == CLASS_1).sum(axis=0)
-    top = (rows - 1) * step
-    lower = np.clip((below - 0.5) * step, 0, top)
-    upper = np.clip((rows - above - 0.5) * step, 0, top)
-    return lower, upper
+def column_regions(codes: np.ndarray, x: np.ndarray) -> dict[int, list[tuple]]:
+    """Rectangles (x0, x1, y0, y1) in degrees covering each region of the angle plane: per
+    theta_1 column (codes' columns; rows: theta_2 from 0 up), one for each run of a code. A
+    column need not be ordered class 2, gap, class 1: where the target curve rises or jumps
+    (ArcFace's raw tail or easy margin) a class wins in two stretches of one column."""
+    half, top = (x[1] - x[0]) / 2, x[-1]
+    regions = {CLASS_1: [], CLASS_2: [], GAP: []}
+    for column, centre in enumerate(x):
+        x0, x1 = max(centre - half, 0.0), min(centre + half, top)
+        for start, end, code in region_runs(codes[:, column]):
+            y0, y1 = max(x[start] - half, 0.0), min(x[end - 1] + half, top)
+            regions[int(code)].append((x0, x1, y0, y1))
+    return regions
 
 
-def _band(x: np.ndarray, bottom: np.ndarray, top: np.ndarray) -> dict:
-    """The closed outline (x, y) of the area between two curves over x."""
-    return dict(x=np.r_[x, x[::-1], x[0]], y=np.r_[bottom, top[::-1], bottom[0]])
+def _outline(rectangles: list[tuple]) -> dict:
+    """One trace's (x, y) for many rectangles: each closed, separated by a gap (None), which
+    fill="toself" fills one by one."""
+    xs, ys = [], []
+    for x0, x1, y0, y1 in rectangles:
+        xs += [x0, x1, x1, x0, x0, None]
+        ys += [y0, y0, y1, y1, y0, None]
+    return dict(x=xs, y=ys)
 
 
-def _centroid(x: np.ndarray, bottom: np.ndarray, top: np.ndarray):
-    """The centre of mass of the area between two curves, or None when there is no area."""
-    height = np.clip(top - bottom, 0, None)
-    if height.sum() <= 1e-9 * len(x):
+def _centroid(rectangles: list[tuple]):
+    """The centre of mass of the rectangles, or None when they cover nothing."""
+    areas = np.array([(x1 - x0) * (y1 - y0) for x0, x1, y0, y1 in rectangles])
+    if len(areas) == 0 or areas.sum() <= 1e-9:
         return None
-    weights = height / height.sum()
-    return float((x * weights).sum()), float(((bottom + top) / 2 * weights).sum())
+    centres = np.array([((x0 + x1) / 2, (y0 + y1) / 2) for x0, x1, y0, y1 in rectangles])
+    return tuple(float(v) for v in (centres * areas[:, None]).sum(axis=0) / areas.sum())
 
 
 def angle_plane_figure(loss: str, params: dict, phi: float, points: int = 361,
@@ -134,13 +141,11 @@ def angle_plane_figure(loss: str, params: dict, phi: float, points: int = 361,
     grid = np.linspace(0, math.pi, points)
     t1, t2 = np.meshgrid(grid, grid)
     x = np.degrees(grid)
-    lower, upper = column_edges(region_map(loss, params, t1, t2), x[1] - x[0])
-    floor, ceiling = np.zeros_like(x), np.full_like(x, x[-1])
-    regions = ((CLASS_2, floor, lower), (GAP, lower, upper), (CLASS_1, upper, ceiling))
-    traces = [go.Scatter(**_band(x, low, high), **_region_style(code, view))
-              for code, low, high in regions]
-    labels = [_region_label(*centre, code, view) for code, low, high in regions
-              if (centre := _centroid(x, low, high)) is not None]
+    regions = column_regions(region_map(loss, params, t1, t2), x)
+    order = (CLASS_2, GAP, CLASS_1)
+    traces = [go.Scatter(**_outline(regions[code]), **_region_style(code, view)) for code in order]
+    labels = [_region_label(*centre, code, view) for code in order
+              if (centre := _centroid(regions[code])) is not None]
     arc = np.linspace(0, math.degrees(phi), 50)
     traces.append(go.Scatter(x=arc, y=arc[::-1], mode="lines", name=view.t("figures.margins.arc"),
                              line=dict(color=TEXT_COLOR, width=view.sizes.line), showlegend=False,

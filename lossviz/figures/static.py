@@ -14,9 +14,10 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import font_manager, ticker  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 
 from lossviz.figures.margins import (REGION_COLORS, REGION_KEYS, WEIGHT_COLORS,  # noqa: E402
-                                     column_edges, region_runs, ring_piece)
+                                     column_regions, region_runs, ring_piece)
 from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, MARKER_OUTLINE,  # noqa: E402
                                    MPL_CLASS_MARKERS, TEXT_COLOR, View, mpl_dash,
                                    readable_on)
@@ -211,9 +212,11 @@ def margins_figure(loss: str, params: dict, phi: float, view: View = View(), tit
     plane.set_title(view.t("figures.margins.export_plane", loss=title or loss), loc="left")
     x = np.linspace(0, 180, 361)
     t1, t2 = np.meshgrid(np.radians(x), np.radians(x))
-    lower, upper = column_edges(region_map(loss, params, t1, t2), x[1] - x[0])
-    for code, low, high in ((CLASS_2, 0, lower), (GAP, lower, upper), (CLASS_1, upper, 180)):
-        angles.fill_between(x, low, high, label=view.t(REGION_KEYS[code]), **_region_patch(code))
+    regions = column_regions(region_map(loss, params, t1, t2), x)
+    for code in (CLASS_2, GAP, CLASS_1):
+        boxes = [[(x0, y0), (x1, y0), (x1, y1), (x0, y1)] for x0, x1, y0, y1 in regions[code]]
+        angles.add_collection(PolyCollection(boxes, label=view.t(REGION_KEYS[code]),
+                                             **_region_patch(code)))
     angles.plot([0, math.degrees(phi)], [math.degrees(phi), 0], color=TEXT_COLOR, linewidth=2,
                 label=view.t("figures.margins.arc"))
     angles.set(xlabel=view.t("figures.margins.theta_1"), ylabel=view.t("figures.margins.theta_2"),

@@ -87,6 +87,8 @@ LOSS_STYLES = {
     "cosface": LineStyle("#1d77c0", "dash"),
     "arcface": LineStyle("#bd1f01", "solid"),
     "combined": LineStyle("#b3206f", "8px,3px,2px,3px,2px,3px"),
+    # Petroff's brown darkened to 6.1:1; its band of margins is drawn in the same hue
+    "elasticface": LineStyle("#8a5545", "12px,4px"),
 }
 _MPL_DASHES = {"solid": "-", "dot": (0, (1, 1.5)), "dash": "--", "longdash": (0, (8, 3)),
                "dashdot": "-.", "longdashdot": (0, (10, 3, 2, 3))}

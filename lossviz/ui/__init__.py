@@ -213,9 +213,22 @@ def param_label(loss: str, p: Param) -> str:
     return t("ui.param.radians", label=label) if p.unit == "rad" else label
 
 
+def param_choice(page: str, loss: str, p: Param, named: bool = False) -> int:
+    """A variant of a loss's formula, picked by name; its value is the variant's index."""
+    label = param_label(loss, p)
+    if named:
+        label = f"{loss_title(loss)}: {label}"
+    return st.selectbox(label, range(len(p.choices)), key=key(page, f"{loss}.{p.name}"),
+                        help=t(f"losses.{loss}.params.{p.name}.help"),
+                        format_func=formatter(
+                            lambda i: f"losses.{loss}.params.{p.name}.choices.{p.choices[i]}"))
+
+
 def param_slider(page: str, loss: str, p: Param, named: bool = False):
     """A slider for one loss parameter (its label starts with the loss's name when named);
-    angular margins also show their value in degrees."""
+    angular margins also show their value in degrees. A choice of variant gets a select box."""
+    if p.choices:
+        return param_choice(page, loss, p, named)
     widget_key = key(page, f"{loss}.{p.name}")
     number_format = "%d" if p.integer else ("%.2f" if p.step < 0.1 else "%.1f")
     label = param_label(loss, p)

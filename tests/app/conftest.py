@@ -58,9 +58,9 @@ def fresh_registry():
 ALLOWED_LATIN = {
     # verification rates, written as abbreviations in Chinese papers too
     "roc", "tar", "far", "eer",
-    "softmax", "sphereface", "normface", "cosface", "arcface", "logit", "logits",
+    "softmax", "sphereface", "normface", "cosface", "arcface", "elasticface", "logit", "logits",
     "cos", "sin", "log", "exp", "max", "min", "png", "svg", "icml", "cvpr", "acm",
-    "liu", "wang", "deng", "matplotlib", "lossviz", "english", "language",
+    "liu", "wang", "deng", "boutros", "cvprw", "matplotlib", "lossviz", "english", "language",
     # optimizers, devices and data sets by their names, a distribution, and file formats
     "adam", "sgd", "cpu", "gpu", "cuda", "mps", "mnist", "fashion", "debian", "idx", "csv",
     "gif", "jpeg",

@@ -1,8 +1,4 @@
-import math
 
-import pytest
-
-from lossviz.i18n import text
 from tests.app.conftest import english_words, figures
 from tests.conftest import wait_for
 

@@ -59,12 +59,46 @@ def test_scale_sits_beside_the_probability_it_caps(open_page):
         math.exp(8) / (math.exp(8) + 9), rel=1e-6)
 
 
-def test_raw_stretch_is_shaded_and_explained(open_page):
+def test_arcface_variants_are_drawn_shaded_and_explained(open_page):
     at = open_page("curves", {"losses": "arcface", "arcface.m": "0.5", "raw": "1"})
-    shapes = figures(at)[0]["layout"]["shapes"]
-    assert len(shapes) == 1 and shapes[0]["x0"] == pytest.approx(180 - math.degrees(0.5), abs=0.5)
-    assert shapes[0]["label"]["text"] == "raw curve rises"
-    assert any("rises there" in c.value for c in at.caption)
+    chart = figures(at)[0]
+    turn = 180 - math.degrees(0.5)
+    assert value_at(chart, "ArcFace, raw", 170) == pytest.approx(
+        math.cos(math.radians(170) + 0.5), abs=1e-3)
+    assert value_at(chart, "ArcFace, easy margin", 100) == pytest.approx(
+        math.cos(math.radians(100)), abs=1e-3)
+    assert value_at(chart, "ArcFace", 170) == pytest.approx(  # the threshold fallback, in use
+        math.cos(math.radians(170)) - 0.5 * math.sin(0.5), abs=1e-3)
+    bands = [s for s in chart["layout"]["shapes"] if s["type"] == "rect"]
+    starts = sorted(s["x0"] for s in bands)
+    assert starts[0] == pytest.approx(89, abs=0.5)  # the easy margin's jump, widened to 2 degrees
+    assert starts[1] == pytest.approx(turn, abs=0.5)  # where the raw curve turns back up
+    line, = [s for s in chart["layout"]["shapes"] if s["type"] == "line"]
+    assert line["x0"] == pytest.approx(turn) and line["label"]["text"] == "π − m = 151°"
+    captions = " ".join(c.value for c in at.caption)
+    assert "ArcFace, raw rises there" in captions and "ArcFace, easy margin jumps up" in captions
+
+
+def test_the_chosen_arcface_tail_is_the_curve_in_use(open_page):
+    at = open_page("curves", {"losses": "arcface", "arcface.m": "0.5", "raw": "1"})
+    at.selectbox(key="curves:arcface.tail").select(1).run()  # easy margin
+    assert not at.exception
+    chart = figures(at)[0]
+    assert value_at(chart, "ArcFace", 100) == pytest.approx(math.cos(math.radians(100)), abs=1e-3)
+    assert {t["name"] for t in chart["data"]} >= {"ArcFace, threshold", "ArcFace, raw"}
+    assert at.query_params["arcface.tail"] == "1"
+
+
+def test_sphereface_without_psi_rises_past_pi_over_m(open_page):
+    at = open_page("curves", {"losses": "sphereface", "sphereface.m": "4",
+                              "sphereface.lam": "0", "raw": "1"})
+    chart = figures(at)[0]
+    assert value_at(chart, "SphereFace, cos(mθ)", 60) == pytest.approx(
+        math.cos(math.radians(240)), abs=1e-3)
+    assert value_at(chart, "SphereFace", 60) == pytest.approx(-math.cos(math.radians(240)) - 2,
+                                                              abs=1e-3)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Shaded 45°–90°: SphereFace, cos(mθ) rises there" in captions
 
 
 def test_bad_link_values_warn_and_never_crash(open_page):
@@ -85,7 +119,9 @@ def test_no_loss_selected_keeps_the_baseline_and_shows_a_hint(open_page):
 
 
 @pytest.mark.parametrize("query", [{"lang": "zh"},
-                                   {"lang": "zh", "present": "1", "paper": "1", "raw": "1"}])
+                                   {"lang": "zh", "present": "1", "paper": "1", "raw": "1"},
+                                   {"lang": "zh", "losses": "arcface,sphereface,elasticface",
+                                    "raw": "1"}])
 def test_chinese_page_has_no_english(open_page, query):
     at = open_page("curves", query)
     assert not at.exception
@@ -98,3 +134,18 @@ def test_presentation_mode_enlarges_the_figure_text(open_page):
     projected = figures(open_page("curves", {"present": "1"}))[0]["layout"]
     assert projected["xaxis"]["tickfont"]["size"] > desk["xaxis"]["tickfont"]["size"] >= 16
     assert projected["annotations"][0]["font"]["size"] > desk["annotations"][0]["font"]["size"]
+
+
+def test_elasticface_band_holds_95_percent_of_its_margins(open_page):
+    at = open_page("curves", {"losses": "elasticface", "elasticface.m": "0.4",
+                              "elasticface.sigma": "0.1"})
+    assert not at.exception
+    chart = figures(at)[0]
+    upper, lower = [t for t in chart["data"] if t["name"].endswith("95% of the drawn margins")]
+    at_60 = [float(np.interp(60, array(t["x"]), array(t["y"]))) for t in (upper, lower)]
+    assert at_60 == pytest.approx([math.cos(math.radians(60) + 0.4 - 1.96 * 0.1),
+                                   math.cos(math.radians(60) + 0.4 + 1.96 * 0.1)], abs=1e-3)
+    assert lower["fill"] == "tonexty"
+    assert value_at(chart, "ElasticFace", 60) == pytest.approx(math.cos(math.radians(60) + 0.4),
+                                                               abs=1e-3)
+    assert text("variants.explain.band") in [c.value for c in at.caption]

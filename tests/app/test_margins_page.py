@@ -66,3 +66,17 @@ def test_chinese_page_has_no_english(open_page, query):
     at = open_page("margins", query)
     assert not at.exception
     assert english_words(at) == []
+
+
+def test_arcface_tail_changes_the_angle_plane_not_the_arc(open_page):
+    at = open_page("margins", {"loss": "arcface", "arcface.m": "0.5"})
+    threshold_gap = at.metric[0].value
+    threshold_angles = figures(at)[1]
+    at.selectbox(key="margins:arcface.tail").select(1).run()  # easy margin
+    assert not at.exception and at.query_params["arcface.tail"] == "1"
+    assert at.metric[0].value == threshold_gap  # along the arc, below 90 degrees: the same
+    easy_angles = figures(at)[1]
+    name = text("figures.margins.class_2")
+    before, after = (next(t for t in fig["data"] if t["name"] == name)
+                     for fig in (threshold_angles, easy_angles))
+    assert len(after["x"]) > len(before["x"])  # class 2 wins in two stretches of some columns

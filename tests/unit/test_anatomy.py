@@ -141,7 +141,8 @@ def test_every_loss_sees_the_same_feature(trained_run, small_set):
     assert [a.loss for a in rows] == list(LOSSES)
     by_name = {a.loss: a for a in rows}
     assert by_name["cosface"].params == model.params  # the model's own loss: its parameters
-    assert by_name["arcface"].params == {"s": 8.0, "m": 0.1}  # what the page passes
+    # what the page passes, and the variant in force (the threshold tail, by default)
+    assert by_name["arcface"].params == {"s": 8.0, "m": 0.1, "tail": 0}
     assert by_name["normface"].params == {"s": 16.0}  # a preset
     assert all(np.array_equal(a.feature, feature) for a in rows)
     cos = by_name["normface"].cos

@@ -88,7 +88,7 @@ def test_help_documents_every_flag():
     text = lossviz("train", "--help").stdout
     for flag in ("--loss", "--dim", "--epochs", "--seed", "--s", "--m", "--m1", "--m2", "--m3",
                  "--lr", "--batch-size", "--optimizer", "--warmup-steps", "--device", "--data",
-                 "--data-dir", "--json", "--out", "--gif"):
+                 "--data-dir", "--json", "--out", "--gif", "--tail", "--form", "--lambda-start"):
         # the flag itself, not a longer one that starts with it ("--s" in "--seed")
         assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text), flag
 
@@ -119,3 +119,16 @@ def test_batch_size_optimizer_and_warmup_reach_the_run(tmp_path):
     adam, adam_config = train("adam", "--batch-size", "500")
     assert adam_config.optimizer == "adam" and adam_config.warmup_steps == 0
     assert adam["params"]["m"] == 0.1 and adam["test_loss"] != metrics["test_loss"]
+
+
+def test_the_variants_reach_the_run(tmp_path):
+    def config_of(folder, *flags):
+        lossviz("train", "--epochs", "1", "--batch-size", "1000", "--json",
+                "--out", str(tmp_path / folder), *flags)
+        return load_checkpoint((tmp_path / folder / "checkpoint.pt").read_bytes(),
+                               load_bundled()).config
+
+    assert config_of("easy", "--loss", "arcface", "--tail", "1").params["tail"] == 1
+    shortcut = config_of("cos", "--loss", "sphereface", "--form", "1", "--lambda-start", "5")
+    assert shortcut.params["form"] == 1 and shortcut.lambda_base == 5.0
+    assert "0 = threshold, 1 = easy, 2 = raw" in lossviz("train", "--help").stdout

@@ -105,3 +105,40 @@ def test_the_finite_points_of_a_partly_broken_snapshot_set_the_axis(small_set):
 def test_stable_limit_ignores_what_is_not_finite():
     assert stable_limit(None, float("nan")) == stable_limit(None, 0.0)
     assert stable_limit(2.0, float("inf")) == 2.0
+
+
+def _covered(rectangles, x, y) -> bool:
+    return any(x0 <= x <= x1 and y0 <= y <= y1 for x0, x1, y0, y1 in rectangles)
+
+
+@pytest.mark.parametrize("tail", [0, 1, 2])
+def test_angle_plane_regions_cover_the_plane_as_the_region_map_says(tail):
+    from lossviz.figures.margins import column_regions
+    from lossviz.margins import CLASS_1, CLASS_2, GAP, region_map
+    params = {"m": 0.5, "tail": tail}
+    x = np.linspace(0, 180, 91)
+    t1, t2 = np.meshgrid(np.radians(x), np.radians(x))
+    regions = column_regions(region_map("arcface", params, t1, t2), x)
+    area = sum((x1 - x0) * (y1 - y0) for rects in regions.values() for x0, x1, y0, y1 in rects)
+    assert area == pytest.approx(180 * 180)  # no overlap, no hole
+    # points well inside a cell, checked against the region map itself
+    for a, b in [(20, 150), (150, 20), (120, 125), (170, 100), (100, 170), (130, 95)]:
+        code = int(region_map("arcface", params, np.radians(a), np.radians(b)))
+        others = {CLASS_1, CLASS_2, GAP} - {code}
+        assert _covered(regions[code], a + 0.3, b + 0.3)
+        assert not any(_covered(regions[o], a + 0.3, b + 0.3) for o in others)
+
+
+def test_easy_margin_gives_class_2_two_stretches_in_one_column():
+    from lossviz.figures.margins import column_regions
+    from lossviz.margins import CLASS_2, region_map
+    x = np.linspace(0, 180, 181)
+    t1, t2 = np.meshgrid(np.radians(x), np.radians(x))
+    regions = column_regions(region_map("arcface", {"m": 0.5, "tail": 1}, t1, t2), x)
+    column = [r for r in regions[CLASS_2] if r[0] <= 110 <= r[1]]
+    # theta_1 = 110: class 2 wins while theta_2 + m < 110 (its margin holds below 90), and
+    # again from 90 to 110, where the easy margin has dropped its margin
+    assert len(column) == 2
+    (_, _, low_0, high_0), (_, _, low_1, high_1) = sorted(column, key=lambda r: r[2])
+    assert low_0 == 0 and high_0 == pytest.approx(110 - math.degrees(0.5), abs=1)
+    assert low_1 == pytest.approx(90, abs=1) and high_1 == pytest.approx(110, abs=1)

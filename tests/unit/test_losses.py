@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lossviz.losses import (LOSSES, annealed_lambda, margin_logits, margin_loss, psi,
-                            resolve_params, target_logit)
+                            resolve_params, target_from_cos, target_logit)
 
 PARAMS = {
     "softmax": {},
@@ -16,6 +16,7 @@ PARAMS = {
     "cosface": {"s": 30.0, "m": 0.35},
     "arcface": {"s": 30.0, "m": 0.5},
     "combined": {"s": 30.0, "m1": 1.3, "m2": 0.3, "m3": 0.1},
+    "elasticface": {"s": 30.0, "m": 0.5, "sigma": 0.1},  # without a generator: the mean margin
 }
 
 
@@ -37,18 +38,25 @@ def oracle_target(name, theta, p):
     """The target term from its paper's formula, applied to the angle itself. ArcFace and the
     combined margin follow their curve only while it decreases (found numerically, not from
     the implementation's threshold); past that, ArcFace takes insightface's cos(theta) - m
-    sin(m), and the combined margin cos(theta) shifted to meet the curve at its lowest point."""
+    sin(m), and the combined margin cos(theta) shifted to meet the curve at its lowest point.
+    ArcFace's other tails and SphereFace's shortcut as their repositories write them."""
     def psi_by_angle(m):
         k = np.minimum(np.floor(m * theta / np.pi), m - 1)
         return (-1) ** k * np.cos(m * theta) - 2 * k
     if name in ("softmax", "normface"):
         return np.cos(theta)
     if name in ("lsoftmax", "sphereface"):
-        return (p["lam"] * np.cos(theta) + psi_by_angle(p["m"])) / (1 + p["lam"])
+        # form 1: the shortcut of many repositories, cos(m theta) without psi
+        angular = np.cos(p["m"] * theta) if p.get("form") == 1 else psi_by_angle(p["m"])
+        return (p["lam"] * np.cos(theta) + angular) / (1 + p["lam"])
     if name == "cosface":
         return np.cos(theta) - p["m"]
-    if name == "arcface":
+    if name in ("arcface", "elasticface"):
         m = p["m"]
+        if p.get("tail") == 1:  # easy margin: the margin only for angles under 90 degrees
+            return np.where(theta < np.pi / 2, np.cos(theta + m), np.cos(theta))
+        if p.get("tail") == 2:  # raw
+            return np.cos(theta + m)
         turn = end_of_descent(lambda t: -np.sin(t + m))
         return np.where(theta <= turn, np.cos(theta + m), np.cos(theta) - m * np.sin(m))
     m1, m2, m3 = p["m1"], p["m2"], p["m3"]
@@ -82,13 +90,32 @@ def angle_sweep():
     return x, w, y
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+# The variants people copy: ArcFace's easy margin and raw tail, SphereFace without psi
+VARIANTS = [("arcface", {"s": 30.0, "m": 0.5, "tail": 1}), ("arcface", {"s": 30.0, "m": 0.5, "tail": 2}),
+            ("sphereface", {"m": 4, "lam": 2.0, "form": 1}), ("sphereface", {"m": 3, "lam": 0.0, "form": 1})]
+CASES = [(name, params) for name, params in PARAMS.items()] + VARIANTS
+
+
+@pytest.mark.parametrize("name,params", CASES)
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 2e-4)])
-def test_loss_matches_oracle_over_angle_sweep(name, dtype, tol):
+def test_loss_matches_oracle_over_angle_sweep(name, params, dtype, tol):
     x, w, y = angle_sweep()
     got = margin_loss(name, torch.tensor(x, dtype=dtype), torch.tensor(w, dtype=dtype),
-                      torch.tensor(y), **PARAMS[name]).item()
-    assert got == pytest.approx(oracle_loss(name, x, w, y, PARAMS[name]), rel=tol, abs=tol)
+                      torch.tensor(y), **params).item()
+    assert got == pytest.approx(oracle_loss(name, x, w, y, params), rel=tol, abs=tol)
+
+
+def test_arcface_tails_differ_only_where_common_code_differs():
+    theta = np.radians(np.arange(0.0, 180.5, 0.5))
+    threshold, easy, raw = (target_logit("arcface", theta, m=0.5, tail=i) for i in range(3))
+    below_90, above_90 = theta < np.pi / 2 - 1e-9, theta > np.pi / 2 + 1e-9
+    past_turn = theta > np.pi - 0.5
+    np.testing.assert_allclose(easy[below_90], threshold[below_90])  # the same margin up to 90
+    np.testing.assert_allclose(easy[above_90], np.cos(theta[above_90]))  # then none
+    np.testing.assert_allclose(raw[~past_turn], threshold[~past_turn])  # same up to pi - m
+    assert np.diff(raw[past_turn]).min() > 0  # then the raw curve climbs back up
+    jump = easy[above_90][0] - easy[below_90][-1]
+    assert jump == pytest.approx(math.sin(0.5), abs=0.02)  # up by sin m, over 1 degree
 
 
 def test_softmax_bias_is_added():
@@ -150,16 +177,16 @@ def test_arcface_fix_is_monotonic_where_raw_curve_turns_back():
     np.testing.assert_allclose(fixed[past], np.cos(theta[past]) - 0.5 * np.sin(0.5))
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name,case", CASES)
 @pytest.mark.parametrize("s", [1.0, 64.0])
-def test_gradients_are_finite_at_cos_plus_and_minus_one(name, s):
+def test_gradients_are_finite_at_cos_plus_and_minus_one(name, case, s):
     w = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     # each feature lies exactly on its own weight, or exactly opposite it
     x = torch.tensor([[2.0, 0.0, 0.0], [0.0, -3.0, 0.0], [0.0, 0.0, 0.5], [-1.0, 0.0, 0.0]],
                      requires_grad=True)
     y = torch.tensor([0, 1, 2, 0])
     w.requires_grad_(True)
-    params = {k: v for k, v in PARAMS[name].items() if k != "s"}
+    params = {k: v for k, v in case.items() if k != "s"}
     if "s" in LOSSES[name].defaults():
         params["s"] = s
     loss = margin_loss(name, x, w, y, **params)
@@ -168,14 +195,14 @@ def test_gradients_are_finite_at_cos_plus_and_minus_one(name, s):
     assert torch.isfinite(x.grad).all() and torch.isfinite(w.grad).all()
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name,case", CASES)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_inputs_give_float32_logits_and_finite_gradients(name, dtype):
+def test_half_precision_inputs_give_float32_logits_and_finite_gradients(name, case, dtype):
     gen = torch.Generator().manual_seed(0)
     x = (torch.randn(64, 3, generator=gen) * 20).to(dtype).requires_grad_(True)
     w = torch.randn(10, 3, generator=gen).to(dtype).requires_grad_(True)
     y = torch.randint(0, 10, (64,), generator=gen)
-    params = {**PARAMS[name], **({"s": 64.0} if "s" in PARAMS[name] else {})}
+    params = {**case, **({"s": 64.0} if "s" in case else {})}
     logits = margin_logits(name, x, w, y, **params)
     assert logits.dtype == torch.float32
     loss = torch.nn.functional.cross_entropy(logits, y)
@@ -212,3 +239,30 @@ def test_every_loss_documents_its_parameters_and_presets():
             assert p.low <= p.default <= p.high and p.step > 0
         for preset in spec.presets.values():
             resolve_params(spec.name, preset)
+
+
+def test_elasticface_draws_each_margin_from_a_normal_around_m():
+    """Recover every drawn margin from the target (theta + m_i = acos f) and check their
+    distribution; and the mean target against E[cos(theta + m_i)] = cos(theta + m) e^(-sigma^2/2)."""
+    theta, m, sigma, n = math.radians(50), 0.4, 0.1, 40_000
+    cos = torch.full((n,), math.cos(theta), dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    target = target_from_cos("elasticface", cos, {"m": m, "sigma": sigma}, generator=generator)
+    margins = np.arccos(target.numpy()) - theta
+    assert margins.mean() == pytest.approx(m, abs=0.003)
+    assert margins.std() == pytest.approx(sigma, rel=0.03)
+    assert target.mean().item() == pytest.approx(math.cos(theta + m) * math.exp(-sigma**2 / 2),
+                                                 abs=0.002)
+
+
+def test_elasticface_without_spread_is_arcface_and_the_generator_decides_the_draws():
+    x, w, y = angle_sweep()
+    x, w, y = torch.tensor(x), torch.tensor(w), torch.tensor(y)
+    arc = margin_loss("arcface", x, w, y, s=30.0, m=0.3)
+    flat = margin_loss("elasticface", x, w, y, s=30.0, m=0.3, sigma=0.0,
+                       generator=torch.Generator().manual_seed(1))
+    assert flat.item() == pytest.approx(arc.item(), rel=1e-12)
+    draws = [margin_loss("elasticface", x, w, y, s=30.0, m=0.3, sigma=0.2,
+                         generator=torch.Generator().manual_seed(seed)).item()
+             for seed in (1, 1, 2)]
+    assert draws[0] == draws[1] != draws[2]

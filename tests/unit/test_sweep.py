@@ -84,10 +84,16 @@ def sweep(dataset, combinations) -> dict:
     return outcomes
 
 
+# Left out of the CI sweep (the slow full product keeps them): ElasticFace's s and mean m go
+# through ArcFace's code (losses._arcface), whose sliders the sweep already covers; its own
+# sigma stays.
+SHARED_WITH_ARCFACE = {("elasticface", "s"), ("elasticface", "m")}
+
+
 def test_every_parameter_end_trains_or_diverges_cleanly(small_set):
     """Each slider's ends and two points between; each value meets the harshest rate (0.1)
     once and a setting from the cycle through every rate, optimizer and dimension once."""
-    values = list(swept_settings(points=4))
+    values = [v for v in swept_settings(points=4) if v[:2] not in SHARED_WITH_ARCFACE]
     cycle = itertools.cycle(SETTINGS)
     harsh = itertools.cycle([s for s in SETTINGS if s[0] == 0.1])
     combinations = [(v, next(setting)) for v in values for setting in (harsh, cycle)]

@@ -169,9 +169,11 @@ def test_short_training_reports_metrics(small_set):
     assert 0.0 < metrics["min_weight_angle_deg"] <= 180.0
 
 
-def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set):
-    original = Run(TrainConfig(loss="arcface", params={"s": 16.0, "m": 0.2}, dim=2,
-                               batch_size=64), small_set)
+@pytest.mark.parametrize("loss,params", [("arcface", {"s": 16.0, "m": 0.2}),
+                                         # its random margins are drawn again, the same
+                                         ("elasticface", {"s": 16.0, "m": 0.2, "sigma": 0.1})])
+def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set, loss, params):
+    original = Run(TrainConfig(loss=loss, params=params, dim=2, batch_size=64), small_set)
     for _ in range(5):
         original.train_step()
     copy = Run.from_state_bytes(original.state_bytes(), small_set)
@@ -300,3 +302,42 @@ def test_a_checkpoint_from_before_weight_lr_scale_loads_with_its_default(small_s
     torch.save(payload, buffer)
     restored = load_checkpoint(buffer.getvalue(), small_set)
     assert restored.config.weight_lr_scale == TrainConfig().weight_lr_scale
+
+
+def first_loss(config, dataset) -> float:
+    return Run(config, dataset).train_step()[0]
+
+
+def test_the_variants_reach_training(small_set):
+    """Same seed, same batch, same weights: only the variant differs, and so does the loss.
+    At the start about half the features lie past 90 degrees from their class weight, where
+    the easy margin takes its margin away; SphereFace's cos(m theta) differs from psi past
+    pi / m; a lambda held at its floor differs from one annealed from 1000."""
+    arcface = [first_loss(preset_config("arcface", 3, params={"tail": tail}), small_set)
+               for tail in (0, 1)]
+    assert arcface[1] < arcface[0] - 0.1  # less margin, smaller loss
+    no_blend = dict(lambda_base=0.0, lambda_min=0.0)
+    psi_loss, cos_loss = (first_loss(preset_config("sphereface", 3, params={"form": form},
+                                                   **no_blend), small_set) for form in (0, 1))
+    assert cos_loss < psi_loss - 0.1  # cos(m theta) climbs back where psi keeps falling
+    annealed, held = (first_loss(preset_config("sphereface", 3, lambda_base=base), small_set)
+                      for base in (1000.0, 5.0))
+    assert held > annealed + 0.1  # at lambda 1000 the target is nearly plain softmax
+
+
+@pytest.mark.parametrize("loss", ["elasticface"])
+def test_a_later_member_learns_within_a_few_dozen_steps(small_set, loss):
+    run = Run(preset_config(loss, 3, batch_size=64), small_set)
+    before = run.evaluate().accuracy
+    losses = [run.train_step()[0] for _ in range(40)]
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+    assert run.evaluate().accuracy > before + 0.2
+
+
+def test_elasticface_margins_come_from_the_seed_and_the_step(small_set):
+    """Same weights, same batch: the loss differs only when the margins are drawn afresh."""
+    config = preset_config("elasticface", 3, params={"sigma": 0.3}, batch_size=64)
+    first, second = Run(config, small_set), Run(config, small_set)
+    assert first.train_step()[0] == second.train_step()[0]  # same seed and step: same draws
+    steady = Run(dataclasses.replace(config, params={**config.params, "sigma": 0.0}), small_set)
+    assert steady.train_step()[0] != Run(config, small_set).train_step()[0]
