@@ -8,6 +8,7 @@ st.set_page_config(page_title=ui.t("app.title"), page_icon="📐", layout="wide"
 pages = [
     st.Page("pages/playground.py", title=ui.t("app.nav.playground"),
             icon=":material/scatter_plot:", default=True),
+    st.Page("pages/lecture.py", title=ui.t("lecture.nav"), icon=":material/school:"),
     st.Page("pages/compare.py", title=ui.t("app.nav.compare"), icon=":material/compare:"),
     st.Page("pages/curves.py", title=ui.t("app.nav.curves"), icon=":material/show_chart:"),
     st.Page("pages/margins.py", title=ui.t("app.nav.margins"), icon=":material/join_inner:"),
