@@ -209,3 +209,13 @@ def difficulty_series(study: dict) -> list[dict]:
         series.append({"variant": variant["name"], "loss": variant["loss"],
                        "name": variant_name(variant), "steps": band["steps"], "accuracy": band})
     return series
+
+
+def difficulty_window(study: dict, threshold: float) -> int:
+    """How many steps step 9's figure shows: twice the slowest median that reached the
+    threshold (the runs go on for hundreds of steps after that), at most the whole run."""
+    key = f"steps_to_{round(threshold * 100)}"
+    last = max(run["points"][-1][0] for v in study["variants"] for run in v["runs"])
+    reached = [v["summary"][key]["median"] for v in study["variants"]
+               if v["summary"][key]["median"] is not None]
+    return min(last, 2 * max(reached)) if reached else last

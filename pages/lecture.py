@@ -1,6 +1,7 @@
 """Lecture: the family in ten steps, one per screen, each with its figure, a control or two and
 a link that opens the step on its own page."""
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -14,7 +15,7 @@ from lossviz.figures.lecture import (difficulty_figure, probabilities_figure, pu
 from lossviz.figures.margins import feature_plane_figure
 from lossviz.i18n import load_texts
 from lossviz.lecture import (STEPS, EvidenceMissing, cross_entropy, difficulty_series,
-                             difficulty_statement, kl_divergence, load_record,
+                             difficulty_statement, difficulty_window, kl_divergence, load_record,
                              max_target_probability, one_hot, pull_series, pull_statement,
                              scale_for, softmax)
 from lossviz.losses import LOSSES
@@ -56,19 +57,28 @@ def step_title(step: int) -> str:
     return ui.t(f"lecture.steps.{STEPS[step - 1]}.title")
 
 
-def areas():
-    """(figure, words): side by side, the figure first; on a phone the figure stacks on top.
-    While presenting, the words column holds the controls (ui.stage)."""
-    if ui.presenting():
-        return ui.stage(1.7)
-    return st.columns([3, 2], gap="medium")
+@dataclass(frozen=True)
+class Areas:
+    formula: object  # across the page: a formula is wide
+    figure: object
+    words: object  # beside the figure (under it on a phone): text, controls, the link
 
 
-def words(text: str | None, formula: str):
-    """A step's few sentences (the teacher says them while presenting) and its formula."""
+def areas() -> Areas:
+    """The formula across the page, then the figure and the words side by side, the figure
+    first. While presenting, the words column holds the controls (ui.stage)."""
+    formula = st.container()
+    figure, beside = ui.stage(1.7) if ui.presenting() else st.columns([3, 2], gap="medium")
+    return Areas(formula, figure, beside)
+
+
+def words(text: str | None, formula: str, at: Areas):
+    """A step's formula across the page and its few sentences beside the figure (the teacher
+    says them while presenting)."""
+    with at.formula:
+        st.latex(formula)
     if text and not ui.presenting():
         st.markdown(text)
-    st.latex(formula)
 
 
 def theory(loss: str) -> dict:
@@ -76,9 +86,9 @@ def theory(loss: str) -> dict:
     return next(s for s in load_texts("theory")["sections"] if s["loss"] == loss)
 
 
-def loss_words(loss: str):
+def loss_words(loss: str, at: Areas):
     section = theory(loss)
-    words(section["text"][ui.language()], section["formula"])
+    words(section["text"][ui.language()], section["formula"], at)
 
 
 def try_it(page: str, query: dict):
@@ -99,31 +109,32 @@ def paper_sliders(loss: str, names: tuple[str, ...]) -> dict:
             if p.name in names}
 
 
-def curve_step(loss: str, names: tuple[str, ...], fixed: dict, figure, words_area):
+def curve_step(loss: str, names: tuple[str, ...], fixed: dict, at: Areas):
     """A loss's text, sliders and its target-logit curve against Softmax's cos θ."""
-    with words_area:
-        loss_words(loss)
+    with at.words:
+        loss_words(loss, at)
         params = paper_sliders(loss, names) | fixed
         margins = {k: v for k, v in params.items() if k != "s"}
         try_it("curves", loss_link(loss, margins, "losses"))
-    with figure:
+    with at.figure:
         chart(target_logit_figure([Curve(ui.loss_short(loss), loss, params)], [], theta_grid(),
                                   view=ui.view()))
 
 
-def margin_step(loss: str, names: tuple[str, ...], figure, words_area):
+def margin_step(loss: str, names: tuple[str, ...], at: Areas):
     """A loss's text, sliders and the decision regions of two classes 90° apart."""
-    with words_area:
-        loss_words(loss)
+    with at.words:
+        loss_words(loss, at)
         params = paper_sliders(loss, names)
         try_it("margins", loss_link(loss, params, "loss"))
-    with figure:
+    with at.figure:
         chart(feature_plane_figure(loss, params, PHI, ui.view()))
 
 
-def softmax_step(figure, words_area):
-    with words_area:
-        words(ui.t("lecture.steps.softmax.text"), load_texts("lecture")["steps"]["softmax"]["formula"])
+def softmax_step(at: Areas):
+    texts = load_texts("lecture")["steps"]
+    with at.words:
+        words(ui.t("lecture.steps.softmax.text"), texts["softmax"]["formula"], at)
         logits = np.array([st.slider(ui.t("lecture.steps.softmax.logit", index=i + 1), -5.0, 5.0,
                                      step=0.1, key=state(f"logit{i}", v))
                            for i, v in enumerate(LOGITS)])
@@ -131,13 +142,13 @@ def softmax_step(figure, words_area):
                           key=state("target", 0), horizontal=True, format_func=lambda i: str(i + 1))
         try_it("playground", {"loss": "softmax"})
     q, p = softmax(logits), one_hot(target, len(LOGITS))
-    with figure:
+    with at.figure:
         chart(probabilities_figure(q, p, kl_divergence(p, q), cross_entropy(p, q), ui.view()))
 
 
-def scale_step(figure, words_area, classes: int = 10):
-    with words_area:
-        loss_words("normface")
+def scale_step(at: Areas, classes: int = 10):
+    with at.words:
+        loss_words("normface", at)
         s = st.slider(ui.t("lecture.steps.normface.s"), 1.0, 64.0, step=0.5,
                       key=state("normface.s", 1.0))
         best = float(max_target_probability([s], classes)[0])
@@ -147,7 +158,7 @@ def scale_step(figure, words_area, classes: int = 10):
         try_it("curves", {"losses": "normface", "s": f"{s:g}", "classes": str(classes),
                           "other": f"{other:.1f}"})
     scales = np.geomspace(1.0, 64.0, 120)
-    with figure:
+    with at.figure:
         chart(scale_figure(scales, max_target_probability(scales, classes), s, best, classes,
                            ui.view()))
 
@@ -161,10 +172,10 @@ def evidence(name: str, command: str):
         return None
 
 
-def pull_step(figure, words_area):
+def pull_step(at: Areas):
     texts = load_texts("lecture")["steps"]["pull"]
-    with words_area:
-        words(ui.t("lecture.steps.pull.text"), texts["formula"])
+    with at.words:
+        words(ui.t("lecture.steps.pull.text"), texts["formula"], at)
         record = evidence("pull", "python -m lossviz pull --out assets/evidence/pull.json")
         if record:
             for message in pull_statement(record):
@@ -177,14 +188,14 @@ def pull_step(figure, words_area):
                                "dim": str(settings["dim"]), "epochs": str(settings["epochs"])})
     if record:
         series = [{**run, "name": ui.loss_short(run["loss"])} for run in pull_series(record)]
-        with figure:
+        with at.figure:
             chart(pull_figure(series, ui.view()))
 
 
-def difficulty_step(figure, words_area):
+def difficulty_step(at: Areas):
     texts = load_texts("lecture")["steps"]["difficulty"]
-    with words_area:
-        words(ui.t("lecture.steps.difficulty.text"), texts["formula"])
+    with at.words:
+        words(ui.t("lecture.steps.difficulty.text"), texts["formula"], at)
         record = evidence("difficulty", "python -m lossviz difficulty --out "
                                         "assets/evidence/difficulty.json")
         if not record:
@@ -198,39 +209,41 @@ def difficulty_step(figure, words_area):
             st.markdown(ui.say(message))
         st.caption(ui.t("lecture.steps.difficulty.caveat"))
         try_it("compare", {"mode": "difficulty", "dim": str(dim)})
-    with figure:
+    with at.figure:
         series = [{**run, "name": ui.say(run["name"]),
                    "style": variant_style(run["variant"], run["loss"])}
                   for run in difficulty_series(study)]
-        chart(difficulty_figure(series, record["settings"]["thresholds"], ui.view()))
+        thresholds = record["settings"]["thresholds"]
+        chart(difficulty_figure(series, thresholds, difficulty_window(study, max(thresholds)),
+                                ui.view()))
     if ui.language() == "en":  # the record's finding and caveat are written in English only
-        with words_area.expander(ui.t("lecture.steps.difficulty.record")):
+        with at.words.expander(ui.t("lecture.steps.difficulty.record")):
             st.write(study["finding"])
             st.caption(record.get("caveat", ""))
 
 
-def summary_step(figure, words_area):
+def summary_step(at: Areas):
     texts = load_texts("lecture")["steps"]["summary"]
-    with words_area:
-        words(ui.t("lecture.steps.summary.text"), texts["formula"])
+    with at.words:
+        words(ui.t("lecture.steps.summary.text"), texts["formula"], at)
         try_it("theory", {})
     columns = ["loss", "target", "normalized", "margin", "typical"]
     header = " | ".join(ui.t(f"lecture.steps.summary.columns.{c}") for c in columns)
     rows = [f"| {ui.loss_short(loss)} | ${texts['targets'][loss]}$ | "
             + " | ".join(ui.t(f"lecture.steps.summary.rows.{loss}.{c}") for c in columns[2:])
             + " |" for loss in LOSSES]
-    with figure:
+    with at.figure:
         st.markdown("\n".join([f"| {header} |", "|" + " --- |" * len(columns), *rows]))
 
 
 STEP_VIEWS = {
     "softmax": softmax_step,
-    "lsoftmax": lambda f, w: curve_step("lsoftmax", ("m",), {"lam": 0.0}, f, w),
-    "sphereface": lambda f, w: margin_step("sphereface", ("m", "lam"), f, w),
+    "lsoftmax": lambda at: curve_step("lsoftmax", ("m",), {"lam": 0.0}, at),
+    "sphereface": lambda at: margin_step("sphereface", ("m", "lam"), at),
     "normface": scale_step,
-    "cosface": lambda f, w: curve_step("cosface", ("m",), {"s": 64.0}, f, w),
-    "arcface": lambda f, w: margin_step("arcface", ("m",), f, w),
-    "combined": lambda f, w: curve_step("combined", ("m1", "m2", "m3"), {"s": 64.0}, f, w),
+    "cosface": lambda at: curve_step("cosface", ("m",), {"s": 64.0}, at),
+    "arcface": lambda at: margin_step("arcface", ("m",), at),
+    "combined": lambda at: curve_step("combined", ("m1", "m2", "m3"), {"s": 64.0}, at),
     "pull": pull_step,
     "difficulty": difficulty_step,
     "summary": summary_step,
@@ -238,12 +251,12 @@ STEP_VIEWS = {
 
 
 def lecture_page():
-    ui.open_page(PAGE, FIELDS, ui.t("lecture.ui.title"))
+    ui.open_page(PAGE, FIELDS, ui.t("lecture.nav"))
     step = ui.value(PAGE, "step")
     navigation(step)
     if step == 1 and not ui.presenting():
         st.caption(ui.t("lecture.ui.intro"))
-    STEP_VIEWS[STEPS[step - 1]](*areas())
+    STEP_VIEWS[STEPS[step - 1]](areas())
     ui.write_url(PAGE, FIELDS)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES, TEXT_COLOR, LineStyle,
-                                   View, end_labels, layout, on_right, two_panels)
+                                   View, layout, on_right, two_panels)
 
 
 def probabilities_figure(probabilities: np.ndarray, target: np.ndarray, kl: float, ce: float,
@@ -23,9 +23,11 @@ def probabilities_figure(probabilities: np.ndarray, target: np.ndarray, kl: floa
                    marker=dict(color="white", line=dict(color=GAP_COLOR, width=2),
                                pattern=dict(shape="/", fgcolor=GAP_COLOR, solidity=0.35)))
     title = view.t("lecture.fig.kl_title", kl=kl, ce=ce)
-    return go.Figure([output, label], layout(
-        title, 430, view, barmode="group", bargap=0.25,
-        yaxis=dict(range=[0, 1.15], title=dict(text=view.t("lecture.fig.probability")))))
+    fig_layout = layout(title, 400, view, barmode="group", bargap=0.25,
+                        yaxis=dict(range=[0, 1.15],
+                                   title=dict(text=view.t("lecture.fig.probability"))))
+    fig_layout["margin"]["t"] += view.sizes.legend + 14  # the legend's own line under the title
+    return go.Figure([output, label], fig_layout)
 
 
 def scale_figure(scales: np.ndarray, best: np.ndarray, chosen: float, chosen_best: float,
@@ -47,7 +49,7 @@ def scale_figure(scales: np.ndarray, best: np.ndarray, chosen: float, chosen_bes
                             textposition="end", yanchor="bottom",
                             font=dict(size=view.sizes.text, color=TEXT_COLOR)))
     return go.Figure([curve, here], layout(
-        view.t("lecture.fig.scale_title", classes=classes), 430, view, showlegend=False,
+        view.t("lecture.fig.scale_title", classes=classes), 400, view, showlegend=False,
         shapes=[floor],
         xaxis=dict(type="log", title=dict(text=view.t("lecture.fig.scale_axis"))),
         yaxis=dict(range=[0, 1.05], tickformat=".0%",
@@ -103,30 +105,27 @@ def variant_style(name: str, loss: str) -> LineStyle:
     return LOSS_STYLES[loss]
 
 
-def difficulty_figure(series: list[dict], thresholds: list[float],
+def difficulty_figure(series: list[dict], thresholds: list[float], last_step: float,
                       view: View = View()) -> go.Figure:
-    """Test accuracy against training steps, one line per variant (median over seeds, band:
-    the seeds' spread), with the accuracies the study times drawn across. series: {name, style,
-    steps, accuracy: band}."""
+    """Test accuracy against training steps up to last_step, one line per variant (median over
+    seeds, band: the seeds' spread), with the accuracies the study times drawn across. series:
+    {name, style, steps, accuracy: band}."""
     traces = []
     for run in series:
         steps, band = np.asarray(run["steps"]), run["accuracy"]
         traces += [_band(steps, np.asarray(band["min"]), np.asarray(band["max"]), run["style"],
                          run["name"]),
-                   _median_line(steps, band["median"], run["style"], run["name"], view, False)]
-    last = max(float(np.max(run["steps"])) for run in series)
-    ends = [(run["name"], float(run["accuracy"]["median"][-1]), run["style"].color)
-            for run in series]
-    plot_height = view.height(480) - 4 * view.sizes.title
-    notes, margin = end_labels(ends, (0.0, 1.02), plot_height, view, x=last)
+                   _median_line(steps, band["median"], run["style"], run["name"], view, True)]
     lines = [dict(type="line", xref="paper", x0=0, x1=1, y0=level, y1=level,
                   line=dict(color=GAP_COLOR, dash="dot", width=1.5),
-                  label=dict(text=f"{level:.0%}", textposition="start", yanchor="bottom",
+                  label=dict(text=f"{level:.0%}", textposition="end", yanchor="top",
                              font=dict(size=view.sizes.text, color=TEXT_COLOR)))
              for level in thresholds]
-    return go.Figure(traces, layout(
-        view.t("lecture.fig.difficulty_title"), 480, view, showlegend=False, shapes=lines,
-        annotations=notes, margin=dict(r=margin),
-        xaxis=dict(title=dict(text=view.t("lecture.fig.steps")), range=[0, last]),
+    fig_layout = layout(
+        view.t("lecture.fig.difficulty_title"), 430, view, shapes=lines,
+        xaxis=dict(title=dict(text=view.t("lecture.fig.steps")), range=[0, last_step]),
         yaxis=dict(range=[0, 1.02], tickformat=".0%",
-                   title=dict(text=view.t("lecture.fig.accuracy")))))
+                   title=dict(text=view.t("lecture.fig.accuracy"))))
+    # the names are long: a legend under the plot, not labels at the lines' ends
+    fig_layout["legend"].update(y=-0.22, yanchor="top")
+    return go.Figure(traces, fig_layout)
