@@ -22,11 +22,6 @@ EVIDENCE = Path(__file__).resolve().parent.parent / "assets" / "evidence"
 KNOWN_VARIANTS = ("sphereface-fixed", "sphereface-annealed", "cosface", "arcface", *REFERENCES)
 
 
-def step_index(step: int) -> int:
-    """The 0-based place of a 1-based step number, kept within the lecture."""
-    return min(max(step, 1), len(STEPS)) - 1
-
-
 # ----- step 1: softmax, and cross-entropy as a KL divergence --------------------------------
 
 def softmax(logits) -> np.ndarray:
