@@ -118,7 +118,8 @@ class Joined(Message):
 
 
 def _named(loss: str, template: str, value: float) -> Message:
-    return Message(template, {"name": LossNames([loss]), "value": value})
+    # rounded as shown, plus 0.0: a change of -0.04° reads +0.0°, not -0.0°
+    return Message(template, {"name": LossNames([loss]), "value": round(value, 1) + 0.0})
 
 
 def pull_statement(record: dict) -> list[Message]:
@@ -138,7 +139,8 @@ def pull_statement(record: dict) -> list[Message]:
         if verdict[group]:
             said.append(Message(f"lecture.steps.pull.{key}", {"names": LossNames(verdict[group])}))
     said.append(Message("lecture.steps.pull.between_numbers", dict(
-        start=verdict["between_start"], softmax=verdict["softmax_opened"], opened=opened)))
+        start=verdict["between_start"], softmax=round(verdict["softmax_opened"], 1) + 0.0,
+        opened=opened)))
     if verdict["pushed_apart"]:
         said.append(Message("lecture.steps.pull.pushed", dict(
             tolerance=PUSH_TOLERANCE_DEG, names=LossNames(verdict["pushed_apart"]))))

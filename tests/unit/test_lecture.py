@@ -133,3 +133,10 @@ def test_a_missing_or_corrupt_record_is_explained(tmp_path):
     (tmp_path / "pull.json").write_text(json.dumps({"point_fields": ["step"]}))
     with pytest.raises(EvidenceMissing, match="not a record of this version"):
         load_record("pull", tmp_path)
+
+
+def test_the_shipped_pull_record_says_what_its_numbers_say():
+    record = load_record("pull")
+    assert record["finding"] == pull_finding(record["study"])
+    assert [v["loss"] for v in record["study"]["variants"]][0] == "softmax"
+    assert record["settings"]["seeds"] == [0, 1, 2] and record["settings"]["dim"] == 3
