@@ -59,7 +59,7 @@ def scale_figure(scales: np.ndarray, best: np.ndarray, chosen: float, chosen_bes
 def _band(x, low, high, style: LineStyle, name: str) -> go.Scatter:
     """The seeds' spread as a faint band in the line's colour (the line itself carries it)."""
     red, green, blue = (int(style.color[i:i + 2], 16) for i in (1, 3, 5))
-    return go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[high, low[::-1]], fill="toself",
+    return go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[high, low[::-1]], fill="toself", mode="lines",
                       fillcolor=f"rgba({red}, {green}, {blue}, 0.15)", line=dict(width=0),
                       hoverinfo="skip", showlegend=False, name=name)
 
@@ -86,10 +86,19 @@ def pull_figure(series: list[dict], view: View = View()) -> go.Figure:
     epoch = dict(title=dict(text=view.t("lecture.fig.epoch")))
     degrees = dict(title=dict(text=view.t("lecture.fig.degrees")))
     panels = two_panels(titles, gap=0.1, view=view)
-    fig_layout = layout(view.t("lecture.fig.pull_title"), 470, view, **panels,
-                        xaxis=dict(panels["xaxis"], **epoch), xaxis2=dict(panels["xaxis2"], **epoch),
-                        yaxis=dict(panels["yaxis"], **degrees), yaxis2=panels["yaxis2"])
-    fig_layout["legend"].update(y=-0.2, yanchor="top")  # under the plot: the panels have titles
+    panels.update(xaxis=dict(panels["xaxis"], **epoch), xaxis2=dict(panels["xaxis2"], **epoch),
+                  yaxis=dict(panels["yaxis"], **degrees))
+    # At least 10 degrees tall: weights that moved by a tenth of a degree must look still,
+    # not fill the panel.
+    between = np.concatenate([np.r_[run["between"]["min"], run["between"]["max"]]
+                              for run in series])
+    middle = (between.min() + between.max()) / 2
+    half = max(5.0, (between.max() - between.min()) / 2 + 1.0)
+    panels["yaxis2"] = dict(panels["yaxis2"], range=[middle - half, middle + half])
+    fig_layout = layout(view.t("lecture.fig.pull_title"), 430, view, **panels)
+    # under the plot and its axis titles: the panels have titles of their own above
+    fig_layout["legend"].update(y=-0.32, yanchor="top")
+    fig_layout["margin"]["b"] = 3 * view.sizes.legend
     fig_layout["margin"]["t"] += view.sizes.axis_title + 8
     return go.Figure(traces, fig_layout)
 
