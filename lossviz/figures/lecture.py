@@ -136,5 +136,6 @@ def difficulty_figure(series: list[dict], thresholds: list[float], last_step: fl
         yaxis=dict(range=[0, 1.02], tickformat=".0%",
                    title=dict(text=view.t("lecture.fig.accuracy"))))
     # the names are long: a legend under the plot, not labels at the lines' ends
-    fig_layout["legend"].update(y=-0.22, yanchor="top")
+    fig_layout["legend"].update(y=-0.32, yanchor="top")
+    fig_layout["margin"]["b"] = 3 * view.sizes.legend
     return go.Figure(traces, fig_layout)

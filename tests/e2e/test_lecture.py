@@ -34,10 +34,9 @@ def shown(tab, step: int) -> float:
     seconds that took."""
     start = time.perf_counter()
     tab.get_by_text(indicator(step), exact=True).wait_for()
+    wait_idle(tab)  # the run that drew this step is over: no earlier step's chart is left
     tab.locator(f"[data-testid='stMain'] {FIGURE[step]}").first.wait_for()
-    seconds = time.perf_counter() - start
-    wait_idle(tab)
-    return seconds
+    return time.perf_counter() - start
 
 
 def walk(tab, advance, tmp_path, label: str) -> dict:
