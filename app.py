@@ -8,6 +8,7 @@ st.set_page_config(page_title=ui.t("app.title"), page_icon="📐", layout="wide"
 pages = [
     st.Page("pages/playground.py", title=ui.t("app.nav.playground"),
             icon=":material/scatter_plot:", default=True),
+    st.Page("pages/lecture.py", title=ui.t("lecture.nav"), icon=":material/school:"),
     st.Page("pages/compare.py", title=ui.t("app.nav.compare"), icon=":material/compare:"),
     st.Page("pages/verification.py", title=ui.t("verification.nav"),
             icon=":material/how_to_reg:"),

@@ -13,7 +13,7 @@ import torch
 
 from lossviz.compare import configs_from_spec, train_one
 from lossviz.data import SOURCES, data_dir, load_bundled, load_source
-from lossviz.evidence import difficulty_study
+from lossviz.evidence import PULL_LOSSES, difficulty_study, pull_study
 from lossviz.export import EpochHistory, comparison_images, write_comparison, write_run
 from lossviz.losses import LOSSES
 from lossviz.openset import (family_configs, open_set, over_seeds, record, summarize,
@@ -144,6 +144,25 @@ def _add_openset(commands):
                        help="runs trained at a time, each in its own process on one thread")
 
 
+def _add_pull(commands):
+    pull = commands.add_parser(
+        "pull", help="the takeaway-1 evidence: Softmax against the margin losses' presets, "
+                     "same seeds, the angle of features to their own weight and the smallest "
+                     "angle between weights over training")
+    pull.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    pull.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    pull.add_argument("--dim", type=int, choices=(2, 3), default=3)
+    pull.add_argument("--epochs", type=int, default=2,
+                      help="2: Softmax reaches about 92%% and the angles have settled their order")
+    pull.add_argument("--losses", default=",".join(PULL_LOSSES),
+                      help="softmax first, then the margin losses to read against it")
+    pull.add_argument("--eval-every", type=int, default=8,
+                      help="steps between two evaluations of the test subset")
+    pull.add_argument("--eval-points", type=int, default=500,
+                      help="test digits evaluated at each point (the first N)")
+    pull.add_argument("--device", choices=DEVICES, default="auto")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lossviz", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -152,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_download(commands)
     _add_difficulty(commands)
     _add_openset(commands)
+    _add_pull(commands)
     return parser
 
 
@@ -297,9 +317,7 @@ def _difficulty(args) -> int:
     record = difficulty_study(load_bundled(), dims, _numbers(args.seeds, int, "seeds"),
                               args.epochs, args.eval_every, args.eval_points, thresholds,
                               args.device, lambda what: print(what, file=sys.stderr, flush=True))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-    print(record["finding"])
+    _write_record(args.out, record)
     return 0
 
 
@@ -345,6 +363,24 @@ def _openset(args) -> int:
     return 0
 
 
+def _pull(args) -> int:
+    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
+    unknown = [name for name in losses if name not in LOSSES]
+    if unknown:
+        raise ValueError(f"--losses: unknown {', '.join(unknown)}; choose from {', '.join(LOSSES)}")
+    record = pull_study(load_bundled(), args.dim, _numbers(args.seeds, int, "seeds"),
+                        args.epochs, args.eval_every, args.eval_points, tuple(losses),
+                        args.device, lambda what: print(what, file=sys.stderr, flush=True))
+    _write_record(args.out, record)
+    return 0
+
+
+def _write_record(out: Path, record: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    print(record["finding"])
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -356,6 +392,8 @@ def main(argv=None) -> int:
             return _difficulty(args)
         if args.command == "openset":
             return _openset(args)
+        if args.command == "pull":
+            return _pull(args)
         from lossviz.download import download_mnist
         download_mnist(args.dir, args.base_url, log=lambda line: print(line, file=sys.stderr))
         return 0

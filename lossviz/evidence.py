@@ -202,6 +202,34 @@ def _harder(first: dict, second: dict) -> tuple[bool, bool]:
     return median[0] > median[1], low(first) > high(second)
 
 
+def order_verdicts(study: dict, threshold: float) -> dict[str, str]:
+    """Whether the claimed order SphereFace > CosFace > ArcFace holds, for SphereFace with its
+    lambda fixed and annealed: variant name -> "not", "every_seed" (every seed of the harder
+    one slower than every seed of the easier) or "medians" (the medians only)."""
+    key = _key(threshold)
+    by_name = {v["name"]: v for v in study["variants"]}
+    verdicts = {}
+    for sphere in ("sphereface-fixed", "sphereface-annealed"):
+        pairs = [_harder(by_name[a]["summary"][key], by_name[b]["summary"][key])
+                 for a, b in ((sphere, "cosface"), ("cosface", "arcface"))]
+        if not all(above for above, _ in pairs):
+            verdicts[sphere] = "not"
+        elif all(clear for _, clear in pairs):
+            verdicts[sphere] = "every_seed"
+        else:
+            verdicts[sphere] = "medians"
+    return verdicts
+
+
+def annealing_shortfall(variant: dict) -> tuple[float, float] | None:
+    """(lambda, gap reached in degrees) at the end when annealing left SphereFace short of its
+    matched margin, else None."""
+    reached = statistics.median(run["margin_deg_at_end"] for run in variant["runs"])
+    if reached >= variant["margin_deg"] - 0.05:
+        return None
+    return statistics.median(run["params_at_end"]["lam"] for run in variant["runs"]), reached
+
+
 def dim_finding(study: dict, threshold: float) -> str:
     """One sentence from the numbers: the medians, and whether the claimed order holds with
     SphereFace's lambda fixed and with it annealed."""
@@ -209,16 +237,10 @@ def dim_finding(study: dict, threshold: float) -> str:
     by_name = {v["name"]: v for v in study["variants"]}
     medians = ", ".join(f"{v['label']} {_median_text(v['summary'][key])}"
                         for v in study["variants"])
-    verdicts = []
-    for sphere, how in (("sphereface-fixed", "λ fixed"), ("sphereface-annealed", "λ annealed")):
-        pairs = [_harder(by_name[a]["summary"][key], by_name[b]["summary"][key])
-                 for a, b in ((sphere, "cosface"), ("cosface", "arcface"))]
-        if not all(above for above, _ in pairs):
-            verdicts.append(f"with {how} it does not hold")
-        elif all(clear for _, clear in pairs):
-            verdicts.append(f"with {how} it holds for every seed")
-        else:
-            verdicts.append(f"with {how} it holds for the medians, within the seed spread")
+    words = {"not": "it does not hold", "every_seed": "it holds for every seed",
+             "medians": "it holds for the medians, within the seed spread"}
+    verdicts = [f"with {how} {words[verdict]}" for how, verdict in zip(
+        ("λ fixed", "λ annealed"), order_verdicts(study, threshold).values(), strict=True)]
     seeds = study["variants"][0]["summary"][key]["of"]
     accuracy = ", ".join(f"{v['label']} {v['summary']['final_accuracy']['median']:.1%}"
                          for v in study["variants"])
@@ -231,10 +253,10 @@ def dim_finding(study: dict, threshold: float) -> str:
 
 def _annealing_shortfall(variant: dict) -> str:
     """A clause when annealing left SphereFace short of its matched margin at the end."""
-    reached = statistics.median(run["margin_deg_at_end"] for run in variant["runs"])
-    if reached >= variant["margin_deg"] - 0.05:
+    short = annealing_shortfall(variant)
+    if short is None:
         return ""
-    lam = statistics.median(run["params_at_end"]["lam"] for run in variant["runs"])
+    lam, reached = short
     return (f" Annealed, λ was still {lam:.3g} after the last step: a gap of {reached:.1f}°, "
             f"not {variant['margin_deg']:.1f}°.")
 
@@ -256,3 +278,138 @@ def difficulty_study(dataset: Dataset, dims, seeds, epochs: int, eval_every: int
                          "torch_threads": torch.get_num_threads()},
             "point_fields": list(POINT_FIELDS), "studies": studies,
             "finding": " ".join(study["finding"] for study in studies)}
+
+
+# ----- takeaway 1: margins pull features to their own weight -----------------------------
+
+PULL_FORMAT = "lossviz-pull/1"
+PULL_CLAIM = ("Large-margin losses pull each feature toward its own class weight rather than "
+              "pushing the classes apart.")
+# Softmax first (the baseline every margin loss is read against), then the three margins the
+# seed's article ranks. L-Softmax and the combined margin can be added (--losses); on this
+# busy 2-core machine each adds about 10 minutes (3 seeds, 2 epochs, 3D).
+PULL_LOSSES = ("softmax", "sphereface", "cosface", "arcface")
+# A closest pair of class weights that opened by less than this much more than Softmax's did
+# is no push: seeds of one loss already differ by about that much.
+PUSH_TOLERANCE_DEG = 1.0
+PULL_CAVEAT = (
+    "The class weights start evenly spread ({start:.1f}° between the closest two in {dim}D) and "
+    "learn at {scale:g} × the learning rate (TrainConfig.weight_lr_scale, which keeps them from "
+    "collapsing in 2D), so no loss can move them far in {epochs} epochs: the smallest angle "
+    "between weights shows that the margins did not push them apart here, not how far a loss "
+    "would push weights that were free.")
+
+
+def _at(runs: list, field: str, index: int) -> dict:
+    """The spread over seeds of one trace field at one point (0: the start, -1: the end)."""
+    column = POINT_FIELDS.index(field)
+    return spread([run["points"][index][column] for run in runs])
+
+
+def band_over_seeds(runs: list, field: str) -> dict:
+    """Per traced step that every seed reached: the median, min and max of one field."""
+    column = POINT_FIELDS.index(field)
+    by_step = [{p[0]: p[column] for p in run["points"]} for run in runs]
+    steps = sorted(set.intersection(*(set(s) for s in by_step)))
+    values = [[s[step] for s in by_step] for step in steps]
+    return {"steps": steps, "median": [round(statistics.median(v), 2) for v in values],
+            "min": [min(v) for v in values], "max": [max(v) for v in values]}
+
+
+def pull_variant(loss: str, runs: list) -> dict:
+    """One loss's runs and what the app draws of them: the two angles over training."""
+    opened = [run["points"][-1][4] - run["points"][0][4] for run in runs]
+    return {"loss": loss, "params": runs[0]["params_at_end"],
+            "own": band_over_seeds(runs, "mean_own_angle_deg"),
+            "between": band_over_seeds(runs, "min_weight_angle_deg"),
+            "summary": {"own_start": _at(runs, "mean_own_angle_deg", 0),
+                        "own_end": _at(runs, "mean_own_angle_deg", -1),
+                        "between_start": _at(runs, "min_weight_angle_deg", 0),
+                        "between_end": _at(runs, "min_weight_angle_deg", -1),
+                        "opened": spread([round(o, 2) for o in opened]),
+                        "final_accuracy": spread([run["final_accuracy"] for run in runs])},
+            "runs": runs}
+
+
+def pull_verdict(study: dict) -> dict:
+    """What the numbers say, as numbers and names (the app words them in either language):
+    which margin losses end with features closer to their own weight than Softmax (for every
+    seed, or for the medians only), and which opened the closest pair of weights more than
+    Softmax did (beyond PUSH_TOLERANCE_DEG)."""
+    softmax, *margins = study["variants"]
+    own = softmax["summary"]["own_end"]
+    every, medians, farther, pushed = [], [], [], []
+    for variant in margins:
+        mine = variant["summary"]["own_end"]
+        if mine["max"] < own["min"]:
+            every.append(variant["loss"])
+        elif mine["median"] < own["median"]:
+            medians.append(variant["loss"])
+        else:
+            farther.append(variant["loss"])
+        if (variant["summary"]["opened"]["median"]
+                > softmax["summary"]["opened"]["median"] + PUSH_TOLERANCE_DEG):
+            pushed.append(variant["loss"])
+    return {"own_start": softmax["summary"]["own_start"]["median"],
+            "softmax_own_end": own["median"],
+            "margin_own_end": {v["loss"]: v["summary"]["own_end"]["median"] for v in margins},
+            "closer_every_seed": every, "closer_medians": medians, "not_closer": farther,
+            "between_start": softmax["summary"]["between_start"]["median"],
+            "softmax_opened": softmax["summary"]["opened"]["median"],
+            "margin_opened": {v["loss"]: v["summary"]["opened"]["median"] for v in margins},
+            "pushed_apart": pushed}
+
+
+def _names(losses: list) -> str:
+    return ", ".join(LOSSES[loss].title for loss in losses) or "none"
+
+
+def pull_finding(study: dict) -> str:
+    """The verdict as one English paragraph (the CLI prints it; the app words it itself)."""
+    v = pull_verdict(study)
+    ends = ", ".join(f"{LOSSES[loss].title} {angle:.1f}°"
+                     for loss, angle in v["margin_own_end"].items())
+    opened = ", ".join(f"{LOSSES[loss].title} {angle:+.1f}°"
+                       for loss, angle in v["margin_opened"].items())
+    push = (f"{_names(v['pushed_apart'])} opened it by more than {PUSH_TOLERANCE_DEG:g}° beyond "
+            "Softmax" if v["pushed_apart"] else "no margin loss opened it more than Softmax did "
+            f"(by over {PUSH_TOLERANCE_DEG:g}°)")
+    return (f"{study['dim']}D, {study['epochs']} epochs, median over {study['seeds']} seeds: the "
+            f"mean angle of test features to their own class weight went from "
+            f"{v['own_start']:.1f}° to {v['softmax_own_end']:.1f}° with Softmax, and to {ends} "
+            f"with the margin losses. Closer than Softmax for every seed: "
+            f"{_names(v['closer_every_seed'])}; for the medians only: "
+            f"{_names(v['closer_medians'])}; not closer: {_names(v['not_closer'])}. The smallest "
+            f"angle between two class weights started at {v['between_start']:.1f}° and moved by "
+            f"{v['softmax_opened']:+.1f}° with Softmax, {opened} with the margin losses: {push}.")
+
+
+def pull_study(dataset: Dataset, dim: int, seeds, epochs: int, eval_every: int,
+               eval_points: int, losses=PULL_LOSSES, device: str = "auto",
+               progress=None) -> dict:
+    """Softmax against the margin losses' presets, same seeds (same initial weights and data
+    order), each run traced: the whole takeaway-1 record, ready for json.dumps."""
+    if losses[0] != "softmax" or len(losses) < 2:
+        raise ValueError("the pull study reads every margin loss against Softmax: list "
+                         "softmax first, then at least one margin loss")
+    variants = []
+    for loss in losses:
+        runs = []
+        for seed in seeds:
+            if progress:
+                progress(f"{dim}D {loss} seed {seed}")
+            config = preset_config(loss, dim, epochs=epochs, seed=seed, device=device)
+            runs.append(trace_run(config, dataset, eval_every, eval_points))
+        variants.append(pull_variant(loss, runs))
+    study = {"dim": dim, "epochs": epochs, "seeds": len(seeds), "variants": variants}
+    defaults = TrainConfig()
+    caveat = PULL_CAVEAT.format(
+        start=variants[0]["summary"]["between_start"]["median"], dim=dim,
+        scale=defaults.weight_lr_scale, epochs=epochs)
+    return {"format": PULL_FORMAT, "claim": PULL_CLAIM, "caveat": caveat,
+            "settings": {"data": dataset.name, "dim": dim, "seeds": list(seeds),
+                         "epochs": epochs, "eval_every": eval_every, "eval_points": eval_points,
+                         "weight_lr_scale": defaults.weight_lr_scale, "device": device,
+                         "torch_threads": torch.get_num_threads()},
+            "point_fields": list(POINT_FIELDS), "study": study,
+            "finding": pull_finding(study)}

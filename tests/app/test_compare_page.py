@@ -1,4 +1,3 @@
-
 from tests.app.conftest import english_words, figures
 from tests.conftest import wait_for
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lossviz.evidence import (POINT_FIELDS, REFERENCES, dim_finding, matched_variants, spread,
-                              steps_to, trace_run)
+from lossviz.evidence import (POINT_FIELDS, REFERENCES, dim_finding, matched_variants,
+                              pull_finding, spread, steps_to, trace_run)
 from lossviz.margins import feasibility
 from lossviz.train import params_in_force, preset_config, settled_params
 
@@ -110,3 +110,34 @@ def test_difficulty_subcommand_writes_a_record_whose_numbers_agree(tmp_path):
     assert any(step is not None and step > 0 for step in reached)
     assert record["finding"] == result.stdout.strip()
     assert all(v["runs"][0]["final_accuracy"] > 0.3 for v in study["variants"])  # it learned
+
+
+def test_pull_subcommand_writes_a_record_whose_numbers_agree(tmp_path):
+    out = tmp_path / "pull.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "lossviz", "pull", "--out", str(out), "--seeds", "0",
+         "--epochs", "1", "--losses", "softmax,arcface", "--eval-every", "8",
+         "--eval-points", "200"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(out.read_text())
+    assert record["point_fields"] == list(POINT_FIELDS) and record["settings"]["seeds"] == [0]
+    softmax, arcface = record["study"]["variants"]
+    assert (softmax["loss"], arcface["loss"]) == ("softmax", "arcface")
+    for variant in (softmax, arcface):
+        assert variant["own"]["steps"] == [0, 8, 16, 24, 32]
+        starts = [run["points"][0][3] for run in variant["runs"]]
+        ends = [run["points"][-1][3] for run in variant["runs"]]
+        assert variant["summary"]["own_start"]["median"] == starts[0]
+        assert variant["own"]["median"][-1] == pytest.approx(ends[0], abs=0.01)
+        assert max(ends) < min(starts)  # training pulled the features toward their weights
+    # the same initial weights for both losses: the closest pair starts at the same angle
+    assert softmax["summary"]["between_start"] == arcface["summary"]["between_start"]
+    assert record["finding"] == result.stdout.strip() == pull_finding(record["study"])
+
+
+def test_pull_subcommand_refuses_a_study_without_softmax_first(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "lossviz", "pull", "--out", str(tmp_path / "p.json"),
+         "--losses", "arcface,softmax"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "softmax first" in result.stderr
+    assert not (tmp_path / "p.json").exists()

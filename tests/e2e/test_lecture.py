@@ -1,0 +1,81 @@
+"""The lecture in a real browser at projector size: walked from the first step to the last with
+the Next button and with the arrow key (and back with Page Up, what a clicker sends), a
+screenshot of each step, and how long each step's figure took to appear after the click or key
+press (printed, never asserted: timings go in reports, not pass/fail)."""
+import time
+
+import pytest
+
+from lossviz.i18n import text
+from lossviz.lecture import STEPS
+from tests.e2e.conftest import assert_no_exception, wait_idle
+
+# what each step's figure is on the page: a Plotly chart, or step 10's summary table
+FIGURE = {step: "table" if name == "summary" else ".js-plotly-plot"
+          for step, name in enumerate(STEPS, start=1)}
+
+
+def open_lecture(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(f"{app_url}/lecture")
+    wait_idle(tab)
+    return context, tab
+
+
+def indicator(step: int) -> str:
+    return text("lecture.ui.indicator", step=step, total=len(STEPS),
+                title=text(f"lecture.steps.{STEPS[step - 1]}.title"))
+
+
+def shown(tab, step: int) -> float:
+    """Wait until step's indicator and figure are on screen and the run has finished; the
+    seconds that took."""
+    start = time.perf_counter()
+    tab.get_by_text(indicator(step), exact=True).wait_for()
+    wait_idle(tab)  # the run that drew this step is over: no earlier step's chart is left
+    tab.locator(f"[data-testid='stMain'] {FIGURE[step]}").first.wait_for()
+    return time.perf_counter() - start
+
+
+def walk(tab, advance, tmp_path, label: str) -> dict:
+    """From step 1 to the last, advance() once per step; each step's figure time."""
+    times = {1: shown(tab, 1)}
+    tab.screenshot(path=str(tmp_path / f"{label}-step-1.png"))
+    for step in range(2, len(STEPS) + 1):
+        advance()
+        times[step] = shown(tab, step)
+        assert f"step={step}" in tab.url
+        assert_no_exception(tab)
+        tab.screenshot(path=str(tmp_path / f"{label}-step-{step}.png"))
+    slowest = max(times, key=times.get)
+    print(f"\n{label}: figure after the click, seconds per step: "
+          + ", ".join(f"{s}: {t:.2f}" for s, t in times.items())
+          + f"; slowest step {slowest} ({times[slowest]:.2f} s)")
+    return times
+
+
+def test_the_next_button_walks_the_lecture(browser, app_url, tmp_path):
+    context, tab = open_lecture(browser, app_url)
+    try:
+        walk(tab, lambda: tab.get_by_role("button", name=text("lecture.ui.next")).click(),
+             tmp_path, "next")
+        assert tab.get_by_role("button", name=text("lecture.ui.next")).is_disabled()
+        assert len(list(tmp_path.glob("next-step-*.png"))) == len(STEPS)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("forward, back", [("ArrowRight", "ArrowLeft"),
+                                           ("PageDown", "PageUp")])
+def test_the_keys_walk_the_lecture_and_back(browser, app_url, tmp_path, forward, back):
+    context, tab = open_lecture(browser, app_url)
+    try:
+        # a real key press on the page, as a keyboard or a presentation clicker sends it
+        walk(tab, lambda: tab.keyboard.press(forward), tmp_path, forward)
+        tab.keyboard.press(back)
+        shown(tab, len(STEPS) - 1)
+        assert f"step={len(STEPS) - 1}" in tab.url
+    finally:
+        context.close()
