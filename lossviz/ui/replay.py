@@ -11,11 +11,31 @@ import streamlit as st
 
 from lossviz import ui
 from lossviz.figures.replay import replay_figure
-from lossviz.replay import Replay
+from lossviz.i18n import LossvizError
+from lossviz.ready import load_ready_run
+from lossviz.replay import Replay, replay_of_ready
 
 # 0.3 s a frame: a 90-frame ready run plays in about 27 s, slow enough to follow the first
 # epochs (where most frames are) and well above a frame's drawing cost (bench_replay.py)
 FRAME_SECONDS = 0.3
+
+
+def show_ready_replay(loss: str, dim: int, key: str) -> None:
+    """The ready run of this loss and dimension in the player, or a warning that says why
+    there is none (a missing or damaged file)."""
+    try:
+        replay = _ready_replay(loss, dim)
+    except LossvizError as err:
+        st.warning(ui.say(err.message), icon="⚠️")
+        return
+    show_replay(replay, key)
+
+
+# One read-only copy per server; a refused file raises, and is not kept, so a rebuilt one is
+# found at the next try.
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _ready_replay(loss: str, dim: int) -> Replay:
+    return replay_of_ready(load_ready_run(loss, dim))
 
 
 def show_replay(replay: Replay | None, key: str) -> None:
@@ -30,8 +50,8 @@ def show_replay(replay: Replay | None, key: str) -> None:
     if st.session_state[frame_key] >= replay.frame_count:  # another replay under the same key
         st.session_state[frame_key] = 0
     if replay.ready:
-        st.badge(ui.say(replay.title), icon=":material/inventory_2:", color="blue",
-                 help=ui.t("ready.label_help"))
+        st.info(f"**{ui.say(replay.title)}** · {ui.t('ready.label_help')}",
+                icon=":material/inventory_2:")
     else:
         st.caption(ui.say(replay.title))
     every = FRAME_SECONDS if st.session_state[playing_key] else None
