@@ -2,6 +2,7 @@
 and the replays drawn from them or from a playground run's frames."""
 import json
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -216,6 +217,10 @@ def test_a_playground_run_replays_its_own_frames(small_set):
     assert np.allclose(replay.features[-1], evaluation.features[:len(replay.labels)])
     assert np.array_equal(replay.predictions[-1],
                           evaluation.predictions[:len(replay.labels)])
+    # the frames keep only the most recent (MAX_FRAMES): they pair with the end of the history
+    recent = replay_of_snapshot(replace(snapshot, frames=snapshot.frames[1:]),
+                                small_set.class_names)
+    assert recent.steps.tolist() == [2, 3] and recent.epochs.tolist() == [2 / 4, 3 / 4]
     figure = replay_figure(replay, 2)
     assert len(figure.data[1].x) == len(replay.labels)  # the sphere, then the features
     assert replay_of_snapshot(fresh_snapshot(run), small_set.class_names) is None
