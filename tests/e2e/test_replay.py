@@ -31,6 +31,7 @@ def test_play_pause_and_the_slider_move_the_replay(new_page, demo_url):
     page.set_viewport_size({"width": 1280, "height": 720})
     open_app(page, demo_url, "?loss=softmax&dim=2")
     expect(page.get_by_text(FRAME)).to_contain_text("frame 1 of")
+    page.wait_for_function("document.querySelector('.js-plotly-plot')?.data")  # drawn
     first = first_trace_x(page)
     started = time.monotonic()
     page.get_by_role("button", name="Play").click()
