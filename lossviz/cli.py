@@ -1,4 +1,4 @@
-"""python -m lossviz: train headless, or fetch full MNIST. Results on stdout, progress on stderr."""
+"""python -m lossviz: train headless, bake ready runs, or fetch full MNIST. Results on stdout, progress on stderr."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from lossviz.bake import FRAMES, bake_all
 from lossviz.compare import configs_from_spec, train_one
 from lossviz.data import SOURCES, data_dir, load_bundled, load_source
 from lossviz.evidence import PULL_LOSSES, difficulty_study, pull_study
@@ -163,6 +164,21 @@ def _add_pull(commands):
     pull.add_argument("--device", choices=DEVICES, default="auto")
 
 
+def _add_bake(commands):
+    bake = commands.add_parser(
+        "bake", help="train every loss preset and record its evolution as a ready run (one "
+                     ".npz per loss and dimension) for the app to replay at once")
+    bake.add_argument("--out", type=Path, required=True, help="folder, e.g. assets/runs")
+    bake.add_argument("--losses", help="comma-separated losses (default: every loss)")
+    bake.add_argument("--dims", default="2,3", help="feature dimensions")
+    bake.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    bake.add_argument("--seed", type=int, default=0)
+    bake.add_argument("--frames", type=int, default=FRAMES, help="frames per run (at least 2)")
+    bake.add_argument("--threads", type=int,
+                      help="torch threads (default: torch's choice); the same count and seed "
+                           "give the same files")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lossviz", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -172,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_difficulty(commands)
     _add_openset(commands)
     _add_pull(commands)
+    _add_bake(commands)
     return parser
 
 
@@ -381,6 +398,26 @@ def _write_record(out: Path, record: dict) -> None:
     print(record["finding"])
 
 
+def _bake(args) -> int:
+    losses = [name.strip() for name in args.losses.split(",") if name.strip()] \
+        if args.losses else list(LOSSES)
+    unknown = [name for name in losses if name not in LOSSES]
+    dims = _numbers(args.dims, int, "dims")
+    if unknown or not losses:
+        raise ValueError(f"--losses takes names from {', '.join(LOSSES)}"
+                         + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    if not set(dims) <= {2, 3} or args.frames < 2 or args.epochs < 1:
+        raise ValueError("--dims are 2 and/or 3, --frames at least 2, --epochs at least 1")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    paths = bake_all(args.out, load_bundled(), losses, dims, args.epochs, args.seed, args.frames,
+                     log=lambda line: print(line, file=sys.stderr, flush=True),
+                     progress_for=_progress)
+    for path in paths:
+        print(path)
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -394,6 +431,8 @@ def main(argv=None) -> int:
             return _openset(args)
         if args.command == "pull":
             return _pull(args)
+        if args.command == "bake":
+            return _bake(args)
         from lossviz.download import download_mnist
         download_mnist(args.dir, args.base_url, log=lambda line: print(line, file=sys.stderr))
         return 0

@@ -37,11 +37,11 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90):
     raise TimeoutError(f"{url} not healthy after {timeout}s")
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on a free port, healthy."""
+def start_server(script: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` (or another script of the repository) on a free port, healthy."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

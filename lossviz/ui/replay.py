@@ -1,0 +1,92 @@
+"""A replay player: a slider over a run's recorded frames and a Play button.
+
+While playing, a fragment reruns every FRAME_SECONDS and shows the next frame; only the
+fragment reruns, not the page. Each frame is a figure drawn by the playground's own builders
+from the recorded numbers (nothing is interpolated), sent as the chart's new figure; the
+chart's uirevision keeps the reader's zoom and 3D rotation from frame to frame.
+benchmarks/bench_replay.py measures what a frame costs to draw against FRAME_SECONDS."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lossviz import ui
+from lossviz.figures.replay import replay_figure
+from lossviz.i18n import LossvizError
+from lossviz.ready import load_ready_run
+from lossviz.replay import Replay, replay_of_ready
+
+# 0.3 s a frame: a 90-frame ready run plays in about 27 s, slow enough to follow the first
+# epochs (where most frames are) and well above a frame's drawing cost (bench_replay.py)
+FRAME_SECONDS = 0.3
+
+
+def show_ready_replay(loss: str, dim: int, key: str) -> None:
+    """The ready run of this loss and dimension in the player, or a warning that says why
+    there is none (a missing or damaged file)."""
+    try:
+        replay = _ready_replay(loss, dim)
+    except LossvizError as err:
+        st.warning(ui.say(err.message), icon="⚠️")
+        return
+    show_replay(replay, key)
+
+
+# One read-only copy per server; a refused file raises, and is not kept, so a rebuilt one is
+# found at the next try.
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _ready_replay(loss: str, dim: int) -> Replay:
+    return replay_of_ready(load_ready_run(loss, dim))
+
+
+def show_replay(replay: Replay | None, key: str) -> None:
+    """The player for this replay (a ReadyRun's via lossviz.replay.replay_of_ready, or the
+    playground's run via replay_of_snapshot); key must be unique on the page."""
+    if replay is None or replay.frame_count == 0:
+        st.info(ui.t("ready.replay.empty"))
+        return
+    frame_key, playing_key = f"{key}:frame", f"{key}:playing"
+    st.session_state.setdefault(frame_key, 0)
+    st.session_state.setdefault(playing_key, False)
+    if st.session_state[frame_key] >= replay.frame_count:  # another replay under the same key
+        st.session_state[frame_key] = 0
+    if replay.ready:
+        st.info(f"**{ui.say(replay.title)}** · {ui.t('ready.label_help')}",
+                icon=":material/inventory_2:")
+    else:
+        st.caption(ui.say(replay.title))
+    every = FRAME_SECONDS if st.session_state[playing_key] else None
+    st.fragment(_player, run_every=every)(replay, key)
+
+
+def _player(replay: Replay, key: str) -> None:
+    frame_key, playing_key = f"{key}:frame", f"{key}:playing"
+    last = replay.frame_count - 1
+    if st.session_state[playing_key]:
+        st.session_state[frame_key] = min(st.session_state[frame_key] + 1, last)
+    figure_area = st.container()
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        playing = st.session_state[playing_key]
+        if st.button(ui.t("ready.replay.pause" if playing else "ready.replay.play"),
+                     key=f"{key}:play", width="content",
+                     icon=":material/pause:" if playing else ":material/play_arrow:"):
+            _toggle(frame_key, playing_key, last)
+        frame = st.slider(ui.t("ready.replay.slider"), 0, last, key=frame_key,
+                          help=ui.t("ready.replay.slider_help"), format="%d",
+                          disabled=playing)
+    figure_area.plotly_chart(replay_figure(replay, frame), key=f"{key}:figure",
+                             **ui.chart_options())
+    figure_area.markdown(f"**{ui.say(replay.at(frame))}** · "
+                         f"{ui.t('ready.replay.frame', index=frame + 1, count=last + 1)}")
+    if st.session_state[playing_key] and frame >= last:
+        st.session_state[playing_key] = False  # the end: stop the timer
+        st.rerun()
+
+
+def _toggle(frame_key: str, playing_key: str, last: int) -> None:
+    """Play from here (from the start at the end), or pause. The whole page reruns, so the
+    fragment starts or stops its timer."""
+    playing = not st.session_state[playing_key]
+    st.session_state[playing_key] = playing
+    if playing and st.session_state[frame_key] >= last:
+        st.session_state[frame_key] = 0
+    st.rerun()
