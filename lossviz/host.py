@@ -13,7 +13,9 @@ import itertools
 import multiprocessing
 import os
 import queue
+import sys
 import threading
+import types
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 
 from lossviz import protocol as p
@@ -36,6 +38,26 @@ def training_threads() -> int | None:
         return None
 
 
+_MAIN_SWAP = threading.Lock()
+
+
+def start_without_main(process):
+    """Start process without the parent's __main__. Spawn runs that module again in the child
+    before the target; in a Streamlit server it is the page script last run (Streamlit installs
+    each script run as __main__), so the training process ran app.py and through it a page,
+    bare: Streamlit, plotly and pandas imported, 2,000 modules, seconds before Ready. The
+    target (lossviz.worker.serve) needs nothing from __main__; script threads keep their own
+    globals, and a script run that installed itself meanwhile is left in place."""
+    with _MAIN_SWAP:
+        main, bare = sys.modules.get("__main__"), types.ModuleType("__main__")
+        sys.modules["__main__"] = bare
+        try:
+            process.start()
+        finally:
+            if sys.modules.get("__main__") is bare and main is not None:
+                sys.modules["__main__"] = main
+
+
 class Host:
     def __init__(self, on_message, on_lost, context=SPAWN, eval_budget: float = 0.1,
                  refresh: tuple[float, float] = (0.4, 1.0)):
@@ -54,7 +76,7 @@ class Host:
             self._process = context.Process(
                 target=serve, name="lossviz-trainer", daemon=True,
                 args=(child_end, training_threads(), eval_budget, refresh))
-            self._process.start()
+            start_without_main(self._process)
         except BaseException:
             conn.close()
             raise

@@ -15,6 +15,12 @@ import copy
 import math
 from pathlib import Path
 
+# Imported once, here, before any session builds a figure (app.py imports lossviz.ui first):
+# plotly looks pandas and PIL.Image up in sys.modules without waiting for an import under way,
+# and Streamlit imports pandas lazily in whichever script thread needs it first, so the first
+# sessions of a class got "partially initialized module 'pandas'" from plotly (bench_load).
+import pandas  # noqa: F401
+import PIL.Image  # noqa: F401
 import streamlit as st
 
 from lossviz.figures.style import View

@@ -37,13 +37,16 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90):
     raise TimeoutError(f"{url} not healthy after {timeout}s")
 
 
-def start_server(script: str = "app.py") -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` (or another script of the repository) on a free port, healthy."""
+def start_server(script: str = "app.py", log=None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` (or another script of the repository) on a free port, healthy;
+    its output goes to log (an open file) when given (benchmarks read the server's tracebacks
+    there), else nowhere."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else
+        subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server)
