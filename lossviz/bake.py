@@ -16,7 +16,7 @@ from lossviz.data import Dataset, write_atomically
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.metrics import run_summary
-from lossviz.ready import FORMAT, METRIC_FIELDS, file_name, settings_hash
+from lossviz.ready import FORMAT, file_name, settings_hash
 from lossviz.train import Run, TrainConfig, final_metrics, params_in_force, preset_config
 
 FRAMES = 90  # enough for a smooth replay; a 3D run is then about 0.15 MB

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-import lossviz
 from lossviz.compare import RunCache, RunResult
 from lossviz.i18n import LossvizError, Message
 from lossviz.losses import LOSSES
