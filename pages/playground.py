@@ -15,12 +15,14 @@ from lossviz.i18n import Message
 from lossviz.live import LiveRun
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
+from lossviz.replay import replay_of_snapshot
 from lossviz.settings import PARAMS, edited, settings_of, within
 from lossviz.snapshot import PAUSED, WAITING
 from lossviz.train import (DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device,
                            settled_params)
 from lossviz.ui import runs as live_runs
 from lossviz.ui.digit_panel import DigitPanel
+from lossviz.ui.replay import show_ready_replay, show_replay
 from lossviz.urlstate import Field, loss_param_fields
 
 PAGE = "playground"
@@ -358,6 +360,18 @@ def export_controls(run: LiveRun):
             (st.error if outcome[0] == "error" else st.success)(ui.say(outcome[1]))
 
 
+def replays(run: LiveRun, config: TrainConfig):
+    """A ready run of this loss and dimension, shown at once (no training), and this run's own
+    recorded frames once it is paused: both in the same player, collapsed below the live view."""
+    with st.expander(ui.t("ready.actions.load"), icon=":material/history:"):
+        show_ready_replay(config.loss, config.dim, key=ui.key(PAGE, "ready"))
+    snap = run.snapshot()
+    if not run.busy and snap.frames:
+        with st.expander(ui.t("ready.actions.replay_own"), icon=":material/replay:"):
+            show_replay(replay_of_snapshot(snap, run.dataset.class_names),
+                        key=ui.key(PAGE, "replay"))
+
+
 def take_copy(watched: LiveRun):
     live_runs.copy_into_own(ui.key(PAGE, "run"), watched)
     st.session_state[ui.key(PAGE, "watch")] = ""
@@ -397,6 +411,7 @@ def own_view():
         if not ui.presenting():
             control_buttons(run)
         live_view(run)
+        replays(run, config)
     if not ui.presenting():
         share_link(run)
         export_controls(run)

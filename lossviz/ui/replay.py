@@ -64,6 +64,21 @@ def _player(replay: Replay, key: str) -> None:
     if st.session_state[playing_key]:
         st.session_state[frame_key] = min(st.session_state[frame_key] + 1, last)
     figure_area = st.container()
+    frame = 0
+    if last > 0:  # one frame (a run paused after its first step) has nothing to scrub
+        frame = _controls(key, last)
+    figure_area.plotly_chart(replay_figure(replay, frame, ui.view()), key=f"{key}:figure",
+                             **ui.chart_options())
+    figure_area.markdown(f"**{ui.say(replay.at(frame))}** · "
+                         f"{ui.t('ready.replay.frame', index=frame + 1, count=last + 1)}")
+    if st.session_state[playing_key] and frame >= last:
+        st.session_state[playing_key] = False  # the end: stop the timer
+        st.rerun()
+
+
+def _controls(key: str, last: int) -> int:
+    """Play/Pause and the slider; the frame chosen."""
+    frame_key, playing_key = f"{key}:frame", f"{key}:playing"
     with st.container(horizontal=True, vertical_alignment="bottom"):
         playing = st.session_state[playing_key]
         if st.button(ui.t("ready.replay.pause" if playing else "ready.replay.play"),
@@ -73,13 +88,7 @@ def _player(replay: Replay, key: str) -> None:
         frame = st.slider(ui.t("ready.replay.slider"), 0, last, key=frame_key,
                           help=ui.t("ready.replay.slider_help"), format="%d",
                           disabled=playing)
-    figure_area.plotly_chart(replay_figure(replay, frame), key=f"{key}:figure",
-                             **ui.chart_options())
-    figure_area.markdown(f"**{ui.say(replay.at(frame))}** · "
-                         f"{ui.t('ready.replay.frame', index=frame + 1, count=last + 1)}")
-    if st.session_state[playing_key] and frame >= last:
-        st.session_state[playing_key] = False  # the end: stop the timer
-        st.rerun()
+    return frame
 
 
 def _toggle(frame_key: str, playing_key: str, last: int) -> None:

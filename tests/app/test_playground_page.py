@@ -215,3 +215,19 @@ def test_softmax_has_no_note_in_2d(open_page):
     at = open_page("playground", {"loss": "softmax"})
     assert not any(text("playground.note_2d.margin", own="", softmax="", normface="")[:20]
                    in c.value for c in at.caption)
+
+
+def test_a_ready_run_shows_at_once_and_a_paused_run_replays_its_own_frames(open_page):
+    at = open_page("playground", {"loss": "arcface", "dim": "3"})
+    labels = [e.label for e in at.expander]
+    assert text("ready.actions.load") in labels and text("ready.actions.replay_own") not in labels
+    assert any("Ready run: ArcFace, 3D, seed 0, 30 epochs" in i.value for i in at.info)
+    run = page_run(at)
+    at.button(key="playground:step").click().run()
+    wait_for(lambda: run.snapshot().step == 1 and not run.busy and run.snapshot().frames)
+    at.run()
+    assert not at.exception
+    assert text("ready.actions.replay_own") in [e.label for e in at.expander]
+    # the ready run's sphere and this run's own: one feature figure each, beside the live one
+    surfaces = [f for f in figures(at) if f["data"] and f["data"][0]["type"] == "surface"]
+    assert len(surfaces) == 3
