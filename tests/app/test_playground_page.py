@@ -191,7 +191,8 @@ def test_chinese_playground_has_no_english_before_and_after_a_step(open_page, qu
 def test_presentation_mode_keeps_the_loss_its_margins_and_start_beside_the_figure(open_page):
     at = open_page("playground", {"present": "1", "loss": "arcface"})
     assert not at.exception
-    assert [w.key for w in at.main.selectbox] == ["playground:loss"]
+    # the loss and its own settings: ArcFace's tail past pi - m is one of its parameters
+    assert [w.key for w in at.main.selectbox] == ["playground:loss", "playground:arcface.tail"]
     assert {w.key for w in at.main.slider} == {"playground:arcface.s", "playground:arcface.m"}
     assert [b.key for b in at.main.button if b.key.startswith("playground:")] == \
         ["playground:start"]
