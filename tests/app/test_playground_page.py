@@ -193,9 +193,11 @@ def test_presentation_mode_keeps_the_loss_its_margins_and_start_beside_the_figur
     assert not at.exception
     # the loss and its own settings: ArcFace's tail past pi - m is one of its parameters
     assert [w.key for w in at.main.selectbox] == ["playground:loss", "playground:arcface.tail"]
-    assert {w.key for w in at.main.slider} == {"playground:arcface.s", "playground:arcface.m"}
+    # beside the ready run's player (collapsed under the figure, its own slider)
+    assert {w.key for w in at.main.slider} == {"playground:arcface.s", "playground:arcface.m",
+                                               "playground:ready:frame"}
     assert [b.key for b in at.main.button if b.key.startswith("playground:")] == \
-        ["playground:start"]
+        ["playground:ready:play", "playground:start"]
     assert at.sidebar.radio(key="playground:dim")  # still drawn (hidden): its value is kept
     desk = figures(open_page("playground"))[0]["layout"]
     projected = figures(at)[0]["layout"]
