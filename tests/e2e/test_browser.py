@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlparse
 from playwright.sync_api import expect
 
 from lossviz.i18n import text
+from lossviz.losses import LOSSES
 from tests.conftest import process_dead, wait_for
 from tests.e2e.conftest import assert_no_exception, open_app, screenshot, start_server, wait_idle
 
@@ -182,7 +183,7 @@ def test_checkpoint_import_good_and_bad(page, app_url, tmp_path):
     upload.set_input_files(str(bad))
     page.get_by_text("Your current run is unchanged").wait_for()
     upload.set_input_files(str(good))
-    page.get_by_text("Loaded run.pt: cosface, 3D").wait_for()
+    page.get_by_text(f"Loaded run.pt: {LOSSES['cosface'].title}, 3D").wait_for()
     wait_idle(page)
     assert page.get_by_role("combobox", name="Loss").input_value() == "CosFace (AM-Softmax)"
     page.wait_for_function(SURFACE_SHOWN)
@@ -322,7 +323,7 @@ def test_a_cli_checkpoint_with_unshown_settings_carries_on_as_saved(page, app_ur
     open_app(page, app_url, "?dim=2")
     page.get_by_text("Export and import").click()
     checkpoint_uploader(page).set_input_files(str(saved))
-    page.get_by_text("Loaded cli.pt: sphereface, 2D, step 37").wait_for()
+    page.get_by_text(f"Loaded cli.pt: {LOSSES['sphereface'].title}, 2D, step 37").wait_for()
     wait_for(lambda: shown_step(page) == 37, 30, "the loaded run's step")
     page.get_by_role("button", name="One step", exact=True).click()
     wait_for(lambda: shown_step(page) == 38, 60, "one step on from the loaded run")
