@@ -143,7 +143,7 @@ def test_compare_runs_from_the_presentation_row_and_shows_its_runs_above_the_fol
                            "compare?present=1&epochs=1&losses=softmax,arcface")
     try:
         controls = present_controls(tab)
-        assert controls.get_by_role("combobox").count() == 1  # the losses, nothing else
+        expect(controls.get_by_role("combobox")).to_have_count(1)  # the losses, nothing else
         controls.get_by_role("button", name="Run the comparison").click()  # a real click
         expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
             "2 of 2 runs done", timeout=600_000)

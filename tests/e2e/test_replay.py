@@ -26,6 +26,19 @@ def shown_frame(page) -> int:
     return int(FRAME.search(page.get_by_text(FRAME).inner_text()).group(1))
 
 
+def settled_frame(page) -> int:
+    """The frame shown once two reads, each after the page went idle, agree."""
+    last = None
+    for _ in range(20):
+        wait_idle(page)
+        now = shown_frame(page)
+        if now == last:
+            return now
+        last = now
+        page.wait_for_timeout(300)
+    raise AssertionError(f"the replay kept moving after Pause (frame {last})")
+
+
 def test_play_pause_and_the_slider_move_the_replay(new_page, demo_url):
     page = new_page()
     page.set_viewport_size({"width": 1280, "height": 720})
@@ -43,8 +56,7 @@ def test_play_pause_and_the_slider_move_the_replay(new_page, demo_url):
     assert first_trace_x(page) != first
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_role("button", name="Play")).to_be_visible()
-    wait_idle(page)
-    paused = shown_frame(page)
+    paused = settled_frame(page)  # a frame already on its way when Pause was pressed lands
     thumb = page.get_by_role("slider")
     expect(thumb).to_be_enabled()
     thumb.focus()
