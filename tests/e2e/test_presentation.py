@@ -148,6 +148,7 @@ def test_compare_runs_from_the_presentation_row_and_shows_its_runs_above_the_fol
         expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
             "2 of 2 runs done", timeout=600_000)
         wait_idle(tab)
+        expect(tab.locator(".js-plotly-plot").first).to_be_visible()  # drawn, then measured
         assert first_chart_bottom(tab) <= 720
         no_sideways_scroll(tab, 1280)
         assert_no_exception(tab)
