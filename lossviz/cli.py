@@ -249,12 +249,7 @@ def _compare_configs(args) -> dict:
             raise ValueError(f"{args.spec}: not JSON ({err})") from None
         return configs_from_spec(spec, args.device)
     if args.losses:
-        names = [name.strip() for name in args.losses.split(",") if name.strip()]
-        unknown = [name for name in names if name not in LOSSES]
-        if unknown or len(names) < 2:
-            raise ValueError(f"--losses needs two or more of {', '.join(LOSSES)}"
-                             + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
-        _refuse_repeats("--losses", names)
+        names = _loss_names(args.losses, at_least=2)
         return {name: preset_config(name, args.dim, epochs=args.epochs, seed=args.seed,
                                     device=args.device) for name in names}
     if args.loss is None:
@@ -271,6 +266,18 @@ def _compare_configs(args) -> dict:
     return {label: preset_config(args.loss, args.dim, params={name: v}, epochs=args.epochs,
                                  seed=args.seed, device=args.device)
             for label, v in zip(labels, numbers, strict=True)}
+
+
+def _loss_names(text: str, at_least: int = 1) -> list[str]:
+    """The names in --losses (comma-separated), each a registered loss and none twice."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LOSSES]
+    if unknown or len(names) < at_least:
+        needs = "two or more" if at_least > 1 else "one or more"
+        raise ValueError(f"--losses needs {needs} of {', '.join(LOSSES)}"
+                         + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    _refuse_repeats("--losses", names)
+    return names
 
 
 def _refuse_repeats(flag: str, labels: list[str]) -> None:
@@ -360,10 +367,7 @@ def _train_all(runs: dict, dataset, jobs: int) -> dict:
 
 
 def _openset(args) -> int:
-    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
-    unknown = [name for name in losses if name not in LOSSES]
-    if unknown or not losses:
-        raise ValueError(f"--losses takes names among {', '.join(LOSSES)}")
+    losses = _loss_names(args.losses)
     seeds = _numbers(args.seeds, int, "seeds")
     runs = family_configs(losses, args.dim, args.epochs, seeds, args.held_out)
     runs = {key: dataclasses.replace(config, device=args.device) for key, config in runs.items()}
@@ -381,10 +385,7 @@ def _openset(args) -> int:
 
 
 def _pull(args) -> int:
-    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
-    unknown = [name for name in losses if name not in LOSSES]
-    if unknown:
-        raise ValueError(f"--losses: unknown {', '.join(unknown)}; choose from {', '.join(LOSSES)}")
+    losses = _loss_names(args.losses)
     record = pull_study(load_bundled(), args.dim, _numbers(args.seeds, int, "seeds"),
                         args.epochs, args.eval_every, args.eval_points, tuple(losses),
                         args.device, lambda what: print(what, file=sys.stderr, flush=True))
@@ -399,13 +400,8 @@ def _write_record(out: Path, record: dict) -> None:
 
 
 def _bake(args) -> int:
-    losses = [name.strip() for name in args.losses.split(",") if name.strip()] \
-        if args.losses else list(LOSSES)
-    unknown = [name for name in losses if name not in LOSSES]
+    losses = _loss_names(args.losses) if args.losses else list(LOSSES)
     dims = _numbers(args.dims, int, "dims")
-    if unknown or not losses:
-        raise ValueError(f"--losses takes names from {', '.join(LOSSES)}"
-                         + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
     if not set(dims) <= {2, 3} or args.frames < 2 or args.epochs < 1:
         raise ValueError("--dims are 2 and/or 3, --frames at least 2, --epochs at least 1")
     if args.threads is not None:

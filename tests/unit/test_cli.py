@@ -77,6 +77,10 @@ def test_compare_from_a_spec_file_and_a_gif(tmp_path):
      "more than one run would be lsoftmax-m=1"),
     (["compare", "--losses", "arcface,cosface,arcface", "--out", "x"],
      "more than one run would be arcface"),
+    # the studies read --losses the way compare does: the same messages for the same mistakes
+    (["openset", "--losses", "arcface,bogus", "--out", "x.json"], "unknown: bogus"),
+    (["pull", "--losses", "softmax,softmax", "--out", "x.json"], "more than one run would be"),
+    (["bake", "--losses", ",", "--out", "x"], "--losses needs one or more"),
 ])
 def test_bad_flags_give_one_line_and_exit_2(args, message):
     result = lossviz(*args, check=False)
