@@ -111,6 +111,13 @@ def open_app(page, app_url, path=""):
     page.wait_for_selector("[data-testid='stMain']")
 
 
+def current_url(page) -> str:
+    """The address bar now. Streamlit writes query parameters with history.replaceState, and
+    Playwright's page.url follows such same-document changes only when their event reaches it
+    (seen seconds late): it can show the URL before the last rerun's while the page has moved on."""
+    return page.evaluate("location.href")
+
+
 def screenshot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))

@@ -8,7 +8,7 @@ import pytest
 
 from lossviz.i18n import text
 from lossviz.lecture import STEPS
-from tests.e2e.conftest import assert_no_exception, wait_idle
+from tests.e2e.conftest import assert_no_exception, current_url, wait_idle
 
 # what each step's figure is on the page: a Plotly chart, or step 10's summary table
 FIGURE = {step: "table" if name == "summary" else ".js-plotly-plot"
@@ -46,7 +46,7 @@ def walk(tab, advance, tmp_path, label: str) -> dict:
     for step in range(2, len(STEPS) + 1):
         advance()
         times[step] = shown(tab, step)
-        assert f"step={step}" in tab.url
+        assert f"step={step}" in current_url(tab)
         assert_no_exception(tab)
         tab.screenshot(path=str(tmp_path / f"{label}-step-{step}.png"))
     slowest = max(times, key=times.get)
@@ -76,6 +76,6 @@ def test_the_keys_walk_the_lecture_and_back(browser, app_url, tmp_path, forward,
         walk(tab, lambda: tab.keyboard.press(forward), tmp_path, forward)
         tab.keyboard.press(back)
         shown(tab, len(STEPS) - 1)
-        assert f"step={len(STEPS) - 1}" in tab.url
+        assert f"step={len(STEPS) - 1}" in current_url(tab)
     finally:
         context.close()

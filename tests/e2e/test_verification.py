@@ -1,11 +1,9 @@
 """The Verification page in a real browser: reached from the navigation with a real click, the
 ready evidence drawn at 1280x720 and 390x844, and the histogram's loss chosen with real clicks."""
-from pathlib import Path
 
 from lossviz.i18n import text
-from tests.e2e.conftest import ROOT, assert_no_exception, wait_idle
+from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
 
-SCREENSHOT = ROOT / "assets" / "screenshots" / "verification-1280x720.png"
 CHART_TITLES = ("() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
                 ".map(t => t.textContent)")
 WIDEST = ("() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')]"
@@ -44,8 +42,7 @@ def test_reached_from_the_navigation_and_the_histogram_follows_the_chosen_loss(b
             arg=text("verification.figures.scores_title", loss="CosFace"))
         wait_idle(tab)
         tab.evaluate("window.scrollTo(0, 0)")
-        Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(SCREENSHOT))
+        screenshot(tab, "verification-1280x720")
     finally:
         context.close()
 
