@@ -2,13 +2,14 @@
 import streamlit as st
 
 from lossviz import ui
-from lossviz.compare import (DIFFICULTY_RANKING, difficulty_sentence,
+from lossviz.compare import (DIFFICULTY_RANKING, Progress, difficulty_sentence,
                              losses_comparison, parameter_comparison, parse_values)
 from lossviz.export import comparison_images
 from lossviz.figures.compare import accuracy_overlay_figure, run_names, small_multiples_figure
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.ui import runs as live_runs
+from lossviz.ui.replay import ready_comparison_of
 from lossviz.urlstate import Field
 
 PAGE = "compare"
@@ -159,6 +160,33 @@ def draw_results(progress, names, class_names):
                                f"comparison-{name}", ui.key(PAGE, name))
 
 
+def ready_view(dim, dataset):
+    """Before the first live comparison: every loss's ready run in this dimension, shown at
+    once and labelled as recorded, with a button that trains the same comparison live."""
+    try:
+        results = ready_comparison_of(dim)
+    except LossvizError as err:
+        st.warning(ui.say(err.message), icon="⚠️")
+        return
+    recorded = results[0].config
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.info(ui.t("ready.comparison_label", dim=dim, seed=recorded.seed,
+                     epochs=recorded.epochs), icon=":material/history:", width="stretch")
+        st.button(ui.t("ready.actions.retrain"), icon=":material/play_arrow:",
+                  on_click=retrain_live, args=(dim, recorded.epochs, recorded.seed, dataset),
+                  key=ui.key(PAGE, "retrain"), width="content")
+    names = run_names([result.config for result in results], ui.view())
+    draw_results(Progress(results, None, 0, len(results)), names, dataset.class_names)
+
+
+def retrain_live(dim, epochs, seed, dataset):
+    """Train the ready comparison live: the controls show what trains (every loss, the
+    recorded epochs and seed), so the URL and the table say the same."""
+    for name, value in (("losses", list(LOSSES)), ("epochs", epochs), ("seed", seed)):
+        st.session_state[ui.key(PAGE, name)] = value
+    live_runs.start_comparison(PAGE, losses_comparison(LOSSES, dim, epochs, seed), dataset)
+
+
 def compare_page():
     ui.open_page(PAGE, FIELDS, ui.t("compare.title"), ui.t("compare.intro"))
     mode, dim, epochs, seed = shared_settings()
@@ -172,6 +200,8 @@ def compare_page():
         run_or_cancel(job, configs, dataset)
     if job is not None:
         results_view(job)
+    elif mode == "losses":
+        ready_view(dim, dataset)
     ui.write_url(PAGE, FIELDS)
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 from lossviz import ui
 from lossviz.figures.replay import replay_figure
 from lossviz.i18n import LossvizError
-from lossviz.ready import load_ready_run
+from lossviz.ready import load_ready_run, ready_comparison
 from lossviz.replay import Replay, replay_of_ready
 
 # 0.3 s a frame: a 90-frame ready run plays in about 27 s, slow enough to follow the first
@@ -36,6 +36,13 @@ def show_ready_replay(loss: str, dim: int, key: str) -> None:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _ready_replay(loss: str, dim: int) -> Replay:
     return replay_of_ready(load_ready_run(loss, dim))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def ready_comparison_of(dim: int) -> tuple:
+    """Compare's ready comparison of every loss in this dimension (RunResults), read once per
+    server; like _ready_replay, a refused file raises and is not kept."""
+    return ready_comparison(dim)
 
 
 def show_replay(replay: Replay | None, key: str) -> None:

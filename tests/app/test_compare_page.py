@@ -1,3 +1,5 @@
+from lossviz.i18n import text
+from lossviz.losses import LOSSES
 from tests.app.conftest import english_words, figures
 from tests.conftest import wait_for
 
@@ -85,3 +87,27 @@ def test_presentation_mode_keeps_the_losses_and_run_above_the_figures(open_page)
     assert at.main.button(key="compare:run")
     assert at.sidebar.radio(key="compare:mode")  # the rest stays, hidden, in the sidebar
     assert not at.main.radio
+
+
+def test_the_ready_comparison_shows_at_once_and_trains_live_on_request(open_page):
+    at = open_page("compare", {"dim": "3"})
+    assert not at.exception and "compare:job" not in at.session_state  # nothing trains
+    (table,) = at.dataframe
+    assert list(table.value["run"]) == [text(f"losses.{name}.short") for name in LOSSES]
+    assert table.value["accuracy"].between(90, 100).all()  # the recorded runs' own results
+    assert len(figures(at)) == 2
+    (label,) = [i.value for i in at.info if i.value.startswith("Ready comparison")]
+    assert "3D" in label and "30 epochs" in label
+    at.button(key="compare:retrain").click().run()
+    job = at.session_state["compare:job"]  # the same comparison, now live
+    assert [c.loss for c in job.configs] == list(LOSSES)
+    assert {(c.dim, c.epochs, c.seed) for c in job.configs} == {(3, 30, 0)}
+    assert at.session_state["compare:losses"] == list(LOSSES)
+    at.button(key="compare:cancel").click().run()
+    assert not at.exception
+
+
+def test_the_ready_comparison_in_chinese(open_page):
+    at = open_page("compare", {"lang": "zh"})
+    assert not at.exception and at.dataframe
+    assert english_words(at) == []
