@@ -29,12 +29,25 @@ from lossviz.train import Run, TrainConfig
 _CODE_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a projector
 
 
-def max_trainers(default: int = 8) -> int:
-    """LOSSVIZ_MAX_TRAINERS: how many runs (playground or comparison) train at once."""
+def _operator_setting(name: str, default, kind=int, least=1):
+    """A number the server's operator sets in the environment; the default when it is unset or
+    not a number (a typo must not keep the app from starting)."""
     try:
-        return max(1, int(os.environ.get("LOSSVIZ_MAX_TRAINERS", default)))
+        return max(least, kind(os.environ.get(name, default)))
     except ValueError:
         return default
+
+
+def max_trainers(default: int = 8) -> int:
+    """LOSSVIZ_MAX_TRAINERS: how many runs (playground or comparison) train at once."""
+    return _operator_setting("LOSSVIZ_MAX_TRAINERS", default)
+
+
+def host_idle_seconds(default: float = 300.0) -> float:
+    """LOSSVIZ_HOST_IDLE: seconds the training process stays after its last run (a lecture
+    with long pauses keeps it warm with a larger value; a shared server frees memory sooner
+    with a smaller one)."""
+    return _operator_setting("LOSSVIZ_HOST_IDLE", default, float, 1.0)
 
 
 class Slots:
@@ -85,12 +98,13 @@ class Registry:
     WARM_DELAY = 2.0  # seconds
 
     def __init__(self, slots: int | None = None, pause_after: float = 15.0,
-                 park_after: float = 20.0, keep_for: float = 3600.0, host_idle: float = 300.0,
-                 tick_every: float = 0.25, context=SPAWN, eval_budget: float = 0.1,
+                 park_after: float = 20.0, keep_for: float = 3600.0,
+                 host_idle: float | None = None, tick_every: float = 0.25, context=SPAWN, eval_budget: float = 0.1,
                  refresh: tuple[float, float] = (0.4, 1.0)):
         self.slots = Slots(slots or max_trainers())
         self.pause_after, self.park_after, self.keep_for = pause_after, park_after, keep_for
-        self.host_idle, self._context = host_idle, context
+        self.host_idle = host_idle if host_idle is not None else host_idle_seconds()
+        self._context = context
         self._eval_budget, self._refresh = eval_budget, refresh
         self._lock = threading.RLock()
         self._runs: dict[str, LiveRun] = {}

@@ -12,6 +12,7 @@ import torch
 
 from lossviz import protocol as p
 from lossviz.host import HostLost
+from lossviz.registry import host_idle_seconds
 from lossviz.snapshot import PAUSED, RUNNING, WAITING
 from lossviz.train import Run, TrainConfig
 from lossviz.worker import ThreadTuner
@@ -211,8 +212,10 @@ def test_a_process_that_cannot_start_leaves_no_pipe_open(make_registry, small_se
     wait_for(lambda: len(os.listdir("/proc/self/fd")) <= before, 10, "pipes closed")
 
 
-def test_an_abandoned_run_pauses_parks_and_the_process_exits(make_registry, small_set):
-    registry = make_registry(pause_after=0.5, park_after=0.5, host_idle=1.0)
+def test_an_abandoned_run_pauses_parks_and_the_process_exits(make_registry, small_set,
+                                                             monkeypatch):
+    monkeypatch.setenv("LOSSVIZ_HOST_IDLE", "1")  # the operator's setting, not the default 300 s
+    registry = make_registry(pause_after=0.5, park_after=0.5)
     run = registry.create(SOFTMAX, small_set)
     run.start()
     wait_for(lambda: run.snapshot().status == RUNNING)
@@ -224,6 +227,15 @@ def test_an_abandoned_run_pauses_parks_and_the_process_exits(make_registry, smal
     assert snap.status == PAUSED and snap.message.key == "runs.unwatched"
     run.step()  # a new process takes the run on where it was
     wait_for(lambda: run.snapshot().step == snap.step + 1)
+
+
+@pytest.mark.parametrize("value,idle", [("45", 45.0), ("0", 1.0), ("soon", 300.0), (None, 300.0)])
+def test_the_operator_sets_how_long_an_idle_training_process_stays(monkeypatch, value, idle):
+    if value is None:
+        monkeypatch.delenv("LOSSVIZ_HOST_IDLE", raising=False)
+    else:
+        monkeypatch.setenv("LOSSVIZ_HOST_IDLE", value)
+    assert host_idle_seconds() == idle  # a typo or zero never stops the app or the process
 
 
 def test_the_server_wide_limit_makes_the_next_run_wait(make_registry, small_set):
