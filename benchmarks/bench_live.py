@@ -27,7 +27,10 @@ PROBE = """() => {
   const watch = () => {
     const plot = document.querySelector('.js-plotly-plot');
     const x = plot && plot.data && plot.data[0].x;
-    const seen = x ? `${x[0]},${x[1]},${x[x.length - 1]}` : null;
+    // Streamlit sends the points as a typed array, {dtype, bdata: base64}: compare the ends of
+    // that text (a plain array's x[0] of such an object is undefined: it never changed)
+    const seen = !x ? null : x.bdata ? x.bdata.slice(0, 64) + x.bdata.slice(-64)
+                                     : `${x[0]},${x[1]},${x[x.length - 1]}`;
     if (seen !== last) { last = seen; probe.redraws.push(performance.now()); }
     requestAnimationFrame(watch);
   };
