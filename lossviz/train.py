@@ -255,7 +255,7 @@ class Run:
         # this CPU (measured: 5,000 against 4,000 samples/s); the 1-channel input is the same
         # memory either way
         self.model.to(self.device, memory_format=torch.channels_last)
-        self.optimizer = self._make_optimizer(config)
+        self._optimizer = None  # made at the first step: see optimizer
         tensors = dataset.tensors
         self.train_images, self.train_labels = self.known(tensors["train_images"],
                                                           tensors["train_labels"])
@@ -268,6 +268,15 @@ class Run:
         self._undo: dict | None = None
         self.divergence: Message | None = None  # why the last step failed; None after a good one
         self._order = torch.randperm(len(self.train_labels), generator=self.order_generator)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Made when first used. A Run that is only evaluated (the web server's first snapshot
+        of a new run) never needs one, and torch's first optimizer imports torch._dynamo:
+        about 2 s of CPU on the first page after a cold start (python -X importtime)."""
+        if self._optimizer is None:
+            self._optimizer = self._make_optimizer(self.config)
+        return self._optimizer
 
     def _make_optimizer(self, config: TrainConfig):
         # two groups, body then class weights, so the weights can learn at their own pace
@@ -299,7 +308,7 @@ class Run:
             raise ValueError("dim, device and held-out classes are fixed for a run: reset to "
                              "change them")
         if config.optimizer != self.config.optimizer:
-            self.optimizer = self._make_optimizer(config)
+            self._optimizer = None  # the next step makes the new kind
             self._undo = None  # saved for the old optimizer: its state would not fit
         self.config = config
 
@@ -419,7 +428,9 @@ class Run:
         """Everything needed to carry on exactly here, optimizer and data order included: how a
         run moves between the page's process and the training process."""
         state = {"config": dataclasses.asdict(self.config), "model": self.model.state_dict(),
-                 "optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch,
+                 # None before the first step: an optimizer that never stepped holds nothing
+                 "optimizer": self._optimizer and self._optimizer.state_dict(),
+                 "step": self.step, "epoch": self.epoch,
                  "cursor": self._cursor, "order": self._order,
                  "generator": self.order_generator.get_state()}
         buffer = io.BytesIO()
@@ -434,7 +445,7 @@ class Run:
         classes = self.model.weight.shape[0]
         self.model.bias = torch.nn.Parameter(torch.zeros(classes, device=self.device)) \
             if has_bias else None
-        self.optimizer = self._make_optimizer(self.config)
+        self._optimizer = None  # the next step makes one over the new parameters
 
     @classmethod
     def from_state_bytes(cls, data: bytes, dataset: Dataset) -> "Run":
@@ -443,7 +454,8 @@ class Run:
         run = cls(TrainConfig(**state["config"]), dataset)
         run._match_bias("bias" in state["model"])
         run.model.load_state_dict(state["model"])
-        run.optimizer.load_state_dict(state["optimizer"])
+        if state["optimizer"] is not None:
+            run.optimizer.load_state_dict(state["optimizer"])
         run.step, run.epoch, run._cursor = state["step"], state["epoch"], state["cursor"]
         run._order = state["order"]
         run.order_generator.set_state(state["generator"])

@@ -43,12 +43,15 @@ def serve(conn, threads: int | None, eval_budget: float, refresh: tuple[float, f
 def _warm_up():
     """One training step and one evaluation on blank digits, before saying Ready: torch's
     first calls set up its kernels and take seconds, which the first Start would otherwise
-    wait for (the process starts while the student reads the page)."""
+    wait for (the process starts while the student reads the page). The first optimizer
+    imports torch._dynamo, about 2 s more."""
     from lossviz.model import FeatureNet, to_input
     for dim in (2, 3):
         model = FeatureNet(dim).to(memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(model.parameters())
         images = to_input(torch.zeros(128, 28, 28, dtype=torch.uint8))
         model(images).sum().backward()
+        optimizer.step()
         model.eval()
         with torch.no_grad():
             model(to_input(torch.zeros(250, 28, 28, dtype=torch.uint8)))

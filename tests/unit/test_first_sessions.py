@@ -35,3 +35,27 @@ def test_figures_built_while_another_session_imports_pandas():
                               text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "no error"
+
+
+# A new playground run in the web server: made, evaluated for its first snapshot and parked as
+# bytes, never stepped there. torch's first optimizer imports torch._dynamo (about 2 s of one
+# core): the web server must not pay it, and the parked run must still train where it goes.
+FIRST_RUN = textwrap.dedent("""
+    import sys
+    from lossviz.data import load_bundled
+    from lossviz.train import Run, TrainConfig
+    dataset = load_bundled()
+    run = Run(TrainConfig(dim=2), dataset, eval_points=200)
+    run.evaluate()
+    parked = run.state_bytes()
+    print("torch._dynamo" in sys.modules)
+    moved = Run.from_state_bytes(parked, dataset)
+    moved.train_step()
+    print(moved.step)
+""")
+
+
+def test_a_new_run_in_the_web_server_imports_no_optimizer_machinery():
+    shown = subprocess.run([sys.executable, "-c", FIRST_RUN], capture_output=True, text=True,
+                           cwd=ROOT, check=True, timeout=300).stdout.split()
+    assert shown == ["False", "1"]
