@@ -419,15 +419,22 @@ def main():
                         help="at most this many real Chromium pages; the rest are light clients")
     parser.add_argument("--hold", type=float, default=60.0, help="seconds the class trains")
     parser.add_argument("--json", type=Path, help="also write every result to this file")
-    parser.add_argument("--exit-wait", type=float, default=420.0,
+    parser.add_argument("--host-idle", type=float, default=30.0,
+                        help="LOSSVIZ_HOST_IDLE for the server: seconds the training process "
+                             "stays after its last run (the app's default, 300, makes each N "
+                             "wait five minutes for the exit it measures)")
+    parser.add_argument("--exit-wait", type=float, default=None,
                         help="seconds to wait for the training process to exit after closing "
-                             "(it stays 5 minutes after the last page, for the next Start)")
+                             "(default: --host-idle plus 90)")
     args = parser.parse_args()
+    os.environ["LOSSVIZ_HOST_IDLE"] = str(args.host_idle)  # the server inherits it
+    if args.exit_wait is None:
+        args.exit_wait = args.host_idle + 90
     results = []
     with sync_playwright() as playwright:
         for count in args.sessions:
             results.append(run_class(playwright, count, args.browsers, args.hold,
-                                     args.exit_wait))
+                                     args.exit_wait) | {"host_idle_s": args.host_idle})
             print(describe(results[-1]), flush=True)
             if args.json:
                 args.json.write_text(json.dumps(results, indent=1))
