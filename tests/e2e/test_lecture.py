@@ -5,6 +5,7 @@ press (printed, never asserted: timings go in reports, not pass/fail)."""
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from lossviz.i18n import text
 from lossviz.lecture import STEPS
@@ -77,5 +78,25 @@ def test_the_keys_walk_the_lecture_and_back(browser, app_url, tmp_path, forward,
         tab.keyboard.press(back)
         shown(tab, len(STEPS) - 1)
         assert f"step={len(STEPS) - 1}" in current_url(tab)
+    finally:
+        context.close()
+
+
+def test_an_arrow_key_on_a_slider_moves_the_slider_not_the_lecture(browser, app_url):
+    context, tab = open_lecture(browser, app_url)
+    try:
+        shown(tab, 1)
+        thumb = tab.locator("[data-testid='stMain'] [data-testid='stSlider']").first \
+            .get_by_role("slider")
+        before = thumb.get_attribute("aria-valuetext")
+        thumb.focus()
+        thumb.press("ArrowRight")  # a student nudging step 1's first logit
+        expect(thumb).not_to_have_attribute("aria-valuetext", before)
+        wait_idle(tab)
+        expect(tab.get_by_text(indicator(1), exact=True)).to_be_visible()
+        assert "step=2" not in current_url(tab)
+        tab.locator("[data-testid='stMain'] h1").first.click()  # the focus off the slider
+        tab.keyboard.press("ArrowRight")  # now the arrow is the lecture's again
+        shown(tab, 2)
     finally:
         context.close()
