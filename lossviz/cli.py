@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from lossviz.bake import FRAMES, bake_all
-from lossviz.compare import configs_from_spec, train_one
+from lossviz.compare import configs_from_spec, confounds, train_one
 from lossviz.data import SOURCES, data_dir, load_bundled, load_source
 from lossviz.evidence import PULL_LOSSES, difficulty_study, pull_study
 from lossviz.export import EpochHistory, comparison_images, write_comparison, write_run
@@ -247,7 +247,10 @@ def _compare_configs(args) -> dict:
             spec = json.loads(args.spec.read_text())
         except json.JSONDecodeError as err:
             raise ValueError(f"{args.spec}: not JSON ({err})") from None
-        return configs_from_spec(spec, args.device)
+        configs = configs_from_spec(spec, args.device)
+        if (warning := confounds(configs)) is not None:
+            print(warning.render("en"), file=sys.stderr)
+        return configs
     if args.losses:
         names = _loss_names(args.losses, at_least=2)
         return {name: preset_config(name, args.dim, epochs=args.epochs, seed=args.seed,

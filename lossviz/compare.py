@@ -235,6 +235,22 @@ def configs_from_spec(spec: dict, device: str = "auto") -> dict[str, TrainConfig
     return configs
 
 
+def confounds(configs: dict[str, TrainConfig]) -> Message | None:
+    """What else the runs differ in, beside the one thing a comparison varies (the loss, each
+    at its preset; or one parameter of one loss); None when that is all."""
+    runs = list(configs.values())
+    if len({config.loss for config in runs}) > 1:
+        moved = [f"{label}: {name}={value:g}" for label, config in configs.items()
+                 for name, value in config.params.items()
+                 if LOSSES[config.loss].presets.get(f"{config.dim}d", {}).get(name) != value]
+        return Message("messages.compare.confounded_losses", {"what": ", ".join(moved)}) \
+            if moved else None
+    names = dict.fromkeys(name for config in runs for name in config.params)
+    varying = [name for name in names if len({config.params.get(name) for config in runs}) > 1]
+    return Message("messages.compare.confounded_params", {"what": ", ".join(varying)}) \
+        if len(varying) > 1 else None
+
+
 def run_label(label, index: int) -> str:
     """A run's label, which the CLI also uses as its folder's name inside --out: a plain
     name, never a path ("../x", "/etc", ".hidden")."""

@@ -57,9 +57,13 @@ def test_compare_writes_a_table_of_runs(tmp_path):
 def test_compare_from_a_spec_file_and_a_gif(tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"dim": 3, "epochs": 1, "runs": [
-        {"loss": "arcface", "params": {"m": 0.3}, "label": "arc"}, {"loss": "normface"}]}))
-    rows = json.loads(lossviz("compare", "--spec", str(spec), "--out", str(tmp_path / "c")).stdout)
-    assert [r["run"] for r in rows] == ["arc", "normface-2"] and rows[0]["param_m"] == 0.3
+        {"loss": "arcface", "params": {"m": 0.4}, "label": "arc"}, {"loss": "normface"}]}))
+    result = lossviz("compare", "--spec", str(spec), "--out", str(tmp_path / "c"))
+    rows = json.loads(result.stdout)
+    assert [r["run"] for r in rows] == ["arc", "normface-2"] and rows[0]["param_m"] == 0.4
+    # ArcFace's m moved off its 3D preset (0.3) while the loss changes too: said, and trained
+    assert "differ in their loss and also in parameters" in result.stderr
+    assert "arc: m=0.4" in result.stderr
     lossviz("train", "--epochs", "2", "--out", str(tmp_path / "g"), "--gif")
     assert (tmp_path / "g" / "features.gif").read_bytes().startswith(b"GIF89a")
 

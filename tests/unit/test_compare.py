@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from lossviz.compare import (Comparison, RunCache, difficulty_sentence, losses_comparison,
-                             parameter_comparison, parse_values)
+from lossviz.compare import (Comparison, RunCache, configs_from_spec, confounds,
+                             difficulty_sentence, losses_comparison, parameter_comparison,
+                             parse_values)
 from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_figure
 from lossviz.metrics import unit_rows
 from tests.conftest import wait_for
@@ -183,3 +184,19 @@ def test_runs_are_named_in_the_readers_language_by_what_tells_them_apart():
     assert run_names(list(losses.values()), View("zh")) == ["Softmax", "组合间隔"]
     values = parameter_comparison("arcface", "m", [0.1, 0.3], dim=2, epochs=1, seed=0)
     assert run_names(list(values.values())) == ["ArcFace, m=0.1", "ArcFace, m=0.3"]
+
+
+@pytest.mark.parametrize("runs, warning", [
+    ([{"loss": "softmax"}, {"loss": "cosface"}], None),  # each loss at its preset: fair
+    ([{"loss": "arcface", "params": {"m": 0.2}}, {"loss": "arcface", "params": {"m": 0.3}}],
+     None),  # one parameter of one loss
+    ([{"loss": "arcface", "params": {"m": 0.3}}, {"loss": "cosface"}], "arcface-1: m=0.3"),
+    ([{"loss": "arcface", "params": {"s": 30, "m": 0.2}},
+      {"loss": "arcface", "params": {"m": 0.3}}], "(s, m)"),
+])
+def test_a_comparison_says_when_its_runs_differ_in_more_than_one_thing(runs, warning):
+    found = confounds(configs_from_spec({"runs": runs}))
+    if warning is None:
+        assert found is None
+    else:
+        assert warning in found.render("en") and "警告" in found.render("zh")
