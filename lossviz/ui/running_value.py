@@ -6,7 +6,7 @@ import streamlit as st
 
 from lossviz import ui
 from lossviz.figures.training import running_value_figure
-from lossviz.losses import LOSSES, adacos_fixed_scale
+from lossviz.losses import ADACOS_S_RANGE, LOSSES, adacos_fixed_scale
 
 
 def show_running_value(snap, page: str) -> None:
@@ -17,5 +17,8 @@ def show_running_value(snap, page: str) -> None:
     name, classes = names[0], snap.evaluation.weights.shape[0]
     st.plotly_chart(running_value_figure(snap.history, snap.config.loss, classes, ui.view()),
                     key=ui.key(page, "running-value"), **ui.chart_options())
-    st.caption(ui.t(f"state.caption.{name}", value=snap.loss_state[name],
-                    fixed=adacos_fixed_scale(classes), classes=classes))
+    value = snap.loss_state[name]
+    st.caption(ui.t(f"state.caption.{name}", value=value, fixed=adacos_fixed_scale(classes),
+                    classes=classes))
+    if name == "s" and value >= ADACOS_S_RANGE[1]:  # why it climbed there, on this data
+        st.caption(ui.t("state.caption.s_capped", cap=ADACOS_S_RANGE[1]))
