@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
+import numbers
 from pathlib import Path
 
 import torch
 
 from lossviz.data import Dataset
 from lossviz.i18n import LossvizError
+from lossviz.losses import LOSSES, STATE_RANGES
 from lossviz.model import FeatureNet
 from lossviz.train import Run, TrainConfig
 
@@ -35,7 +38,7 @@ def _portable_state(run: Run) -> dict:
 
 def checkpoint_bytes(run: Run) -> bytes:
     payload = {"format": FORMAT, "config": dataclasses.asdict(run.config), "step": run.step,
-               "state_dict": _portable_state(run)}
+               "state_dict": _portable_state(run), "loss_state": dict(run.loss_state)}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return buffer.getvalue()
@@ -87,6 +90,21 @@ def _checked_state(state, config: TrainConfig, num_classes: int) -> dict:
     return state
 
 
+def _checked_loss_state(raw, config: TrainConfig) -> dict | None:
+    """CurricularFace's t, AdaCos's s: the names its loss carries, each a finite number in its
+    range. None where the file has none (written before a loss had running values): the run
+    starts them afresh."""
+    if raw is None:
+        return None
+    names = LOSSES[config.loss].state
+    if not isinstance(raw, dict) or set(raw) != set(names) or not all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+            and STATE_RANGES[k][0] <= v <= STATE_RANGES[k][1] for k, v in raw.items()):
+        raise CheckpointError("state.checkpoint.bad", loss=config.loss,
+                              names=", ".join(names) or "-", value=repr(raw)[:100])
+    return {k: float(v) for k, v in raw.items()}
+
+
 # far beyond any real run, and small enough that step-dependent schedules stay finite floats
 MAX_STEP = 10**9
 
@@ -109,10 +127,13 @@ def _restored_run(data: bytes, dataset: Dataset, device: str) -> Run:
     config = _config_from(payload.get("config"), device)
     state = _checked_state(payload.get("state_dict"), config,
                            len(dataset.class_names) - config.held_out_classes)
+    loss_state = _checked_loss_state(payload.get("loss_state"), config)
     step = payload.get("step")
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
         raise CheckpointError("messages.checkpoint.step", limit=MAX_STEP)
     run = Run(config, dataset)
     run.model.load_state_dict(state)
     run.step = step
+    if loss_state is not None:
+        run.loss_state = loss_state
     return run

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lossviz.losses import LOSSES, elastic_band, resolve_params, target_from_cos
+from lossviz.losses import (LOSSES, SCALE_PARAMS, adacos_fixed_scale, elastic_band,
+                            resolve_params, target_from_cos)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ def variants(curve: Curve) -> list[Variant]:
         return [Variant("raw", curve, raw=True)]
     found = []
     for p in LOSSES[curve.loss].params:
+        if p.name in SCALE_PARAMS:  # AdaCos's mode: the same target either way
+            continue
         chosen = resolve_params(curve.loss, curve.params)[p.name] if p.choices else None
         found += [Variant(name, Curve(curve.label, curve.loss, {**curve.params, p.name: i}))
                   for i, name in enumerate(p.choices) if i != chosen]
@@ -89,15 +92,18 @@ def rising_intervals(theta: np.ndarray, values: np.ndarray, tol: float = 1e-9) -
     return intervals
 
 
-def logit_scale(curve: Curve, feature_norm: float) -> float:
-    """Normalized losses scale by s; the others by ||x|| (unit-norm weights assumed)."""
+def logit_scale(curve: Curve, feature_norm: float, num_classes: int) -> float:
+    """Normalized losses scale by s; the others by ||x|| (unit-norm weights assumed). AdaCos
+    has no s to set: its fixed sqrt(2) ln(C - 1), where the adaptive one starts too."""
     if LOSSES[curve.loss].keeps_feature_norm:
         return feature_norm
+    if curve.loss == "adacos":
+        return adacos_fixed_scale(num_classes)
     return resolve_params(curve.loss, curve.params)["s"]
 
 
 def _target_loss(curve, theta_y, other_angle, num_classes, feature_norm):
-    scale = logit_scale(curve, feature_norm)
+    scale = logit_scale(curve, feature_norm, num_classes)
     target = scale * target_from_cos(curve.loss, torch.cos(theta_y), curve.params)
     other = scale * np.cos(other_angle) + np.log(num_classes - 1)  # C-1 equal logits
     both = torch.stack([target, torch.full_like(target, other)], dim=-1)

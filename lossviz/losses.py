@@ -4,6 +4,10 @@ Every loss here differs from plain softmax only in the target-class logit:
 the cosine between a feature and its own class weight is replaced by a
 target term f(theta), the other columns keep cos(theta_j), and the result is
 scaled (by s when features are normalized, by the norms when they are kept).
+
+Two later members add one step each, named as such, and carry a running value from batch
+to batch (their state, which training keeps with the run): CurricularFace re-weights the hard
+negatives with its t, AdaCos takes its scale s from the batches instead of from the user.
 """
 from __future__ import annotations
 
@@ -52,6 +56,12 @@ class LossSpec:
     # Why the 2D preset ends below Softmax's accuracy, where it does: measured ranges, in a
     # Message (the playground shows it in the reader's language)
     note_2d: Message | None = None
+    # Running values carried from batch to batch (initial_state, next_state): training keeps
+    # them with the run, its checkpoint and its snapshots
+    state: tuple[str, ...] = ()
+    # CurricularFace: the non-target logits change too, so its decision margins are not the
+    # target curve's alone (the decision-margin page leaves it out)
+    reweights_negatives: bool = False
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -63,6 +73,10 @@ class LossSpec:
 def _scale(default: float) -> Param:
     return Param("s", "scale s", default, 1.0, 64.0, 0.5,
                  help="Radius of the hypersphere the normalized logits live on.")
+
+
+def _angular_margin(default: float, help: str) -> Param:
+    return Param("m", "margin m", default, 0.0, 1.5, 0.01, unit="rad", help=help, neutral=0.0)
 
 
 def _int_margin(default: int) -> Param:
@@ -92,6 +106,16 @@ SPHEREFACE_FORMS = ("psi", "cos")
 _FORM = Param("form", "target form", 0, 0, len(SPHEREFACE_FORMS) - 1, 1, integer=True,
               choices=SPHEREFACE_FORMS,
               help="psi(m theta) as in the paper, or plain cos(m theta) without psi.")
+
+# AdaCos's scale: adapted from every batch (the paper's dynamic AdaCos), or fixed at
+# sqrt(2) ln(C - 1) (its fixed AdaCos)
+ADACOS_MODES = ("adaptive", "fixed")
+_MODE = Param("mode", "scale s", 0, 0, len(ADACOS_MODES) - 1, 1, integer=True,
+              choices=ADACOS_MODES, help="s from each batch, or fixed at sqrt(2) ln(C - 1).")
+
+# The parameters that set the scale, not the target: pages that draw target curves or decision
+# margins (where the scale cancels) leave them out
+SCALE_PARAMS = ("s", "mode")
 
 _LAMBDA = Param("lam", "lambda", 0.0, 0.0, 1000.0, 0.5, slider_high=20.0,
                 help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
@@ -137,9 +161,7 @@ LOSSES: dict[str, LossSpec] = {
         "arcface", "ArcFace",
         "Deng et al., ArcFace: Additive Angular Margin Loss for Deep Face Recognition, CVPR 2019",
         "Additive angular margin: s cos(theta + m).",
-        (_scale(64.0), Param("m", "margin m", 0.5, 0.0, 1.5, 0.01, unit="rad",
-                             help="Added to the target angle, in radians.", neutral=0.0),
-         _TAIL),
+        (_scale(64.0), _angular_margin(0.5, "Added to the target angle, in radians."), _TAIL),
         keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"s": 64.0, "m": 0.5}, "2d": {"s": 16.0, "m": 0.1},
                  "3d": {"s": 16.0, "m": 0.3}},
@@ -176,6 +198,25 @@ LOSSES: dict[str, LossSpec] = {
                                                        "softmax": _SOFTMAX_2D,
                                                        "arcface": "94.6-95.9%",
                                                        "normface": "92.7-94.9%"})),
+    "curricularface": LossSpec(
+        "curricularface", "CurricularFace",
+        "Huang et al., CurricularFace: Adaptive Curriculum Learning Loss for Deep Face "
+        "Recognition, CVPR 2020",
+        "ArcFace's target s cos(theta + m); hard negatives (cos theta_j > cos(theta_y + m)) "
+        "become cos theta_j (t + cos theta_j), t a running mean of the target cosines.",
+        (_scale(64.0), _angular_margin(0.5, "Added to the target angle, in radians.")),
+        keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 64.0, "m": 0.5}, "2d": {"s": 16.0, "m": 0.1},
+                 "3d": {"s": 16.0, "m": 0.3}},
+        state=("t",), reweights_negatives=True),
+    "adacos": LossSpec(
+        "adacos", "AdaCos",
+        "Zhang et al., AdaCos: Adaptively Scaling Cosine Logits for Effectively Learning Deep "
+        "Face Representations, CVPR 2019",
+        "NormFace's s cos(theta) without a margin, with s set from the batches, not by hand.",
+        (_MODE,), keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"mode": 0}, "2d": {"mode": 0}, "3d": {"mode": 0}},
+        state=("s",)),
 }
 
 
@@ -292,7 +333,7 @@ def target_from_cos(name: str, cos: torch.Tensor, params: dict, raw: bool = Fals
     curve without any fix where it turns back up (ArcFace's raw tail, the combined margin's).
     generator: where the margins are drawn from, for a loss whose margin is random."""
     p = resolve_params(name, params)
-    if name in ("softmax", "normface"):
+    if name in ("softmax", "normface", "adacos"):
         return cos
     if name in ("lsoftmax", "sphereface"):
         return _multiplicative(cos, p["m"], p["lam"], SPHEREFACE_FORMS[p.get("form", 0)])
@@ -300,6 +341,8 @@ def target_from_cos(name: str, cos: torch.Tensor, params: dict, raw: bool = Fals
         return cos - p["m"]
     if name == "arcface":
         return _arcface(cos, p["m"], "raw" if raw else ARCFACE_TAILS[p["tail"]])
+    if name == "curricularface":  # its target is ArcFace's, with the threshold fix its code uses
+        return _arcface(cos, p["m"], "raw" if raw else "threshold")
     if name == "elasticface":
         margins = elastic_margins(cos.shape, p["m"], p["sigma"], generator)
         return _arcface(cos, margins, "raw" if raw else "threshold")
@@ -316,16 +359,82 @@ def target_logit(name: str, theta, *, raw: bool = False, **params):
     return float(out) if out.ndim == 0 else out
 
 
+# CurricularFace's t follows the batches' mean target cosine: t <- 0.99 t + 0.01 mean cos(theta_y)
+CURRICULAR_MOMENTUM = 0.01
+# AdaCos's s stays within the range every other loss's s may take: the paper's formula has no
+# bound, and a degenerate batch (every negative far below the target) could give ln(B) <= 0
+ADACOS_S_RANGE = (1.0, 64.0)
+# Where each running value can be: t is a mean of cosines; a file claiming otherwise is broken
+STATE_RANGES = {"t": (-1.0, 1.0), "s": ADACOS_S_RANGE}
+
+
+def adacos_fixed_scale(classes: int) -> float:
+    """sqrt(2) ln(C - 1), the fixed AdaCos scale; for two classes ln(1) = 0 would leave no
+    scale at all, so C - 1 counts as at least 2."""
+    return math.sqrt(2) * math.log(max(classes - 1, 2))
+
+
+def initial_state(name: str, classes: int) -> dict[str, float]:
+    """A loss's running values before its first batch (empty for a loss without any)."""
+    if name == "curricularface":
+        return {"t": 0.0}
+    if name == "adacos":
+        return {"s": adacos_fixed_scale(classes)}
+    return {}
+
+
+def _cosines(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return (F.normalize(features, dim=1) @ F.normalize(weight, dim=1).T).clamp(-1, 1)
+
+
+@torch.no_grad()
+def next_state(name: str, state: dict, features: torch.Tensor, weight: torch.Tensor,
+               labels: torch.Tensor, params: dict) -> dict[str, float]:
+    """The running values after this batch, computed (as both papers do) before its logits,
+    which then use them. No gradient flows through them."""
+    if not LOSSES[name].state:
+        return {}
+    p = resolve_params(name, params)
+    cos = _cosines(features.double(), weight.double())
+    cos_y = cos.gather(1, labels.view(-1, 1)).squeeze(1)
+    if name == "curricularface":
+        t = (1 - CURRICULAR_MOMENTUM) * state["t"] + CURRICULAR_MOMENTUM * cos_y.mean().item()
+        return {"t": t}
+    if ADACOS_MODES[p["mode"]] == "fixed":
+        return {"s": adacos_fixed_scale(weight.shape[0])}
+    # AdaCos, algorithm 1: B_avg, the batch's mean over samples of sum_{j != y} e^{s cos theta_j}
+    # at the previous s; theta_med, the median target angle; s = ln B_avg / cos(min(pi/4, med))
+    others = torch.exp(state["s"] * cos).scatter(1, labels.view(-1, 1), 0.0)
+    b_avg = others.sum(dim=1).mean()
+    theta_med = torch.quantile(torch.acos(cos_y), 0.5)
+    s = (torch.log(b_avg) / torch.cos(theta_med.clamp(max=math.pi / 4))).item()
+    low, high = ADACOS_S_RANGE
+    return {"s": min(high, max(low, s)) if math.isfinite(s) else state["s"]}
+
+
+def curricular_negatives(cos: torch.Tensor, target: torch.Tensor, labels: torch.Tensor,
+                         t: float) -> torch.Tensor:
+    """CurricularFace's one step beyond the target logit: a non-target cosine above the
+    sample's target logit (a hard negative) becomes cos (t + cos). Early in training (t near
+    0) that lowers the hard negatives, so easy samples lead; as t grows towards 1 it raises
+    them, and the hard samples weigh more: a curriculum."""
+    hard = (cos > target.unsqueeze(1)).scatter(1, labels.view(-1, 1), False)
+    return torch.where(hard, cos * (t + cos), cos)
+
+
 def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
                   bias: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
-                  **params) -> torch.Tensor:
+                  state: dict | None = None, **params) -> torch.Tensor:
     """Logits (B, C) whose mean cross-entropy is the loss; weight is (C, D) like nn.Linear.
     generator: ElasticFace draws its margins from it (without one, each margin is the mean).
+    state: the running values of CurricularFace (t) and AdaCos (s); without it, their start.
 
     Computed in at least float32 so s * cos up to 64 cannot overflow half precision.
     """
     spec = get_spec(name)
     p = resolve_params(name, params)
+    running = state if state is not None else initial_state(name, weight.shape[0])
+    s = running["s"] if "s" in spec.state else p.get("s")  # AdaCos: the batches set s
     dtype = torch.promote_types(features.dtype, torch.float32)
     x, w = features.to(dtype), weight.to(dtype)
     if name == "softmax":
@@ -335,14 +444,18 @@ def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, label
     x_unit, w_y = F.normalize(x, dim=1), w[labels]
     # Fold the scale into the small operands: logits = a_i b_j cos_ij with a = ||x|| or s and
     # b = ||W|| or 1, so no pass over the (B, C) matrix is spent on it.
-    rows = x if spec.keeps_feature_norm else p["s"] * x_unit
+    rows = x if spec.keeps_feature_norm else s * x_unit
     cols = w if spec.keeps_weight_norm else F.normalize(w, dim=1)
-    logits = rows @ cols.T
     cos_y = (x_unit * F.normalize(w_y, dim=1)).sum(dim=1).clamp(-1, 1)
-    scale_y = x.norm(dim=1) if spec.keeps_feature_norm else p["s"]
+    target = target_from_cos(name, cos_y, p, generator=generator)
+    if spec.reweights_negatives:
+        logits = s * curricular_negatives(x_unit @ cols.T, target, labels, running["t"])
+    else:
+        logits = rows @ cols.T
+    scale_y = x.norm(dim=1) if spec.keeps_feature_norm else s
     if spec.keeps_weight_norm:
         scale_y = scale_y * w_y.norm(dim=1)
-    correction = scale_y * (target_from_cos(name, cos_y, p, generator=generator) - cos_y)
+    correction = scale_y * (target - cos_y)
     # Same as cos + onehot * (target - cos), scaled; in place on the matmul output (mm keeps
     # its inputs, not its output, for backward) and without touching the other B(C-1) entries.
     return logits.scatter_add_(1, labels.view(-1, 1), correction.view(-1, 1))
@@ -350,9 +463,9 @@ def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, label
 
 def margin_loss(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
                 bias: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
-                **params) -> torch.Tensor:
+                state: dict | None = None, **params) -> torch.Tensor:
     return F.cross_entropy(margin_logits(name, features, weight, labels, bias,
-                                         generator=generator, **params), labels)
+                                         generator=generator, state=state, **params), labels)
 
 
 def annealed_lambda(step: int, base: float = 1000.0, gamma: float = 0.12, power: float = 1.0,

@@ -7,7 +7,7 @@ When the process dies every pending Future fails (see lossviz.host).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lossviz.data import Dataset
 from lossviz.i18n import Message
@@ -118,6 +118,7 @@ class Progress:
     train_loss: float
     train_accuracy: float
     evaluation: Evaluation
+    loss_state: dict = field(default_factory=dict)  # CurricularFace's t, AdaCos's s (Run.loss_state)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ class History:
     train_accuracy: tuple = ()
     test_loss: tuple = ()
     test_accuracy: tuple = ()
+    loss_state: tuple = ()  # a dict per point: CurricularFace's t, AdaCos's s ({} for others)
 
     def plus(self, **point) -> "History":
         return History(**{name: getattr(self, name) + (point[name],) for name in point})
@@ -40,21 +41,22 @@ class Snapshot:
     history: History = field(default_factory=History)
     frames: tuple = ()  # (epoch, features, weights) over time, for the evolution GIF
     threads: int = 0  # the training process's thread count at the last progress; 0: none yet
+    loss_state: dict = field(default_factory=dict)  # the loss's running values (Run.loss_state)
 
 
 def fresh_snapshot(run: Run, generation: int = 0) -> Snapshot:
     return Snapshot(generation, IDLE, None, run.step, run.step / run.steps_per_epoch, run.config,
                     params_in_force(run.config, run.step), run.learning_rate(), 0.0,
-                    run.evaluate())
+                    run.evaluate(), loss_state=dict(run.loss_state))
 
 
 def with_progress(snap: Snapshot, p: Progress) -> Snapshot:
     history = snap.history.plus(steps=p.step, epochs=p.epoch, train_loss=p.train_loss,
                                 train_accuracy=p.train_accuracy, test_loss=p.evaluation.loss,
-                                test_accuracy=p.evaluation.accuracy)
+                                test_accuracy=p.evaluation.accuracy, loss_state=p.loss_state)
     frame = (p.epoch, p.evaluation.features[:FRAME_POINTS], p.evaluation.weights)
     return replace(snap, step=p.step, epoch=p.epoch, config=p.config, params=p.params,
                    learning_rate=p.learning_rate,
                    samples_per_s=p.samples_per_s or snap.samples_per_s, threads=p.threads,
-                   evaluation=p.evaluation, history=history,
+                   evaluation=p.evaluation, history=history, loss_state=p.loss_state,
                    frames=(snap.frames + (frame,))[-MAX_FRAMES:])

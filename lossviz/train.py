@@ -15,7 +15,8 @@ import torch
 
 from lossviz.data import Dataset
 from lossviz.i18n import LossvizError, Message
-from lossviz.losses import LOSSES, annealed_lambda, margin_logits, resolve_params
+from lossviz.losses import (LOSSES, annealed_lambda, initial_state, margin_logits, next_state,
+                            resolve_params)
 from lossviz.metrics import angle_metrics
 from lossviz.model import FeatureNet, to_input
 from lossviz.verification import OpenSetVerification, open_set_verification
@@ -256,6 +257,8 @@ class Run:
         # memory either way
         self.model.to(self.device, memory_format=torch.channels_last)
         self._optimizer = None  # made at the first step: see optimizer
+        # CurricularFace's t, AdaCos's s: values the loss carries from batch to batch
+        self.loss_state = initial_state(config.loss, self.known_classes)
         tensors = dataset.tensors
         self.train_images, self.train_labels = self.known(tensors["train_images"],
                                                           tensors["train_labels"])
@@ -310,6 +313,8 @@ class Run:
         if config.optimizer != self.config.optimizer:
             self._optimizer = None  # the next step makes the new kind
             self._undo = None  # saved for the old optimizer: its state would not fit
+        if config.loss != self.config.loss:  # another loss's running values mean nothing here
+            self.loss_state = initial_state(config.loss, self.known_classes)
         self.config = config
 
     def learning_rate(self) -> float:
@@ -350,8 +355,11 @@ class Run:
         before = self._saved_state()  # batch-norm statistics move even in the forward pass
         features = self.model(images)
         bias = self._bias()
+        state = next_state(self.config.loss, self.loss_state, features, self.model.weight, labels,
+                           params)
         logits = margin_logits(self.config.loss, features, self.model.weight, labels, bias,
-                               generator=margin_generator(self.config.seed, self.step), **params)
+                               generator=margin_generator(self.config.seed, self.step),
+                               state=state, **params)
         loss = torch.nn.functional.cross_entropy(logits, labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -364,7 +372,7 @@ class Run:
         norm_before = _norm(self.model.parameters())
         self._set_lr()
         self.optimizer.step()
-        self.step += 1
+        self.step, self.loss_state = self.step + 1, state
         norm_after = _norm(self.model.parameters())
         if not torch.isfinite(norm_after) or norm_after > EXPLODED_GROWTH * norm_before:
             return self._diverged(before, "weights", len(labels))
@@ -380,7 +388,7 @@ class Run:
                 "optimizer": {param: {name: value.clone() if torch.is_tensor(value) else value
                                       for name, value in state.items()}
                               for param, state in self.optimizer.state.items()},
-                "step": self.step}
+                "step": self.step, "loss_state": self.loss_state}
 
     def _diverged(self, saved: dict, cause: str, size: int) -> tuple[float, float, int]:
         failed_step = self.step
@@ -388,7 +396,7 @@ class Run:
         self.model.load_state_dict(saved["model"])
         self.optimizer.state.clear()
         self.optimizer.state.update(saved["optimizer"])  # no step uses these copies again
-        self.step, self._undo = saved["step"], None
+        self.step, self.loss_state, self._undo = saved["step"], saved["loss_state"], None
         self.divergence = Message("messages.train.diverged", {
             "step": failed_step, "kept": self.step,
             "cause": Message(f"messages.train.cause_{cause}", {"limit": EXPLODED_LOSS})})
@@ -413,7 +421,8 @@ class Run:
         bias = self._bias()
         bias = None if bias is None else bias.detach().float().cpu()
         params = params_in_force(self.config, self.step)
-        logits = margin_logits(self.config.loss, features, weight, labels, bias, **params)
+        logits = margin_logits(self.config.loss, features, weight, labels, bias,
+                               state=self.loss_state, **params)
         loss = torch.nn.functional.cross_entropy(logits, labels).item()
         predictions = predict_logits(self.config.loss, features, weight, bias).argmax(1)
         feats, w = features.numpy(), weight.numpy()
@@ -431,7 +440,7 @@ class Run:
                  # None before the first step: an optimizer that never stepped holds nothing
                  "optimizer": self._optimizer and self._optimizer.state_dict(),
                  "step": self.step, "epoch": self.epoch,
-                 "cursor": self._cursor, "order": self._order,
+                 "cursor": self._cursor, "order": self._order, "loss_state": self.loss_state,
                  "generator": self.order_generator.get_state()}
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -457,7 +466,7 @@ class Run:
         if state["optimizer"] is not None:
             run.optimizer.load_state_dict(state["optimizer"])
         run.step, run.epoch, run._cursor = state["step"], state["epoch"], state["cursor"]
-        run._order = state["order"]
+        run._order, run.loss_state = state["order"], state["loss_state"]
         run.order_generator.set_state(state["generator"])
         return run
 
@@ -511,7 +520,7 @@ def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: floa
     train = run.evaluate(*run.known(dataset.tensors["train_images"],
                                     dataset.tensors["train_labels"]))
     return {"loss": run.config.loss, "dim": run.config.dim,
-            "params": params_in_force(run.config, run.step),
+            "params": params_in_force(run.config, run.step), "loss_state": dict(run.loss_state),
             "epochs": run.step / run.steps_per_epoch, "steps": run.step, "nan": had_nan,
             "train_accuracy": train.accuracy, "train_loss": train.loss,
             "test_accuracy": test.accuracy, "test_loss": test.loss,

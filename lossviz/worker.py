@@ -311,7 +311,7 @@ class _Worker:
         self.conn.send(p.Progress(
             job.run_id, job.generation, single, run.step, run.step / run.steps_per_epoch,
             run.config, params_in_force(run.config, run.step), run.learning_rate(), speed,
-            self.tuner.threads, loss, accuracy, evaluation))
+            self.tuner.threads, loss, accuracy, evaluation, dict(run.loss_state)))
 
     # ---- comparison runs ----------------------------------------------------------------------
     def start_fit(self, run_id: str, request: int, label, config, dataset):

@@ -8,7 +8,7 @@ from lossviz.curves import ARCFACE_PAPER_CURVES, Curve, theta_grid
 from lossviz.export import setting_image, target_logit_image
 from lossviz.figures.curves import (gradient_figure, non_monotonic_stretches, probability_figure,
                                     target_logit_figure)
-from lossviz.losses import LOSSES
+from lossviz.losses import LOSSES, SCALE_PARAMS
 from lossviz.urlstate import Field, loss_param_fields
 
 PAGE = "curves"
@@ -22,19 +22,19 @@ FIELDS = [
     # loss, set beside those two charts, where its effect shows.
     Field("s", 30.0, "float", 1.0, 64.0),
     Field("norm", 8.0, "float", 1.0, 64.0),
-    *[f for f in loss_param_fields() if not f.name.endswith(".s")],
+    *[f for f in loss_param_fields() if f.name.split(".")[1] not in SCALE_PARAMS],
 ]
 
 
 def margin_sliders(name: str, expanded: bool) -> dict:
     """A loss's margin parameters (its s is set beside the probability chart): in an expander
     named after the loss, or side by side, each named, when presenting."""
-    if all(p.name == "s" for p in LOSSES[name].params):
+    if all(p.name in SCALE_PARAMS for p in LOSSES[name].params):
         return {}
     if ui.presenting():
-        return ui.loss_params(PAGE, name, skip=("s",), named=True)
+        return ui.loss_params(PAGE, name, skip=SCALE_PARAMS, named=True)
     with st.expander(ui.loss_title(name), expanded=expanded):
-        return ui.loss_params(PAGE, name, skip=("s",))
+        return ui.loss_params(PAGE, name, skip=SCALE_PARAMS)
 
 
 def with_scale(name: str, margins: dict) -> dict:
@@ -63,7 +63,7 @@ def setting_controls(curves: list[Curve]):
     st.number_input(ui.t("curves.setting.classes"), 2, 100_000, step=1,
                     key=ui.key(PAGE, "classes"))
     st.slider(ui.t("curves.setting.other"), 0.0, 180.0, step=1.0, key=ui.key(PAGE, "other"))
-    if any(not LOSSES[c.loss].keeps_feature_norm for c in curves):
+    if any("s" in LOSSES[c.loss].defaults() for c in curves):  # AdaCos's own is sqrt(2) ln(C-1)
         st.slider(ui.t("curves.setting.scale"), 1.0, 64.0, step=0.5, key=ui.key(PAGE, "s"),
                   help=ui.t("curves.setting.scale_help"))
     if any(LOSSES[c.loss].keeps_feature_norm for c in curves):
@@ -117,6 +117,9 @@ def target_logit_page():
         explain_non_monotonic(curves, theta)
     if any(c.loss == "elasticface" for c in curves):
         st.caption(ui.t("variants.explain.band"))
+    for name in ("curricularface", "adacos"):  # what else they change, beyond this curve
+        if any(c.loss == name for c in curves):
+            st.caption(ui.t(f"state.curves.{name}"))
     if curves:
         probability_and_gradient(curves, theta)
     else:

@@ -6,29 +6,32 @@ import streamlit as st
 from lossviz import ui
 from lossviz.export import margins_image
 from lossviz.figures.margins import angle_plane_figure, feature_plane_figure
-from lossviz.losses import LOSSES
+from lossviz.losses import LOSSES, SCALE_PARAMS
 from lossviz.margins import MAX_CLASSES, binary_margin, feasibility
 from lossviz.urlstate import Field, loss_param_fields
 
 PAGE = "margins"
+# CurricularFace re-weights the hard negatives by a t learnt in training: who wins depends on
+# t as well as on the curves, so the picture of f(theta_1) against cos(theta_2) would mislead
+DRAWN = tuple(name for name, spec in LOSSES.items() if not spec.reweights_negatives)
 FIELDS = [
-    Field("loss", "arcface", "choice", choices=tuple(LOSSES)),
+    Field("loss", "arcface", "choice", choices=DRAWN),
     Field("phi", 90.0, "float", 5.0, 180.0),
     Field("classes", 10, "int", 2, MAX_CLASSES),
     # no s: with equal weight norms it scales both sides of the comparison and changes nothing
-    *[f for f in loss_param_fields() if not f.name.endswith(".s")],
+    *[f for f in loss_param_fields() if f.name.split(".")[1] not in SCALE_PARAMS],
 ]
 
 
 def chosen_loss() -> tuple[str, dict]:
     """The loss, its margins and the angle between the weights: what this view needs."""
     with ui.controls():
-        loss = st.selectbox(ui.t("margins.loss"), list(LOSSES), key=ui.key(PAGE, "loss"),
+        loss = st.selectbox(ui.t("margins.loss"), list(DRAWN), key=ui.key(PAGE, "loss"),
                             format_func=ui.loss_titles())
-        params = ui.loss_params(PAGE, loss, skip=("s",))
+        params = ui.loss_params(PAGE, loss, skip=SCALE_PARAMS)
         st.slider(ui.t("margins.phi"), 5.0, 180.0, step=1.0, key=ui.key(PAGE, "phi"))
     with st.sidebar:
-        if any(p.name == "s" for p in LOSSES[loss].params):
+        if any(p.name in SCALE_PARAMS for p in LOSSES[loss].params):
             st.caption(ui.t("margins.no_scale"))
         st.slider(ui.t("margins.classes"), 2, MAX_CLASSES, key=ui.key(PAGE, "classes"))
     return loss, params

@@ -23,6 +23,7 @@ from lossviz.train import (DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolv
 from lossviz.ui import runs as live_runs
 from lossviz.ui.digit_panel import DigitPanel
 from lossviz.ui.replay import show_ready_replay, show_replay
+from lossviz.ui.running_value import show_running_value
 from lossviz.urlstate import Field, loss_param_fields
 
 PAGE = "playground"
@@ -309,6 +310,7 @@ def live_view(run: LiveRun, watcher: str | None = None):
         curves, angles = st.columns(2)
         curves.plotly_chart(figures["curves"], key=ui.key(PAGE, "curves"), **ui.chart_options())
         angles.plotly_chart(figures["angles"], key=ui.key(PAGE, "angles"), **ui.chart_options())
+        show_running_value(snap, PAGE)
 
     refresh()
 

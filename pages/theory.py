@@ -3,7 +3,7 @@ import streamlit as st
 
 from lossviz import ui
 from lossviz.i18n import load_texts
-from lossviz.losses import LOSSES
+from lossviz.losses import LOSSES, SCALE_PARAMS
 from lossviz.urlstate import loss_link
 
 PAGE = "theory"
@@ -15,7 +15,7 @@ def links(name: str) -> tuple[dict, dict]:
     one s, beside the probability chart, serves every loss) and the decision-margin page (which
     has no s: it changes nothing there)."""
     params = LOSSES[name].presets.get("paper", {})
-    margins = {k: v for k, v in params.items() if k != "s"}
+    margins = {k: v for k, v in params.items() if k not in SCALE_PARAMS}
     curves = loss_link(name, margins, "losses") | (
         {"s": format(float(params["s"]), "g")} if "s" in params else {})
     return curves, loss_link(name, margins, "loss")
@@ -33,8 +33,11 @@ def loss_section(section: dict, lang: str):
         st.page_link("pages/curves.py", label=ui.t("theory.ui.open_curves"),
                      icon=":material/show_chart:", query_params=to_curves)
     with margins:
-        st.page_link("pages/margins.py", label=ui.t("theory.ui.open_margins"),
-                     icon=":material/join_inner:", query_params=to_margins)
+        if LOSSES[name].reweights_negatives:  # the decision-margin page cannot draw it
+            st.caption(ui.t("state.theory.no_margins"))
+        else:
+            st.page_link("pages/margins.py", label=ui.t("theory.ui.open_margins"),
+                         icon=":material/join_inner:", query_params=to_margins)
 
 
 def theory_page():

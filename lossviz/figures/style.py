@@ -89,6 +89,10 @@ LOSS_STYLES = {
     "combined": LineStyle("#b3206f", "8px,3px,2px,3px,2px,3px"),
     # Petroff's brown darkened to 6.1:1; its band of margins is drawn in the same hue
     "elasticface": LineStyle("#8a5545", "12px,4px"),
+    # Outside Petroff's ten (all in use): the grid colours >= 4.6:1 farthest from the others,
+    # at least 10.7 apart from every loss in each view of scripts/palette_report.py
+    "curricularface": LineStyle("#881177", "16px,4px,4px,4px"),
+    "adacos": LineStyle("#335555", "4px,2px"),
 }
 _MPL_DASHES = {"solid": "-", "dot": (0, (1, 1.5)), "dash": "--", "longdash": (0, (8, 3)),
                "dashdot": "-.", "longdashdot": (0, (10, 3, 2, 3))}

@@ -8,9 +8,10 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 
-from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES, MARKER_OUTLINE, View,
-                                   class_symbols, layout, on_right, readable_on, two_panels)
-from lossviz.losses import target_from_cos
+from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES, MARKER_OUTLINE,
+                                   TEXT_COLOR, View, class_symbols, layout, on_right,
+                                   readable_on, two_panels)
+from lossviz.losses import LOSSES, adacos_fixed_scale, target_from_cos
 from lossviz.metrics import own_and_nearest_other, unit_rows
 
 
@@ -228,6 +229,35 @@ def curves_figure(history, loss: str = "softmax", view: View = View()) -> go.Fig
     panels["xaxis2"].update(title=view.t("playground.figures.epoch"))
     panels["yaxis2"].update(range=[0, 1.01], tickformat=".0%")
     return go.Figure(traces, layout("", height=360, view=view, **panels))
+
+
+def running_value_figure(history, loss: str, classes: int, view: View = View()) -> go.Figure:
+    """A loss's running value over training (CurricularFace's t, AdaCos's s) in the loss's
+    colour; for AdaCos, dotted beside it and named on the line, the s its fixed form keeps:
+    sqrt(2) ln(C - 1). No legend: the y axis names the one line (a legend would sit on the
+    title of so short a figure)."""
+    name = LOSSES[loss].state[0]
+    points = [(epoch, values[name]) for epoch, values in zip(history.epochs, history.loss_state)
+              if name in values]  # after a live switch of loss, the earlier loss's points
+    style = LOSS_STYLES[loss]
+    traces = [go.Scatter(x=[e for e, _ in points], y=[v for _, v in points], mode="lines",
+                         name=name, showlegend=False,
+                         line=dict(color=style.color, width=view.sizes.line * 0.8))]
+    notes = []
+    if loss == "adacos":
+        fixed = adacos_fixed_scale(classes)
+        label = view.t("state.figure.s.fixed", value=fixed)
+        traces.append(go.Scatter(x=[points[0][0], points[-1][0]] if points else [0, 1],
+                                 y=[fixed, fixed], mode="lines", name=label, showlegend=False,
+                                 line=dict(color=TEXT_COLOR, width=view.sizes.line * 0.5,
+                                           dash="dot")))
+        notes.append(dict(text=label, x=0, xref="paper", xanchor="left", y=fixed,
+                          yanchor="bottom", showarrow=False,
+                          font=dict(size=view.sizes.label, color=TEXT_COLOR)))
+    return go.Figure(traces, layout(
+        view.t(f"state.figure.{name}.title"), height=300, view=view, annotations=notes,
+        xaxis=dict(title=view.t("playground.figures.epoch")),
+        yaxis=dict(title=name, rangemode="tozero")))
 
 
 # Blue and vermilion from Petroff's palette (style.CLASS_COLORS): told apart with every common

@@ -58,9 +58,13 @@ def fresh_registry():
 ALLOWED_LATIN = {
     # verification rates, written as abbreviations in Chinese papers too
     "roc", "tar", "far", "eer",
-    "softmax", "sphereface", "normface", "cosface", "arcface", "elasticface", "logit", "logits",
+    "softmax", "sphereface", "normface", "cosface", "arcface", "elasticface", "curricularface",
+    "adacos", "logit", "logits",
     "cos", "sin", "log", "exp", "max", "min", "png", "svg", "icml", "cvpr", "acm",
-    "liu", "wang", "deng", "boutros", "cvprw", "matplotlib", "lossviz", "english", "language",
+    "liu", "wang", "deng", "boutros", "cvprw", "huang", "zhang", "matplotlib", "lossviz",
+    "english", "language",
+    # AdaCos's B_avg and θ_med, as its paper names them
+    "avg", "med",
     # optimizers, devices and data sets by their names, a distribution, and file formats
     "adam", "sgd", "cpu", "gpu", "cuda", "mps", "mnist", "fashion", "debian", "idx", "csv",
     "gif", "jpeg",

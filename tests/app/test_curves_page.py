@@ -149,3 +149,29 @@ def test_elasticface_band_holds_95_percent_of_its_margins(open_page):
     assert value_at(chart, "ElasticFace", 60) == pytest.approx(math.cos(math.radians(60) + 0.4),
                                                                abs=1e-3)
     assert text("variants.explain.band") in [c.value for c in at.caption]
+
+
+def test_the_later_members_say_what_else_they_change_and_adacos_uses_its_own_scale(open_page):
+    at = open_page("curves", {"losses": "curricularface,adacos", "curricularface.m": "0.4",
+                              "classes": "10", "s": "64"})
+    assert not at.exception
+    chart = figures(at)[0]
+    assert value_at(chart, "CurricularFace", 60) == pytest.approx(
+        math.cos(math.radians(60) + 0.4), abs=1e-3)
+    assert value_at(chart, "AdaCos", 60) == pytest.approx(0.5, abs=1e-3)
+    captions = [c.value for c in at.caption]
+    assert text("state.curves.curricularface") in captions
+    assert text("state.curves.adacos") in captions
+    # AdaCos's mode changes no curve here: no control for it
+    assert "curves:adacos.mode" not in [w.key for w in at.selectbox]
+    # its probability uses sqrt(2) ln(C - 1), not the s slider: with the others at 90 degrees,
+    # p(theta = 0) = e^s / (e^s + (C - 1))
+    probability = figures(at)[1]
+    scale = math.sqrt(2) * math.log(9)
+    assert value_at(probability, "AdaCos", 0) == pytest.approx(
+        math.exp(scale) / (math.exp(scale) + 9), abs=1e-3)
+
+
+def test_chinese_page_with_the_later_members_has_no_english(open_page):
+    at = open_page("curves", {"lang": "zh", "losses": "curricularface,adacos"})
+    assert not at.exception and english_words(at) == []

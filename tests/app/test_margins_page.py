@@ -80,3 +80,16 @@ def test_arcface_tail_changes_the_angle_plane_not_the_arc(open_page):
     before, after = (next(t for t in fig["data"] if t["name"] == name)
                      for fig in (threshold_angles, easy_angles))
     assert len(after["x"]) > len(before["x"])  # class 2 wins in two stretches of some columns
+
+
+def test_curricularface_is_not_offered_and_adacos_has_no_gap(open_page):
+    """CurricularFace's winner depends on its t as well as on the curves: no honest picture."""
+    at = open_page("margins", {"loss": "curricularface"})
+    assert not at.exception
+    options = at.selectbox(key="margins:loss").options
+    assert "ArcFace" in options and "CurricularFace" not in options
+    assert at.warning  # the link's loss is refused, and said so
+    at = open_page("margins", {"loss": "adacos"})
+    assert not at.exception and at.metric[0].value == "0.00°"
+    assert "margins:adacos.mode" not in [w.key for w in at.selectbox]
+    assert text("margins.no_scale") in [c.value for c in at.caption]

@@ -6,7 +6,7 @@ from lossviz import ui
 from lossviz.train import TrainConfig
 from lossviz.ui.runs import registry
 from lossviz.i18n import text
-from lossviz.losses import LOSSES
+from lossviz.losses import LOSSES, initial_state
 from tests.app.conftest import array, english_words, figures
 from tests.conftest import wait_for
 from tests.idx import write_idx_folder
@@ -234,3 +234,20 @@ def test_a_ready_run_shows_at_once_and_a_paused_run_replays_its_own_frames(open_
     # the ready run's sphere and this run's own: one feature figure each, beside the live one
     surfaces = [f for f in figures(at) if f["data"] and f["data"][0]["type"] == "surface"]
     assert len(surfaces) == 3
+
+
+@pytest.mark.parametrize("loss,name", [("curricularface", "t"), ("adacos", "s")])
+def test_a_loss_running_value_is_drawn_under_the_curves_once_training_reports_it(open_page,
+                                                                                 loss, name):
+    at = open_page("playground", {"loss": loss, "lang": "zh"})
+    assert not at.exception
+    at = one_step(at)
+    assert not at.exception and english_words(at) == []
+    snap = page_run(at).snapshot()
+    chart = next(f for f in figures(at)
+                 if f["layout"]["title"]["text"] == text(f"state.figure.{name}.title", "zh"))
+    assert array(chart["data"][0]["y"]).tolist() == [snap.loss_state[name]]
+    assert snap.loss_state[name] != initial_state(loss, 10)[name]  # the step moved it
+    caption = text(f"state.caption.{name}", "zh", value=snap.loss_state[name],
+                   fixed=2 ** 0.5 * np.log(9), classes=10)
+    assert caption in [c.value for c in at.caption]

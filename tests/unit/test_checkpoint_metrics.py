@@ -48,6 +48,27 @@ def test_checkpoint_round_trip(small_set):
     np.testing.assert_allclose(restored.evaluate().features, run.evaluate().features, atol=1e-6)
 
 
+@pytest.mark.parametrize("loss,name", [("curricularface", "t"), ("adacos", "s")])
+def test_a_loss_running_value_survives_save_and_load(small_set, loss, name):
+    run = Run(TrainConfig(loss=loss, dim=3, batch_size=64), small_set)
+    start = run.loss_state[name]
+    for _ in range(4):
+        run.train_step()
+    assert run.loss_state[name] != start  # it moved, so a load that dropped it would show
+    restored = load_checkpoint(checkpoint_bytes(run), small_set, device="cpu")
+    assert restored.loss_state == run.loss_state
+    # the evaluation's loss uses the running value: the same weights give the same loss
+    assert restored.evaluate().loss == pytest.approx(run.evaluate().loss, rel=1e-5)
+
+
+@pytest.mark.parametrize("value", [{"t": math.nan}, {"t": 2.0}, {"s": 0.5}, {}, [0.1],
+                                   {"t": "0.5"}, {"t": True}])
+def test_a_checkpoint_with_bad_running_values_is_refused(small_set, value):
+    run = Run(TrainConfig(loss="curricularface", dim=2), small_set)
+    with pytest.raises(CheckpointError, match="running values for curricularface"):
+        load_checkpoint(tampered(run, lambda p: p.update(loss_state=value)), small_set)
+
+
 def test_a_run_switched_from_softmax_saves_what_its_loss_uses(small_set):
     run = Run(TrainConfig(loss="softmax", dim=2), small_set)
     run.reconfigure(TrainConfig(loss="cosface", dim=2))

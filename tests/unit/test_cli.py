@@ -1,6 +1,7 @@
 """python -m lossviz end to end, on short runs of the bundled digits."""
 import csv
 import json
+import math
 import re
 import subprocess
 import sys
@@ -140,3 +141,16 @@ def test_the_variants_reach_the_run(tmp_path):
     shortcut = config_of("cos", "--loss", "sphereface", "--form", "1", "--lambda-start", "5")
     assert shortcut.params["form"] == 1 and shortcut.lambda_base == 5.0
     assert "0 = threshold, 1 = easy, 2 = raw" in lossviz("train", "--help").stdout
+
+
+def test_the_later_members_train_from_the_command_line_and_report_their_running_value(tmp_path):
+    fixed = json.loads(lossviz("train", "--loss", "adacos", "--mode", "1", "--epochs", "1",
+                               "--batch-size", "1000", "--json").stdout)
+    assert fixed["params"] == {"mode": 1}
+    assert fixed["loss_state"]["s"] == pytest.approx(math.sqrt(2) * math.log(9))
+    lossviz("train", "--loss", "curricularface", "--epochs", "1", "--batch-size", "1000",
+            "--json", "--out", str(tmp_path / "curricular"))
+    metrics = json.loads((tmp_path / "curricular" / "metrics.json").read_text())
+    run = load_checkpoint((tmp_path / "curricular" / "checkpoint.pt").read_bytes(),
+                          load_bundled())
+    assert 0 < metrics["loss_state"]["t"] == run.loss_state["t"]  # the checkpoint keeps t

@@ -142,3 +142,18 @@ def test_easy_margin_gives_class_2_two_stretches_in_one_column():
     (_, _, low_0, high_0), (_, _, low_1, high_1) = sorted(column, key=lambda r: r[2])
     assert low_0 == 0 and high_0 == pytest.approx(110 - math.degrees(0.5), abs=1)
     assert low_1 == pytest.approx(90, abs=1) and high_1 == pytest.approx(110, abs=1)
+
+
+def test_running_value_figure_draws_the_loss_value_and_adacos_fixed_scale():
+    from lossviz.figures.style import View
+    from lossviz.figures.training import running_value_figure
+    from lossviz.snapshot import History
+    history = History(epochs=(0.5, 1.0, 1.5), loss_state=({}, {"s": 5.0}, {"s": 7.5}))
+    figure = running_value_figure(history, "adacos", 8)  # the first point: another loss's
+    line, fixed = figure.data
+    assert list(line.x) == [1.0, 1.5] and list(line.y) == [5.0, 7.5]
+    assert list(fixed.y) == [pytest.approx(math.sqrt(2) * math.log(7))] * 2
+    assert figure.layout.annotations[0].text == "fixed √2 ln(C − 1) = 2.75"
+    curricular = running_value_figure(History(epochs=(1.0,), loss_state=({"t": 0.2},)),
+                                      "curricularface", 10, View(lang="zh"))
+    assert len(curricular.data) == 1 and curricular.layout.title.text == "CurricularFace 的 t 随训练的变化"

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from lossviz.losses import (LOSSES, annealed_lambda, margin_logits, margin_loss, psi,
-                            resolve_params, target_from_cos, target_logit)
+from lossviz.losses import (ADACOS_S_RANGE, LOSSES, annealed_lambda, initial_state,
+                            margin_logits, margin_loss, next_state, psi, resolve_params,
+                            target_from_cos, target_logit)
 
 PARAMS = {
     "softmax": {},
@@ -266,3 +267,127 @@ def test_elasticface_without_spread_is_arcface_and_the_generator_decides_the_dra
                          generator=torch.Generator().manual_seed(seed)).item()
              for seed in (1, 1, 2)]
     assert draws[0] == draws[1] != draws[2]
+
+
+# ---- the two later members that carry a running value: CurricularFace's t, AdaCos's s ----------
+def curricular_oracle(x, w, y, s, m, t):
+    """Huang et al. 2020, eq. 6-8, sample by sample: the target logit s cos(theta_y + m); a
+    negative j with cos(theta_y + m) - cos(theta_j) < 0 (hard) gives s cos(theta_j)
+    (t + cos(theta_j)), any other negative s cos(theta_j). Then softmax cross-entropy."""
+    total = 0.0
+    for xi, yi in zip(x, y):
+        cos = [float(np.dot(xi, wj) / np.linalg.norm(xi) / np.linalg.norm(wj)) for wj in w]
+        target = math.cos(math.acos(cos[yi]) + m)
+        logits = [s * target if j == yi else s * c * (t + c) if target - c < 0 else s * c
+                  for j, c in enumerate(cos)]
+        total += math.log(sum(math.exp(v) for v in logits)) - logits[yi]
+    return total / len(y)
+
+
+def own_angle_sweep(limit):
+    """angle_sweep's features turned so that each lies within limit radians of its own weight
+    (where cos(theta + m) still decreases), at 3.75-degree steps on either side."""
+    x, w, y = angle_sweep()
+    w_angles = np.arctan2(w[:, 1], w[:, 0])
+    offsets = np.linspace(-limit, limit, len(y))
+    angles = w_angles[y] + offsets
+    return np.stack([np.cos(angles), np.sin(angles)], 1) * np.linalg.norm(x, axis=1)[:, None], w, y
+
+
+@pytest.mark.parametrize("t", [0.0, 0.3, 0.9])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 2e-4)])
+def test_curricularface_matches_its_paper(t, dtype, tol):
+    x, w, y = own_angle_sweep(math.pi - 0.6)
+    got = margin_loss("curricularface", torch.tensor(x, dtype=dtype), torch.tensor(w, dtype=dtype),
+                      torch.tensor(y), s=30.0, m=0.5, state={"t": t}).item()
+    assert got == pytest.approx(curricular_oracle(x, w, y, 30.0, 0.5, t), rel=tol, abs=tol)
+
+
+def test_curricularface_changes_only_the_hard_negatives():
+    x, w, y = (torch.tensor(a) for a in own_angle_sweep(math.pi - 0.6))
+    arc = margin_logits("arcface", x, w, y, s=30.0, m=0.5)
+    for t in (0.0, 0.5):
+        curricular = margin_logits("curricularface", x, w, y, s=30.0, m=0.5, state={"t": t})
+        changed = ~torch.isclose(curricular, arc, rtol=0, atol=1e-12)
+        target = arc.gather(1, y.view(-1, 1))
+        hard = (arc > target).scatter(1, y.view(-1, 1), False)
+        assert changed.any() and torch.equal(changed, hard & (arc / 30.0 * (t + arc / 30.0) != arc / 30.0))
+
+
+def test_curricularface_t_is_a_running_mean_of_the_target_cosines_from_zero():
+    gen = torch.Generator().manual_seed(0)
+    x, w = (torch.randn(n, 3, generator=gen, dtype=torch.float64) for n in (33, 10))
+    y = torch.randint(0, 10, (33,), generator=gen)
+    xs, ws = x.numpy(), w.numpy()
+    cos_y = np.array([np.dot(a, ws[b]) / np.linalg.norm(a) / np.linalg.norm(ws[b])
+                      for a, b in zip(xs, y.numpy())])
+    state = initial_state("curricularface", 10)
+    assert state == {"t": 0.0}
+    for expected_t in (0.01 * cos_y.mean(), 0.99 * 0.01 * cos_y.mean() + 0.01 * cos_y.mean()):
+        state = next_state("curricularface", state, x, w, y, {})
+        assert state["t"] == pytest.approx(expected_t, rel=1e-12)
+
+
+def adacos_oracle_scale(x, w, y, s_old):
+    """Zhang et al. 2019, algorithm 1, written out: B_avg = (1/N) sum_i sum_{k != y_i}
+    e^(s_old cos theta_ik); theta_med the median of the target angles;
+    s = log(B_avg) / cos(min(pi/4, theta_med))."""
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    wn = w / np.linalg.norm(w, axis=1, keepdims=True)
+    cos = xn @ wn.T
+    b_avg = np.mean([sum(math.exp(s_old * cos[i, k]) for k in range(len(w)) if k != y[i])
+                     for i in range(len(y))])
+    theta_med = np.median(np.arccos(cos[np.arange(len(y)), y]))
+    return math.log(b_avg) / math.cos(min(math.pi / 4, theta_med))
+
+
+@pytest.mark.parametrize("spread", [0.3, 3.0])  # features near their weights, and random
+def test_adacos_scale_follows_its_algorithm_and_logits_are_normface_at_that_scale(spread):
+    gen = torch.Generator().manual_seed(1)
+    w = torch.randn(10, 3, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 10, (64,), generator=gen)  # even: the median is the mean of two
+    x = w[y] + spread * torch.randn(64, 3, generator=gen, dtype=torch.float64)
+    state = initial_state("adacos", 10)
+    assert state["s"] == pytest.approx(math.sqrt(2) * math.log(9))
+    for _ in range(3):
+        expected = adacos_oracle_scale(x.numpy(), w.numpy(), y.numpy(), state["s"])
+        state = next_state("adacos", state, x, w, y, {})
+        assert state["s"] == pytest.approx(expected, rel=1e-9)
+    loss = margin_loss("adacos", x, w, y, state=state).item()
+    assert loss == pytest.approx(oracle_loss("normface", x.numpy(), w.numpy(), y.numpy(),
+                                             {"s": state["s"]}), rel=1e-9)
+    fixed = next_state("adacos", state, x, w, y, {"mode": 1})
+    assert fixed["s"] == pytest.approx(math.sqrt(2) * math.log(9))
+
+
+@pytest.mark.parametrize("name,state", [("curricularface", {"t": -1.0}),
+                                        ("curricularface", {"t": 1.0}),
+                                        ("adacos", {"s": 1.0}), ("adacos", {"s": 64.0})])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_later_members_have_finite_gradients_at_the_ends_of_their_state(name, state, dtype):
+    """Features exactly on and opposite their weights (cos = +-1), at the extremes of t and s,
+    in full and half precision."""
+    w = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=dtype,
+                     requires_grad=True)
+    x = torch.tensor([[2.0, 0.0, 0.0], [0.0, -3.0, 0.0], [0.0, 0.0, 0.5], [-1.0, 0.0, 0.0]],
+                     dtype=dtype, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 0])
+    params = {"s": 64.0, "m": 0.5} if name == "curricularface" else {}
+    logits = margin_logits(name, x, w, y, state=state, **params)
+    assert logits.dtype == torch.promote_types(dtype, torch.float32)
+    loss = torch.nn.functional.cross_entropy(logits, y)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(x.grad.float()).all()
+    assert torch.isfinite(w.grad.float()).all()
+    after = next_state(name, state, x, w, y, params)
+    assert all(math.isfinite(v) for v in after.values())
+
+
+def test_adacos_scale_stays_within_the_range_of_every_other_s():
+    """One sample whose negatives all point away: B_avg < 1 and the formula's s would be
+    negative; a near-saturated batch the other way."""
+    w = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64)
+    x, y = torch.tensor([[1.0, 0.0]], dtype=torch.float64), torch.tensor([0])
+    assert next_state("adacos", {"s": 5.0}, x, w, y, {})["s"] == ADACOS_S_RANGE[0]
+    x_far = torch.tensor([[-1.0, 0.01]], dtype=torch.float64)
+    assert next_state("adacos", {"s": 64.0}, x_far, w, y, {})["s"] == ADACOS_S_RANGE[1]

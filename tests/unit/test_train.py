@@ -171,7 +171,10 @@ def test_short_training_reports_metrics(small_set):
 
 @pytest.mark.parametrize("loss,params", [("arcface", {"s": 16.0, "m": 0.2}),
                                          # its random margins are drawn again, the same
-                                         ("elasticface", {"s": 16.0, "m": 0.2, "sigma": 0.1})])
+                                         ("elasticface", {"s": 16.0, "m": 0.2, "sigma": 0.1}),
+                                         # their running t and s travel with the bytes
+                                         ("curricularface", {"s": 16.0, "m": 0.2}),
+                                         ("adacos", {})])
 def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set, loss, params):
     original = Run(TrainConfig(loss=loss, params=params, dim=2, batch_size=64), small_set)
     for _ in range(5):
@@ -180,6 +183,7 @@ def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set
     for _ in range(10):  # crosses an epoch boundary: 512 digits are 8 batches
         assert copy.train_step() == original.train_step()
     assert copy.step == original.step == 15
+    assert copy.loss_state == original.loss_state
     assert np.array_equal(copy.evaluate().features, original.evaluate().features)
 
 
@@ -325,7 +329,7 @@ def test_the_variants_reach_training(small_set):
     assert held > annealed + 0.1  # at lambda 1000 the target is nearly plain softmax
 
 
-@pytest.mark.parametrize("loss", ["elasticface"])
+@pytest.mark.parametrize("loss", ["elasticface", "curricularface", "adacos"])
 def test_a_later_member_learns_within_a_few_dozen_steps(small_set, loss):
     run = Run(preset_config(loss, 3, batch_size=64), small_set)
     before = run.evaluate().accuracy
@@ -341,3 +345,26 @@ def test_elasticface_margins_come_from_the_seed_and_the_step(small_set):
     assert first.train_step()[0] == second.train_step()[0]  # same seed and step: same draws
     steady = Run(dataclasses.replace(config, params={**config.params, "sigma": 0.0}), small_set)
     assert steady.train_step()[0] != Run(config, small_set).train_step()[0]
+
+
+def test_running_values_move_with_good_steps_and_start_afresh_for_another_loss(small_set):
+    run = Run(preset_config("curricularface", 2, batch_size=64), small_set)
+    ts = [run.loss_state["t"]]
+    for _ in range(20):
+        run.train_step()
+        ts.append(run.loss_state["t"])
+    assert ts[0] == 0.0 and all(b > a for a, b in zip(ts, ts[1:]))  # cosines rise as it learns
+    run.reconfigure(preset_config("adacos", 2, batch_size=64))
+    assert run.loss_state == {"s": pytest.approx(math.sqrt(2) * math.log(9))}
+    run.reconfigure(preset_config("arcface", 2, batch_size=64))
+    assert run.loss_state == {}
+
+
+def test_a_failed_step_takes_back_the_running_value_too(small_set):
+    run = Run(preset_config("curricularface", 3, batch_size=64), small_set)
+    for _ in range(3):
+        run.train_step()
+    kept = dict(run.loss_state)
+    run.reconfigure(dataclasses.replace(run.config, lr=1e12))  # destroys the weights at once
+    loss, _, _ = run.train_step()
+    assert math.isnan(loss) and run.loss_state == kept
