@@ -331,15 +331,16 @@ def import_checkpoint(trainer: LiveRun):
 
 
 def export_controls(run: LiveRun):
-    names = run.dataset.class_names
+    # the view now, in the script thread: the files are drawn later, when a button is pressed
+    names, view = run.dataset.class_names, ui.view()
     with st.expander(ui.t("playground.export.title"), icon=":material/download:"):
         ui.image_downloads(ui.t("playground.export.features"), lambda fmt: snapshot_features_image(
-            run.snapshot(), names, fmt), "features", ui.key(PAGE, "features"))
+            run.snapshot(), names, fmt, view), "features", ui.key(PAGE, "features"))
         ui.image_downloads(ui.t("playground.export.curves"),
-                           lambda fmt: snapshot_curves_image(run.snapshot(), fmt),
+                           lambda fmt: snapshot_curves_image(run.snapshot(), fmt, view),
                            "curves", ui.key(PAGE, "curves-image"))
         ui.image_downloads(ui.t("playground.export.angles"),
-                           lambda fmt: snapshot_angles_image(run.snapshot(), fmt),
+                           lambda fmt: snapshot_angles_image(run.snapshot(), fmt, view),
                            "angles", ui.key(PAGE, "angles-image"))
         row = st.columns(3)
         row[0].download_button(ui.t("playground.export.history"), key=ui.key(PAGE, "history"),
@@ -349,7 +350,7 @@ def export_controls(run: LiveRun):
                                key=ui.key(PAGE, "checkpoint"), data=run.checkpoint,
                                file_name="lossviz-run.pt", mime="application/octet-stream")
         row[2].download_button(ui.t("playground.export.gif"), key=ui.key(PAGE, "gif"),
-                               data=lambda: snapshot_gif(run.snapshot(), names),
+                               data=lambda: snapshot_gif(run.snapshot(), names, view),
                                file_name="features.gif", mime="image/gif",
                                disabled=not run.snapshot().frames)
         st.file_uploader(ui.t("playground.export.upload"), type=["pt"],
