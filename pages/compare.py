@@ -103,8 +103,9 @@ def results_view(job):
                     text=progress_text(progress, names, job.configs))
         if progress.cancelled:
             st.info(ui.t("runs.compare.cancelled"))
-        elif progress.error:
-            st.error(ui.t("compare.progress.failed", error=progress.error))
+        elif progress.error:  # the run after the finished ones stopped: say what to do
+            st.error(ui.t("notices.compare_failed", run=names[len(progress.results)],
+                          reason=progress.error, button=ui.t("compare.controls.run")))
         if progress.results:
             draw_results(progress, names[:len(progress.results)], job.dataset.class_names)
         if progress.done and polling:
