@@ -1,0 +1,46 @@
+"""A student's phone (390x844) and the projector (1280x720): what a review found cramped,
+scrolling sideways, wrapping or below the fold, measured in the real browser."""
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+
+PHONE, PROJECTOR = (390, 844), (1280, 720)
+
+
+def open_at(browser, app_url, size, path):
+    context = browser.new_context(viewport=dict(zip(("width", "height"), size)))
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(f"{app_url}/{path}")
+    wait_idle(tab)
+    tab.wait_for_selector("[data-testid='stMain']")
+    return context, tab
+
+
+def no_sideways_scroll(tab, width):
+    assert tab.evaluate("() => document.documentElement.scrollWidth") <= width
+
+
+def test_compare_results_fit_a_phone_without_scrolling_sideways(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE,
+                           "compare?lang=zh&epochs=1&losses=softmax,combined")
+    try:
+        tab.locator(".st-key-compare-run button").click()
+        expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
+            "已完成 2 / 2 次训练", timeout=600_000)
+        wait_idle(tab)
+        cards = tab.locator(".run-cards section")
+        expect(cards).to_have_count(2)  # one card per run instead of the seven-column grid
+        expect(tab.locator("[data-testid='stDataFrame']")).to_be_hidden()
+        cards.last.scroll_into_view_if_needed()
+        for card in cards.all():
+            box = card.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE[0]
+            assert card.evaluate("c => c.scrollWidth <= c.clientWidth")  # nothing cut off
+        expect(cards.last).to_contain_text("组合间隔")
+        expect(cards.last).to_contain_text("测试准确率")
+        no_sideways_scroll(tab, PHONE[0])
+        assert_no_exception(tab)
+        screenshot(tab, "compare-table-phone-zh")
+    finally:
+        context.close()
