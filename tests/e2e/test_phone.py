@@ -44,3 +44,39 @@ def test_compare_results_fit_a_phone_without_scrolling_sideways(browser, app_url
         screenshot(tab, "compare-table-phone-zh")
     finally:
         context.close()
+
+
+def box(tab, selector):
+    return tab.locator(selector).first.bounding_box()
+
+
+def test_the_lectures_back_and_next_share_a_row_on_a_phone(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE, "lecture?step=2&lang=zh")
+    try:
+        back, next_ = box(tab, ".st-key-lecture-back button"), box(tab, ".st-key-lecture-next button")
+        assert abs(back["y"] - next_["y"]) < 2  # one row, where a thumb finds both
+        assert next_["x"] > back["x"] + back["width"] and next_["x"] + next_["width"] <= PHONE[0]
+        title = tab.locator(".st-key-lecture-nav [data-testid='stMarkdown']").bounding_box()
+        assert title["y"] + title["height"] <= back["y"]  # the step's title above them
+        no_sideways_scroll(tab, PHONE[0])
+        assert_no_exception(tab)
+        screenshot(tab, "lecture-phone-zh")
+    finally:
+        context.close()
+
+
+def test_the_lectures_first_step_shows_every_control_on_a_projector(browser, app_url):
+    context, tab = open_at(browser, app_url, PROJECTOR, "lecture?present=1&step=1")
+    try:
+        tab.locator(".js-plotly-plot").first.wait_for()
+        controls = tab.locator("[data-testid='stMain'] .st-key-present-controls")
+        expect(controls.locator("[data-testid='stSlider']")).to_have_count(5)
+        for control in [*controls.locator("[data-testid='stSlider']").all(),
+                        controls.locator("[data-testid='stRadio']")]:
+            found = control.bounding_box()
+            assert found["y"] + found["height"] <= PROJECTOR[1]  # above the fold
+        no_sideways_scroll(tab, PROJECTOR[0])
+        assert_no_exception(tab)
+        screenshot(tab, "lecture-present-1280x720")
+    finally:
+        context.close()
