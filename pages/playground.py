@@ -255,24 +255,27 @@ def snapshot_figures(snap, class_names) -> dict:
     return figures
 
 
-def feature_view(figure, snap, run: LiveRun) -> DigitPanel:
+def feature_view(figures: tuple, snap, run: LiveRun) -> DigitPanel:
     """The features (a click picks a digit) and the picked digit beside them; returns the
-    panel that takes the picked or drawn digit apart."""
+    panel that takes the picked or drawn digit apart. In 2D the raw features and the circle
+    are two charts in two columns: a phone stacks them, each as wide as the screen."""
     dataset = run.dataset
     digits = DigitPanel(PAGE, (snap.generation, snap.step), run.checkpoint, dataset,
                         snap.config.loss, snap.params)
-    chart, digit = st.columns([4, 1])
-    with chart:
-        event = st.plotly_chart(digits.on_chart(figure), key=ui.key(PAGE, "features"),
-                                on_select="rerun", selection_mode="points",
-                                **ui.chart_options())
+    charts = digits.on_charts(figures)
+    *chart_columns, digit = st.columns([4 / len(charts)] * len(charts) + [1])
+    events = [column.plotly_chart(chart, key=ui.key(PAGE, name), on_select="rerun",
+                                  selection_mode="points", **ui.chart_options())
+              for column, chart, name in zip(chart_columns, charts, ("features", "circle"))]
     with digit:
-        show_selected_digit(event, snap.evaluation, dataset)
+        show_selected_digit(events, snap.evaluation, dataset)
     return digits
 
 
-def show_selected_digit(event, ev, dataset):
-    for point in (event or {}).get("selection", {}).get("points", []):
+def show_selected_digit(events, ev, dataset):
+    points = [point for event in events for point in (event or {}).get("selection", {}).get(
+        "points", [])]
+    for point in points:
         if (index := picked_test_index(point)) is not None:
             st.session_state[ui.key(PAGE, "picked")] = index
             break

@@ -53,6 +53,7 @@ def box(tab, selector):
 def test_the_lectures_back_and_next_share_a_row_on_a_phone(browser, app_url):
     context, tab = open_at(browser, app_url, PHONE, "lecture?step=2&lang=zh")
     try:
+        tab.locator(".st-key-lecture-nav [data-testid='stMarkdown']").wait_for()
         back, next_ = box(tab, ".st-key-lecture-back button"), box(tab, ".st-key-lecture-next button")
         assert abs(back["y"] - next_["y"]) < 2  # one row, where a thumb finds both
         assert next_["x"] > back["x"] + back["width"] and next_["x"] + next_["width"] <= PHONE[0]
@@ -78,5 +79,22 @@ def test_the_lectures_first_step_shows_every_control_on_a_projector(browser, app
         no_sideways_scroll(tab, PROJECTOR[0])
         assert_no_exception(tab)
         screenshot(tab, "lecture-present-1280x720")
+    finally:
+        context.close()
+
+
+def test_the_playgrounds_2d_panels_each_take_a_phones_width(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE, "?dim=2&lang=zh")
+    try:
+        for key in ("features", "circle"):  # the raw features, then the unit circle
+            chart = tab.locator(f".st-key-playground-{key} .js-plotly-plot")
+            chart.wait_for()
+            found = chart.bounding_box()
+            # one panel to the screen's width (side by side, each was about 160 px)
+            assert found["width"] >= 0.85 * PHONE[0] and found["x"] + found["width"] <= PHONE[0]
+        no_sideways_scroll(tab, PHONE[0])
+        assert_no_exception(tab)
+        tab.locator(".st-key-playground-circle").scroll_into_view_if_needed()
+        screenshot(tab, "playground-phone-zh")
     finally:
         context.close()
