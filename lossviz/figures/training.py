@@ -165,10 +165,7 @@ def features_2d_figure(features, labels, predictions, weights, class_names, loss
     titles = (view.t("playground.figures.raw"), view.t("playground.figures.circle"))
     ranges = ([-raw_limit, raw_limit], [-1.5, 1.5])
     if apart:
-        # uirevision: keep zoom and legend choices across refreshes
-        return tuple(go.Figure(traces, layout(title, height=440, view=view, uirevision=name,
-                                              xaxis=dict(range=limits),
-                                              yaxis=dict(range=limits, scaleanchor="x")))
+        return tuple(go.Figure(traces, _panel_layout(title, limits, name, view, mark_wrong))
                      for traces, title, limits, name in zip(
                          (raw, circle), titles, ranges, ("features-raw", "features-circle"),
                          strict=True))
@@ -179,6 +176,16 @@ def features_2d_figure(features, labels, predictions, weights, class_names, loss
     panels["yaxis2"].update(range=ranges[1], scaleanchor="x2")
     return go.Figure([*raw, *on_right(circle)],
                      layout("", height=540, view=view, uirevision="features-2d", **panels))
+
+
+def _panel_layout(title: str, limits: list, name: str, view: View, legend: bool) -> dict:
+    """One square panel of the 2D features; uirevision keeps zoom and legend choices across
+    refreshes. legend: the misclassified crosses' legend gets its own line under the title."""
+    spec = layout(title, height=440, view=view, uirevision=name, xaxis=dict(range=limits),
+                  yaxis=dict(range=limits, scaleanchor="x"))
+    if legend:
+        spec["margin"]["t"] += view.sizes.legend + 14
+    return spec
 
 
 def _sphere_surface(loss, params, weights, view: View = View(), resolution=36):
