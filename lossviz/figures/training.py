@@ -183,6 +183,9 @@ def _panel_layout(title: str, limits: list, name: str, view: View, legend: bool)
     refreshes. legend: the misclassified crosses' legend gets its own line under the title."""
     spec = layout(title, height=440, view=view, uirevision=name, xaxis=dict(range=limits),
                   yaxis=dict(range=limits, scaleanchor="x"))
+    # Plotly's toolbar stands upright at the chart's right edge: with the usual narrow margin
+    # it lay over the raw panel's rightmost points, which then could not be hovered or clicked
+    spec["margin"]["r"] = 40
     if legend:
         spec["margin"]["t"] += view.sizes.legend + 14
     return spec
