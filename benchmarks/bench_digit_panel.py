@@ -25,7 +25,7 @@ from lossviz.anatomy import model_from_checkpoint, take_apart_with, under_every_
 from lossviz.checkpoint import checkpoint_bytes
 from lossviz.data import load_bundled
 from lossviz.figures.digit import family_figure, probability_figure, push_figure, with_your_digit
-from lossviz.figures.training import playground_figures
+from lossviz.figures.training import every_figure, playground_figures
 from lossviz.registry import Registry
 from lossviz.snapshot import fresh_snapshot
 from lossviz.train import Run, preset_config
@@ -86,7 +86,7 @@ def play_page(trainer, dataset, done: threading.Event, with_panel: bool):
             drawn, figures = snap, playground_figures(snap, dataset.class_names)[0]
             if with_panel:
                 model = new_snapshot(trainer, dataset, snap, figures["features"], digit)
-        [plotly.io.to_json(f) for f in figures.values()]
+        [plotly.io.to_json(f) for f in every_figure(figures)]
         if with_panel:
             panel_json(model, digit, dataset.class_names)
         time.sleep(0.5)

@@ -23,7 +23,7 @@ import plotly.io
 import torch
 
 from lossviz.data import load_bundled
-from lossviz.figures.training import playground_figures
+from lossviz.figures.training import every_figure, playground_figures
 from lossviz.train import Run, preset_config
 from lossviz.host import training_threads
 from lossviz.registry import Registry
@@ -42,7 +42,7 @@ def bare_rate(config, dataset, seconds):
 
 def page_figures(snap, class_names):
     figures, _ = playground_figures(snap, class_names)
-    return [plotly.io.to_json(f) for f in figures.values()]
+    return [plotly.io.to_json(f) for f in every_figure(figures)]
 
 
 def play_page(trainer, class_names, done: threading.Event):
@@ -51,7 +51,7 @@ def play_page(trainer, class_names, done: threading.Event):
     while not done.is_set():
         snap = trainer.snapshot()
         if snap is not drawn:
-            drawn, figures = snap, playground_figures(snap, class_names)[0].values()
+            drawn, figures = snap, every_figure(playground_figures(snap, class_names)[0])
         [plotly.io.to_json(f) for f in figures]
         time.sleep(0.5)
 

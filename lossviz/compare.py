@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 from lossviz.data import Dataset
 from lossviz.export import EpochHistory, run_table_row
+from lossviz.host import HostLost
 from lossviz.i18n import LossvizError, Message
 from lossviz.losses import LOSSES, resolve_params
 from lossviz.train import (RULES, Evaluation, Run, TrainConfig, finish, preset_config,
                            train_stepwise)
+
+LOG = logging.getLogger(__name__)
 
 # The source material's closing claim, easiest last: m*theta > cos(theta) - m > cos(theta + m).
 DIFFICULTY_RANKING = ("sphereface", "cosface", "arcface")
@@ -116,7 +120,7 @@ class Progress:
     current: str | None  # the label training now
     epoch: int  # its last finished epoch
     total: int  # how many runs
-    error: str | None = None
+    error: Message | None = None  # why the run after the finished ones stopped (stopped_why)
     waiting: bool = False  # for a free training slot on the server
     cancelled: bool = False
 
@@ -184,14 +188,26 @@ class Comparison:
             if ticket is not self._ticket:
                 return  # cancelled meanwhile
             if future.cancelled() or future.exception() is not None:
-                why = "cancelled" if future.cancelled() else future.exception()
-                self._error = f"{label}: {why}"
+                self._error = stopped_why(label, future)
                 self._ticket = None
                 return
             result = future.result()
             self._results.append(dataclasses.replace(result, label=label,
                                                      row={**result.row, "run": label}))
         self._next()
+
+
+def stopped_why(label: str, future) -> Message:
+    """Why a run's training ended without a result, in words for the reader; what the
+    exception says in English goes to the server's log."""
+    if future.cancelled():
+        return Message("notices.stopped.cancelled")
+    error = future.exception()
+    LOG.warning("comparison run %s stopped: %s", label, error)
+    if isinstance(error, LossvizError):
+        return error.message
+    return Message("notices.stopped.process_lost" if isinstance(error, HostLost)
+                   else "notices.stopped.error")
 
 
 def losses_comparison(losses, dim: int, epochs: int, seed: int) -> dict[str, TrainConfig]:

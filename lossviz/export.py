@@ -72,7 +72,7 @@ def write_run(folder: Path, run: Run, metrics: dict, history: EpochHistory,
                                 class_names, run.config.loss,
                                 params_in_force(run.config, run.step), title),
                 folder, "features")
-    save_figure(curves_figure(history.rows, title), folder, "curves")
+    save_figure(curves_figure(history.rows, title, run.config.loss), folder, "curves")
     if history.frames:
         (folder / "features.gif").write_bytes(evolution_gif(
             history.frames, evaluation.labels, class_names, run.config.loss,
@@ -108,20 +108,27 @@ def history_csv(history) -> str:
     return buffer.getvalue()
 
 
-def snapshot_features_image(snapshot, class_names, fmt: str) -> bytes:
+def _loss_name(snapshot, view: View) -> str:
+    return view.t(f"losses.{snapshot.config.loss}.short")
+
+
+def snapshot_features_image(snapshot, class_names, fmt: str, view: View = View()) -> bytes:
+    """The playground's features as a file, titled in the reader's language."""
     ev = snapshot.evaluation
-    title = f"{snapshot.config.loss}, {snapshot.config.dim}D, epoch {snapshot.epoch:.1f}"
+    title = view.t("exports.features_title", loss=_loss_name(snapshot, view),
+                   dim=snapshot.config.dim, epoch=snapshot.epoch)
     return figure_bytes(features_figure(ev.features, ev.labels, ev.weights, class_names,
                                         snapshot.config.loss, snapshot.params, title), fmt)
 
 
-def snapshot_curves_image(snapshot, fmt: str) -> bytes:
-    return figure_bytes(curves_figure(history_rows(snapshot.history), snapshot.config.loss), fmt)
+def snapshot_curves_image(snapshot, fmt: str, view: View = View()) -> bytes:
+    return figure_bytes(curves_figure(history_rows(snapshot.history), _loss_name(snapshot, view),
+                                      snapshot.config.loss, view), fmt)
 
 
-def snapshot_gif(snapshot, class_names) -> bytes:
+def snapshot_gif(snapshot, class_names, view: View = View()) -> bytes:
     return evolution_gif(snapshot.frames, snapshot.evaluation.labels, class_names,
-                         snapshot.config.loss, snapshot.params)
+                         snapshot.config.loss, snapshot.params, view=view)
 
 
 def target_logit_image(user, reference, theta, fmt: str, view: View = View()) -> bytes:
@@ -157,10 +164,10 @@ def comparison_images(results, class_names, fmt: str, names=None,
             "accuracy": figure_bytes(accuracy_figure(series, view), fmt)}
 
 
-def snapshot_angles_image(snapshot, fmt: str) -> bytes:
+def snapshot_angles_image(snapshot, fmt: str, view: View = View()) -> bytes:
     ev = snapshot.evaluation
     own, nearest = own_and_nearest_other(ev.features, ev.labels, ev.weights)
-    return figure_bytes(angle_histogram_figure(own, nearest), fmt)
+    return figure_bytes(angle_histogram_figure(own, nearest, view), fmt)
 
 
 def setting_image(user, theta, other_angle, num_classes, feature_norm, fmt: str,

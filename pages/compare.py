@@ -5,7 +5,8 @@ from lossviz import ui
 from lossviz.compare import (DIFFICULTY_RANKING, Progress, difficulty_sentence,
                              losses_comparison, parameter_comparison, parse_values)
 from lossviz.export import comparison_images
-from lossviz.figures.compare import accuracy_overlay_figure, run_names, small_multiples_figure
+from lossviz.figures.compare import (accuracy_overlay_figure, run_cards_html, run_names,
+                                     small_multiples_figure)
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.ui import runs as live_runs
@@ -14,6 +15,24 @@ from lossviz.urlstate import Field
 
 PAGE = "compare"
 MODES = ("losses", "values", "difficulty")
+# The table's numbers, written the same way by the grid and by the phone's cards (printf).
+FORMATS = {"accuracy": "%.1f%%", "own_angle": "%.1f°", "closest": "%.1f°", "margin": "%.1f°"}
+# Seven columns scroll sideways on a phone: below 640 px (where Streamlit stacks columns too)
+# the grid gives way to one card per run. Both are drawn; the browser shows the one that fits.
+TABLE_CSS = """<style>
+.st-key-compare-table-cards { display: none; }
+@media (max-width: 640px) {
+  .st-key-compare-table-grid { display: none; }
+  .st-key-compare-table-cards { display: block; }
+}
+.run-cards section { border: 1px solid #d9d9d9; border-radius: 0.5rem; padding: 0.5rem 0.75rem;
+  margin-bottom: 0.5rem; }
+.run-cards dl { display: grid; grid-template-columns: auto 1fr; gap: 0.1rem 1rem; }
+.run-cards strong { display: block; margin-bottom: 0.3rem; }
+.run-cards dl, .run-cards dt, .run-cards dd { margin: 0; padding: 0; }
+.run-cards dt { color: #4d4d4d; font-weight: normal; }
+.run-cards dd { text-align: right; font-variant-numeric: tabular-nums; }
+</style>"""
 FIELDS = [
     Field("mode", "losses", "choice", choices=MODES),
     Field("losses", ["normface", "cosface", "arcface"], "multi", choices=tuple(LOSSES)),
@@ -104,8 +123,9 @@ def results_view(job):
                     text=progress_text(progress, names, job.configs))
         if progress.cancelled:
             st.info(ui.t("runs.compare.cancelled"))
-        elif progress.error:
-            st.error(ui.t("compare.progress.failed", error=progress.error))
+        elif progress.error:  # the run after the finished ones stopped: say what to do
+            st.error(ui.t("notices.compare_failed", run=names[len(progress.results)],
+                          reason=progress.error, button=ui.t("compare.controls.run")))
         if progress.results:
             draw_results(progress, names[:len(progress.results)], job.dataset.class_names)
         if progress.done and polling:
@@ -118,13 +138,14 @@ def results_view(job):
 def table_columns() -> dict:
     """The table's column names, formats and explanations in the reader's language."""
     column = st.column_config
-    degrees = {name: column.NumberColumn(ui.t(f"compare.table.{name}"), format="%.1f°",
+    degrees = {name: column.NumberColumn(ui.t(f"compare.table.{name}"), format=FORMATS[name],
                                          help=ui.t(f"compare.table.help.{name}"))
                for name in ("own_angle", "closest", "margin")}
     return {"run": column.TextColumn(ui.t("compare.table.run")),
             # wide enough for "s=16, m=0.1" (the grid sizes a column to its header)
             "params": column.TextColumn(ui.t("compare.table.params"), width=120),
-            "accuracy": column.NumberColumn(ui.t("compare.table.accuracy"), format="%.1f%%"),
+            "accuracy": column.NumberColumn(ui.t("compare.table.accuracy"),
+                                            format=FORMATS["accuracy"]),
             "steps": column.TextColumn(ui.t("compare.table.steps")), **degrees}
 
 
@@ -142,14 +163,24 @@ def table_rows(results, names) -> list[dict]:
             for result, name in zip(results, names, strict=True)]
 
 
+def results_table(rows: list[dict]):
+    """The grid at a desk, one card per run on a phone (TABLE_CSS picks)."""
+    st.html(TABLE_CSS)
+    with st.container(key="compare-table-grid"):
+        st.dataframe(rows, column_config=table_columns(), key=ui.key(PAGE, "table"),
+                     hide_index=True)
+    with st.container(key="compare-table-cards"):
+        st.html(run_cards_html(rows, {name: ui.t(f"compare.table.{name}") for name in rows[0]},
+                               FORMATS))
+
+
 def draw_results(progress, names, class_names):
     results, view = list(progress.results), ui.view()
     st.plotly_chart(small_multiples_figure(results, class_names, names, view),
                     key=ui.key(PAGE, "multiples"), **ui.chart_options())
     st.plotly_chart(accuracy_overlay_figure(results, names, view), key=ui.key(PAGE, "accuracy"),
                     **ui.chart_options())
-    st.dataframe(table_rows(results, names), column_config=table_columns(),
-                 key=ui.key(PAGE, "table"), hide_index=True)
+    results_table(table_rows(results, names))
     if progress.done and {r.config.loss for r in results} >= set(DIFFICULTY_RANKING):
         st.info(ui.say(difficulty_sentence([r.row for r in results])))
     if progress.done:

@@ -41,8 +41,22 @@ def move(by: int):
     st.session_state[step] = min(max(st.session_state[step] + by, 1), len(STEPS))
 
 
+# On a phone the three do not fit one row, and wrapped they put Back, the title and Next on
+# three lines: there the title goes above, Back and Next share the row under it.
+NAV_CSS = """<style>
+@media (max-width: 640px) {
+  .st-key-lecture-nav > .stElementContainer:not(.st-key-lecture-back):not(.st-key-lecture-next)
+    { order: -1; flex: 1 0 100%; }
+  .st-key-lecture-nav > .st-key-lecture-back, .st-key-lecture-nav > .st-key-lecture-next
+    { width: auto; }
+  .st-key-lecture-nav > .st-key-lecture-next { margin-left: auto; }
+}
+</style>"""
+
+
 def navigation(step: int):
     """Back, where we are, Next; the arrow keys and a clicker's Page Up / Down press them."""
+    st.html(NAV_CSS)
     with st.container(horizontal=True, vertical_alignment="center", key="lecture-nav"):
         st.button(ui.t("lecture.ui.back"), key="lecture-back", on_click=move, args=(-1,),
                   disabled=step == 1, icon=":material/arrow_back:")
@@ -135,9 +149,12 @@ def softmax_step(at: Areas):
     texts = load_texts("lecture")["steps"]
     with at.words:
         words(ui.t("lecture.steps.softmax.text"), texts["softmax"]["formula"], at)
-        logits = np.array([st.slider(ui.t("lecture.steps.softmax.logit", index=i + 1), -5.0, 5.0,
-                                     step=0.1, key=state(f"logit{i}", v))
-                           for i, v in enumerate(LOGITS)])
+        # two to a row (a horizontal container wraps them): stacked, the five ran below the
+        # fold of a 1280x720 projector
+        with st.container(horizontal=True, gap="small", key="lecture-logits"):
+            logits = np.array([st.slider(ui.t("lecture.steps.softmax.logit", index=i + 1),
+                                         -5.0, 5.0, step=0.1, key=state(f"logit{i}", v))
+                               for i, v in enumerate(LOGITS)])
         target = st.radio(ui.t("lecture.steps.softmax.target"), range(len(LOGITS)),
                           key=state("target", 0), horizontal=True, format_func=lambda i: str(i + 1))
         try_it("playground", {"loss": "softmax"})

@@ -256,24 +256,27 @@ def snapshot_figures(snap, class_names) -> dict:
     return figures
 
 
-def feature_view(figure, snap, run: LiveRun) -> DigitPanel:
+def feature_view(figures: tuple, snap, run: LiveRun) -> DigitPanel:
     """The features (a click picks a digit) and the picked digit beside them; returns the
-    panel that takes the picked or drawn digit apart."""
+    panel that takes the picked or drawn digit apart. In 2D the raw features and the circle
+    are two charts in two columns: a phone stacks them, each as wide as the screen."""
     dataset = run.dataset
     digits = DigitPanel(PAGE, (snap.generation, snap.step), run.checkpoint, dataset,
                         snap.config.loss, snap.params)
-    chart, digit = st.columns([4, 1])
-    with chart:
-        event = st.plotly_chart(digits.on_chart(figure), key=ui.key(PAGE, "features"),
-                                on_select="rerun", selection_mode="points",
-                                **ui.chart_options())
+    charts = digits.on_charts(figures)
+    *chart_columns, digit = st.columns([4 / len(charts)] * len(charts) + [1])
+    events = [column.plotly_chart(chart, key=ui.key(PAGE, name), on_select="rerun",
+                                  selection_mode="points", **ui.chart_options())
+              for column, chart, name in zip(chart_columns, charts, ("features", "circle"))]
     with digit:
-        show_selected_digit(event, snap.evaluation, dataset)
+        show_selected_digit(events, snap.evaluation, dataset)
     return digits
 
 
-def show_selected_digit(event, ev, dataset):
-    for point in (event or {}).get("selection", {}).get("points", []):
+def show_selected_digit(events, ev, dataset):
+    points = [point for event in events for point in (event or {}).get("selection", {}).get(
+        "points", [])]
+    for point in points:
         if (index := picked_test_index(point)) is not None:
             st.session_state[ui.key(PAGE, "picked")] = index
             break
@@ -333,15 +336,16 @@ def import_checkpoint(trainer: LiveRun):
 
 
 def export_controls(run: LiveRun):
-    names = run.dataset.class_names
+    # the view now, in the script thread: the files are drawn later, when a button is pressed
+    names, view = run.dataset.class_names, ui.view()
     with st.expander(ui.t("playground.export.title"), icon=":material/download:"):
         ui.image_downloads(ui.t("playground.export.features"), lambda fmt: snapshot_features_image(
-            run.snapshot(), names, fmt), "features", ui.key(PAGE, "features"))
+            run.snapshot(), names, fmt, view), "features", ui.key(PAGE, "features"))
         ui.image_downloads(ui.t("playground.export.curves"),
-                           lambda fmt: snapshot_curves_image(run.snapshot(), fmt),
+                           lambda fmt: snapshot_curves_image(run.snapshot(), fmt, view),
                            "curves", ui.key(PAGE, "curves-image"))
         ui.image_downloads(ui.t("playground.export.angles"),
-                           lambda fmt: snapshot_angles_image(run.snapshot(), fmt),
+                           lambda fmt: snapshot_angles_image(run.snapshot(), fmt, view),
                            "angles", ui.key(PAGE, "angles-image"))
         row = st.columns(3)
         row[0].download_button(ui.t("playground.export.history"), key=ui.key(PAGE, "history"),
@@ -351,7 +355,7 @@ def export_controls(run: LiveRun):
                                key=ui.key(PAGE, "checkpoint"), data=run.checkpoint,
                                file_name="lossviz-run.pt", mime="application/octet-stream")
         row[2].download_button(ui.t("playground.export.gif"), key=ui.key(PAGE, "gif"),
-                               data=lambda: snapshot_gif(run.snapshot(), names),
+                               data=lambda: snapshot_gif(run.snapshot(), names, view),
                                file_name="features.gif", mime="image/gif",
                                disabled=not run.snapshot().frames)
         st.file_uploader(ui.t("playground.export.upload"), type=["pt"],

@@ -4,6 +4,7 @@ their configurations, so a language switch renames a finished comparison too."""
 from __future__ import annotations
 
 import math
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -91,3 +92,19 @@ def accuracy_overlay_figure(results, names=None, view: View = View()) -> go.Figu
     base_layout(fig, view.t("compare.figures.accuracy_title"), height=380, view=view)
     sizes = view.sizes  # the legend gets a line of its own under the title, not beside it
     return fig.update_layout(margin_t=sizes.title + sizes.legend + 40)
+
+
+def run_cards_html(rows: list[dict], labels: dict[str, str], formats: dict[str, str]) -> str:
+    """A table's rows as one card per run, for a screen too narrow for its columns (a phone):
+    the first column names the card, every other value sits under its column's name. labels:
+    column -> its name in the reader's language; formats: column -> printf format, as the
+    grid's own column formats write the numbers."""
+    first, *rest = labels
+    cards = []
+    for row in rows:
+        values = "".join(f"<dt>{escape(labels[c])}</dt>"
+                         f"<dd>{escape(formats[c] % row[c] if c in formats else str(row[c]))}</dd>"
+                         for c in rest)
+        cards.append(f'<section><strong>{escape(str(row[first]))}</strong><dl>{values}</dl>'
+                     '</section>')
+    return f'<div class="run-cards">{"".join(cards)}</div>'

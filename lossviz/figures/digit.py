@@ -164,19 +164,20 @@ def family_figure(rows: tuple[Anatomy, ...], current: str, view: View = View()) 
     return go.Figure([loss, *on_right([probability])], spec)
 
 
-def with_your_digit(figure: go.Figure, feature, view: View = View()) -> go.Figure:
-    """The playground's feature figure with the student's digit added as a new, labelled point:
-    raw and on the unit circle in 2D, on the sphere in 3D. A copy: the figure may be cached."""
+def with_your_digit(figures: tuple, feature, view: View = View()) -> tuple:
+    """The playground's feature figures (playground_figures' "features": the raw features and
+    the unit circle in 2D, the sphere in 3D) with the student's digit added to each as a new,
+    labelled point. Copies: the figures may be cached."""
     feature = np.asarray(feature, dtype=float)
     unit = unit_rows(feature[None])[0]
-    marked = go.Figure(figure)
     # white inside a dark outline: nothing else on that figure looks like it (the classes are
     # coloured, the misclassified digits black crosses)
     if feature.shape[0] == 3:
-        point = _digit_point(unit * 1.04, view, True, "digit.figures.your_digit", "white")
-        marked.add_traces([point.update(meta=YOUR_DIGIT)])
-        return marked
-    raw = _digit_point(feature, view, False, "digit.figures.your_digit", "white")
-    on_circle = _digit_point(unit, view, False, "digit.figures.your_digit", "white")
-    marked.add_traces([raw.update(meta=YOUR_DIGIT), *on_right([on_circle])])
+        points = [_digit_point(unit * 1.04, view, True, "digit.figures.your_digit", "white")]
+    else:
+        points = [_digit_point(at, view, False, "digit.figures.your_digit", "white")
+                  for at in (feature, unit)]
+    marked = tuple(go.Figure(figure) for figure in figures)
+    for figure, point in zip(marked, points, strict=True):
+        figure.add_trace(point.update(meta=YOUR_DIGIT))
     return marked

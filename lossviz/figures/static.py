@@ -18,10 +18,11 @@ from matplotlib.collections import PolyCollection  # noqa: E402
 
 from lossviz.figures.margins import (REGION_COLORS, REGION_KEYS, WEIGHT_COLORS,  # noqa: E402
                                      column_regions, region_runs, ring_piece)
-from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, MARKER_OUTLINE,  # noqa: E402
-                                   MPL_CLASS_MARKERS, TEXT_COLOR, View, mpl_dash,
-                                   readable_on)
-from lossviz.figures.training import region_codes  # noqa: E402
+from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES,  # noqa: E402
+                                   MARKER_OUTLINE, MPL_CLASS_MARKERS, TEXT_COLOR, View,
+                                   mpl_dash, readable_on)
+from lossviz.figures.training import OTHER_COLOR, OWN_COLOR, region_codes  # noqa: E402
+from lossviz.i18n import LossvizError  # noqa: E402
 from lossviz.margins import CLASS_1, CLASS_2, GAP  # noqa: E402
 from lossviz.metrics import unit_rows  # noqa: E402
 
@@ -133,15 +134,19 @@ def two_panel_lines(x_degrees, left, right, x_label: str, labels: tuple[str, str
     return fig
 
 
-def curves_figure(rows: list[dict], title=""):
-    """Loss and accuracy per epoch, train and test."""
+def curves_figure(rows: list[dict], title="", loss: str = "softmax", view: View = View()):
+    """Loss and accuracy per epoch as on the playground: in the loss's own color, test solid,
+    train dotted; labels in the reader's language."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
     epochs = [r["epoch"] for r in rows]
-    for split, color in (("train", "#4c4c4c"), ("test", "#d62728")):
-        left.plot(epochs, [r[f"{split}_loss"] for r in rows], color=color, label=split)
-        right.plot(epochs, [r[f"{split}_accuracy"] for r in rows], color=color, label=split)
-    left.set(xlabel="epoch", ylabel="loss", title=title)
-    right.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.01))
+    for split, dash in (("train", "dot"), ("test", "solid")):
+        style = dict(color=LOSS_STYLES[loss].color, linestyle=mpl_dash(dash),
+                     label=view.t(f"playground.figures.{split}"))
+        left.plot(epochs, [r[f"{split}_loss"] for r in rows], **style)
+        right.plot(epochs, [r[f"{split}_accuracy"] for r in rows], **style)
+    epoch = view.t("playground.figures.epoch")
+    left.set(xlabel=epoch, ylabel=view.t("playground.figures.loss"), title=title)
+    right.set(xlabel=epoch, ylabel=view.t("playground.figures.accuracy"), ylim=(0, 1.01))
     right.legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -164,21 +169,24 @@ def figure_bytes(fig, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def evolution_gif(frames, labels, class_names, loss, params, max_frames: int = 60) -> bytes:
-    """An animated GIF of the features over training: frames are (epoch, features, weights)."""
+def evolution_gif(frames, labels, class_names, loss, params, max_frames: int = 60,
+                  view: View = View()) -> bytes:
+    """An animated GIF of the features over training: frames are (epoch, features, weights);
+    each frame titled with the loss's name and the epoch in the reader's language."""
     from PIL import Image
     chosen = [frames[i] for i in np.linspace(0, len(frames) - 1, min(max_frames, len(frames)),
                                              dtype=int)] if frames else []
     images = []
     for epoch, features, weights in chosen:
         fig = features_figure(features, labels[:len(features)], weights, class_names, loss,
-                              params, f"{loss}, epoch {epoch:.1f}")
+                              params, view.t("exports.frame_title",
+                                             loss=view.t(f"losses.{loss}.short"), epoch=epoch))
         fig.set_dpi(80)
         fig.canvas.draw()
         images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("P"))
         plt.close(fig)
     if not images:
-        raise ValueError("no frames yet: train for a moment first")
+        raise LossvizError("exports.no_frames")
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=150,
                    loop=0)
@@ -228,13 +236,17 @@ def margins_figure(loss: str, params: dict, phi: float, view: View = View(), tit
     return fig
 
 
-def angle_histogram_figure(own, nearest_other):
-    """Angles of test features to their own weight and to the nearest other weight."""
+def angle_histogram_figure(own, nearest_other, view: View = View()):
+    """Angles of test features to their own weight and to the nearest other weight, in the
+    playground's colors and the reader's language."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     bins = np.arange(0, 183, 3)
-    ax.hist(own, bins=bins, alpha=0.7, color="#1f77b4", label="to own class weight")
-    ax.hist(nearest_other, bins=bins, alpha=0.7, color="#ff7f0e", label="to nearest other weight")
-    ax.set(xlabel="angle (degrees)", ylabel="features", xlim=(0, 180), xticks=range(0, 181, 30))
+    ax.hist(own, bins=bins, alpha=0.7, color=OWN_COLOR, label=view.t("playground.figures.own"))
+    ax.hist(nearest_other, bins=bins, alpha=0.7, color=OTHER_COLOR,
+            label=view.t("playground.figures.other"))
+    ax.set(xlabel=view.t("playground.figures.angle_axis"),
+           ylabel=view.t("playground.figures.count_axis"), title=view.t("playground.figures.angles"),
+           xlim=(0, 180), xticks=range(0, 181, 30))
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig

@@ -146,31 +146,50 @@ def _wrong_traces(points, labels, predictions, three_d, mark_wrong, view, legend
 
 
 def features_2d_figure(features, labels, predictions, weights, class_names, loss, params,
-                       raw_limit: float, view: View = View(),
-                       mark_wrong: bool = True) -> go.Figure:
+                       raw_limit: float, view: View = View(), mark_wrong: bool = True,
+                       apart: bool = False):
     """Left: raw features and class weights. Right: the same features on the unit circle,
     ringed by the predicted class where it wins with its margin and grey in the margin gap.
-    mark_wrong: cross out the misclassified points (not before training has begun)."""
+    mark_wrong: cross out the misclassified points (not before training has begun).
+    apart: the two panels as two figures (raw, circle), for two page columns that a phone
+    stacks: side by side in one figure, each panel is a third of a phone's width."""
     unit = unit_rows(features)
     angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    panels = two_panels((view.t("playground.figures.raw"), view.t("playground.figures.circle")),
-                        view=view)
-    panels["xaxis"].update(range=[-raw_limit, raw_limit])
-    panels["yaxis"].update(range=[-raw_limit, raw_limit], scaleanchor="x")
-    panels["xaxis2"].update(range=[-1.5, 1.5])
-    panels["yaxis2"].update(range=[-1.5, 1.5], scaleanchor="x2")
-    return go.Figure(
-        [feature_trace(features, labels, predictions, class_names, view=view),
-         *_wrong_traces(features, labels, predictions, False, mark_wrong, view),
-         *weight_traces(weights, raw_limit * 0.85, class_names, view=view),
-         *on_right([
-             ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
-             feature_trace(unit, labels, predictions, class_names, view=view),
-             *_wrong_traces(unit, labels, predictions, False, mark_wrong, view, legend=False),
-             *weight_traces(weights, 1.25, class_names, view=view)])],
-        # uirevision: keep zoom and legend choices across refreshes
-        layout("", height=540, view=view, uirevision="features-2d", **panels))
+    raw = [feature_trace(features, labels, predictions, class_names, view=view),
+           *_wrong_traces(features, labels, predictions, False, mark_wrong, view),
+           *weight_traces(weights, raw_limit * 0.85, class_names, view=view)]
+    circle = [ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
+              feature_trace(unit, labels, predictions, class_names, view=view),
+              *_wrong_traces(unit, labels, predictions, False, mark_wrong, view, legend=apart),
+              *weight_traces(weights, 1.25, class_names, view=view)]
+    titles = (view.t("playground.figures.raw"), view.t("playground.figures.circle"))
+    ranges = ([-raw_limit, raw_limit], [-1.5, 1.5])
+    if apart:
+        return tuple(go.Figure(traces, _panel_layout(title, limits, name, view, mark_wrong))
+                     for traces, title, limits, name in zip(
+                         (raw, circle), titles, ranges, ("features-raw", "features-circle"),
+                         strict=True))
+    panels = two_panels(titles, view=view)
+    panels["xaxis"].update(range=ranges[0])
+    panels["yaxis"].update(range=ranges[0], scaleanchor="x")
+    panels["xaxis2"].update(range=ranges[1])
+    panels["yaxis2"].update(range=ranges[1], scaleanchor="x2")
+    return go.Figure([*raw, *on_right(circle)],
+                     layout("", height=540, view=view, uirevision="features-2d", **panels))
+
+
+def _panel_layout(title: str, limits: list, name: str, view: View, legend: bool) -> dict:
+    """One square panel of the 2D features; uirevision keeps zoom and legend choices across
+    refreshes. legend: the misclassified crosses' legend gets its own line under the title."""
+    spec = layout(title, height=440, view=view, uirevision=name, xaxis=dict(range=limits),
+                  yaxis=dict(range=limits, scaleanchor="x"))
+    # Plotly's toolbar stands upright at the chart's right edge: with the usual narrow margin
+    # it lay over the raw panel's rightmost points, which then could not be hovered or clicked
+    spec["margin"]["r"] = 40
+    if legend:
+        spec["margin"]["t"] += view.sizes.legend + 14
+    return spec
 
 
 def _sphere_surface(loss, params, weights, view: View = View(), resolution=36):
@@ -282,7 +301,8 @@ def angle_histogram_figure(features, labels, weights, view: View = View()) -> go
 def playground_figures(snapshot, class_names, previous_limit: float | None = None,
                        view: View = View()):
     """Every figure the playground shows for one trainer snapshot, and the raw-feature axis
-    limit used (pass it back next time so the 2D axis stays still). Before the first step the
+    limit used (pass it back next time so the 2D axis stays still). "features" is a tuple:
+    in 2D the raw features and the unit circle, in 3D the sphere. Before the first step the
     points keep their class colors (see _wrong_traces)."""
     ev = snapshot.evaluation
     args = (ev.features, ev.labels, ev.predictions, ev.weights, class_names,
@@ -292,9 +312,14 @@ def playground_figures(snapshot, class_names, previous_limit: float | None = Non
     if snapshot.config.dim == 2:
         finite = ev.features[np.isfinite(ev.features)]  # a diverging run has NaN features
         limit = stable_limit(previous_limit, float(np.abs(finite).max(initial=0.0)))
-        features = features_2d_figure(*args, raw_limit=limit, **options)
+        features = features_2d_figure(*args, raw_limit=limit, apart=True, **options)
     else:
-        features = features_3d_figure(*args, **options)
+        features = (features_3d_figure(*args, **options),)
     return {"features": features,
             "curves": curves_figure(snapshot.history, snapshot.config.loss, view),
             "angles": angle_histogram_figure(ev.features, ev.labels, ev.weights, view)}, limit
+
+
+def every_figure(figures: dict) -> list[go.Figure]:
+    """playground_figures' figures in one list (its "features" are a tuple of figures)."""
+    return [*figures["features"], figures["curves"], figures["angles"]]

@@ -289,17 +289,20 @@ def shared_dataset(source: str, folder: str | None):
     session, or the bundled digits with Messages saying why. Only folders the operator
     allows are opened (lossviz.data.visitor_folder)."""
     from lossviz.data import DataError, fell_back, visitor_folder
-    bundled, note = _bundled_digits()
-    notes = [note] if note else []
-    if source == "bundled":
-        return bundled, notes
-    try:
-        return _idx_dataset(source, visitor_folder(folder)), []
-    except DataError as err:
-        return bundled, [fell_back(err), *notes]
+    # the spinner in the reader's language (a cache's own show_spinner text is fixed when the
+    # module loads); st.spinner shows nothing when the data is cached and comes back at once
+    with st.spinner(t("notices.loading_digits")):
+        bundled, note = _bundled_digits()
+        notes = [note] if note else []
+        if source == "bundled":
+            return bundled, notes
+        try:
+            return _idx_dataset(source, visitor_folder(folder)), []
+        except DataError as err:
+            return bundled, [fell_back(err), *notes]
 
 
-@st.cache_resource(show_spinner="Loading digits…")
+@st.cache_resource(show_spinner=False)
 def _bundled_digits():
     from lossviz.data import load_bundled_noted
     return load_bundled_noted()
@@ -307,7 +310,7 @@ def _bundled_digits():
 
 # Bounded: each allowed folder a visitor names is a data set in memory. A DataError raised
 # here is not cached, so files added to a folder later are found at the next try.
-@st.cache_resource(show_spinner="Loading digits…", max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _idx_dataset(source: str, folder: Path | None):
     from lossviz.data import load_chosen
     return load_chosen(source, folder)

@@ -56,18 +56,19 @@ class DigitPanel:
         """The student's digit, (28, 28) uint8 as MNIST has them, or None."""
         return st.session_state.get(self._key("drawn"))
 
-    def on_chart(self, figure):
-        """The feature figure, with the student's digit as a new point when there is one.
-        Made once per figure, model and drawing: copying a figure of 2,000 points costs
-        30-40 ms, and the page refreshes twice a second while training."""
+    def on_charts(self, figures: tuple) -> tuple:
+        """The feature figures (raw and circle in 2D, the sphere in 3D), with the student's
+        digit as a new point when there is one. Made once per figures, model and drawing:
+        copying a figure of 2,000 points costs 30-40 ms, and the page refreshes twice a second
+        while training."""
         drawn = self.drawn()
         if drawn is None:
-            return figure
+            return figures
         made_for = (self.model_key, drawn.tobytes(), ui.language())
         cached = st.session_state.get(self._key("chart"))
-        if cached is None or cached[0] is not figure or cached[1] != made_for:
+        if cached is None or cached[0] is not figures or cached[1] != made_for:
             feature = self.model().features_of(drawn[None])[0]
-            cached = (figure, made_for, with_your_digit(figure, feature, ui.view()))
+            cached = (figures, made_for, with_your_digit(figures, feature, ui.view()))
             st.session_state[self._key("chart")] = cached
         return cached[2]
 

@@ -111,3 +111,25 @@ def test_the_ready_comparison_in_chinese(open_page):
     at = open_page("compare", {"lang": "zh"})
     assert not at.exception and at.dataframe
     assert english_words(at) == []
+
+
+def test_a_run_that_stops_says_why_and_what_to_do_in_chinese(open_page):
+    """The training process dies in the middle of a comparison (as when a server runs out of
+    memory): the page says so in the reader's language, and how to go on, with no raw error."""
+    import os
+    import signal
+
+    from lossviz.ui.runs import registry
+    at = open_page("compare", {"lang": "zh", "losses": "softmax,arcface", "epochs": "3"})
+    at.button(key="compare:run").click().run()
+    job = at.session_state["compare:job"]
+    wait_for(lambda: registry().process_ids and job.progress().current, 120, "a run training")
+    os.kill(registry().process_ids[0], signal.SIGKILL)
+    wait_for(lambda: job.progress().done, 60, "the comparison ended")
+    at.run()
+    assert not at.exception
+    (error,) = at.error
+    assert "Softmax 的训练已中断：训练进程已结束" in error.value
+    assert "请按“开始对比”重试" in error.value
+    assert english_words(at) == []
+    assert not at.button(key="compare:run").disabled  # and it can be run again

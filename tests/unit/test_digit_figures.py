@@ -64,24 +64,24 @@ def test_your_digit_is_added_to_a_copy_of_the_feature_figure(dim):
     rng = np.random.default_rng(0)
     features, labels = rng.normal(size=(50, dim)), rng.integers(0, 4, 50)
     weights = np.vstack([np.eye(dim), -np.eye(dim)])[:4]
-    if dim == 2:
-        figure = features_2d_figure(features, labels, labels, weights, NAMES, "cosface",
-                                    {"s": 16.0, "m": 0.1}, raw_limit=3.0)
+    if dim == 2:  # as the playground has them: raw and circle, two figures
+        figures = features_2d_figure(features, labels, labels, weights, NAMES, "cosface",
+                                     {"s": 16.0, "m": 0.1}, raw_limit=3.0, apart=True)
     else:
-        figure = features_3d_figure(features, labels, labels, weights, NAMES, "cosface",
-                                    {"s": 16.0, "m": 0.1})
-    before = len(figure.data)
+        figures = (features_3d_figure(features, labels, labels, weights, NAMES, "cosface",
+                                      {"s": 16.0, "m": 0.1}),)
+    before = [len(figure.data) for figure in figures]
     mine = np.array([0.3, -0.4, 1.2][:dim])
-    marked = with_your_digit(figure, mine, View("zh"))
-    assert len(figure.data) == before  # the cached figure is left as it was
-    added = marked.data[before:]
-    assert added[0].meta == YOUR_DIGIT and added[0].text == (text("digit.figures.your_digit",
-                                                                  "zh"),)
+    marked = with_your_digit(figures, mine, View("zh"))
+    assert [len(figure.data) for figure in figures] == before  # the cached figures as they were
+    assert [len(figure.data) for figure in marked] == [n + 1 for n in before]  # one point each
+    added = [figure.data[-1] for figure in marked]
+    assert all(point.meta == YOUR_DIGIT for point in added)
+    assert added[0].text == (text("digit.figures.your_digit", "zh"),)
     unit = mine / np.linalg.norm(mine)
     if dim == 2:
         assert (added[0].x[0], added[0].y[0]) == pytest.approx(tuple(mine))  # raw, left
         assert (added[1].x[0], added[1].y[0]) == pytest.approx(tuple(unit))  # on the circle
-        assert added[1].xaxis == "x2"
     else:
         point = np.array([added[0].x[0], added[0].y[0], added[0].z[0]])
         assert point == pytest.approx(1.04 * unit)  # just outside the sphere

@@ -3,6 +3,7 @@ import csv
 import io
 import math
 import re
+import warnings
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -12,8 +13,8 @@ from lossviz.checkpoint import load_checkpoint
 from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
                             snapshot_features_image, snapshot_gif)
 from lossviz.figures.margins import REGION_COLORS
-from lossviz.figures.style import CLASS_COLORS, GAP_COLOR
-from lossviz.figures.training import region_codes
+from lossviz.figures.style import CLASS_COLORS, GAP_COLOR, View
+from lossviz.figures.training import OTHER_COLOR, OWN_COLOR, region_codes
 from lossviz.train import TrainConfig
 from tests.conftest import wait_for
 
@@ -94,7 +95,7 @@ def test_exports_of_a_live_run(make_registry, small_set):
         return tuple(round(0.7 * c + 0.3 * 255) for c in rgb(hex_color))
     colors = png_colors(snapshot_angles_image(snap, "png"), (1200, 700))
     assert all(any(max(abs(a - b) for a, b in zip(bar(h), c, strict=True)) <= 1
-                   for c in colors) for h in ("#1f77b4", "#ff7f0e"))
+                   for c in colors) for h in (OWN_COLOR, OTHER_COLOR))
 
     # the GIF: one frame per epoch the run kept, each the size of a small figure
     gif = Image.open(io.BytesIO(snapshot_gif(snap, names)))
@@ -126,3 +127,34 @@ def test_page_figures_as_files():
     assert {rgb(color) for color in REGION_COLORS.values()} <= colors
     assert png_colors(setting_image([Curve("N", "normface", {"s": 4.0})], theta_grid(), 1.0, 10,
                                     8.0, "png"), (2400, 800))
+
+
+def svg_texts(data: bytes) -> list[str]:
+    """The texts of a matplotlib SVG: drawn as paths, each announced by a comment."""
+    return re.findall(r"<!-- (.*?) -->", data.decode())
+
+
+def test_exports_speak_the_readers_language(make_registry, small_set):
+    run = make_registry().create(TrainConfig(loss="combined", dim=2, batch_size=64), small_set)
+    run.step(2)
+    wait_for(lambda: len(run.snapshot().frames) == 2)
+    snap, names = run.snapshot(), small_set.class_names
+    zh = View("zh")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        features = svg_texts(snapshot_features_image(snap, names, "svg", zh))
+        curves = svg_texts(snapshot_curves_image(snap, "svg", zh))
+        angles = svg_texts(snapshot_angles_image(snap, "svg", zh))
+        snapshot_curves_image(snap, "png", zh)  # the PNG is drawn with the same fonts
+        gif = snapshot_gif(snap, names, zh)
+    # every Chinese character found a glyph (the served CJK subset): no empty boxes
+    assert not [w for w in seen if "missing from font" in str(w.message)]
+    assert f"组合间隔，2D，第 {snap.epoch:.1f} 轮" in features
+    assert {"轮数", "损失", "准确率", "训练集", "测试集", "组合间隔"} <= set(curves)
+    assert {"到本类权重", "到最近的其他类权重", "夹角（度）", "特征个数", "测试特征的夹角"} <= set(angles)
+    english = re.compile(r"[A-Za-z]{3,}")
+    assert [t for t in features + curves + angles if english.search(t)] == []
+    assert Image.open(io.BytesIO(gif)).n_frames == 2
+    # at a desk in English, as before
+    assert {"epoch", "Loss", "Accuracy", "train", "test"} <= set(
+        svg_texts(snapshot_curves_image(snap, "svg")))

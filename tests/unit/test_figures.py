@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from lossviz.figures.training import (angle_histogram_figure, features_2d_figure,
+from lossviz.figures.training import (angle_histogram_figure, every_figure, features_2d_figure,
                                       features_3d_figure, picked_test_index, playground_figures,
                                       region_codes, stable_limit)
 
@@ -99,7 +99,8 @@ def test_the_finite_points_of_a_partly_broken_snapshot_set_the_axis(small_set):
         snap.evaluation, features=features, weights=weights))
     figures, limit = playground_figures(snap, small_set.class_names)
     assert limit == stable_limit(None, 4.0)  # the finite points alone
-    figures["features"].to_json()  # what the page sends to the browser
+    for figure in every_figure(figures):
+        figure.to_json()  # what the page sends to the browser
 
 
 def test_stable_limit_ignores_what_is_not_finite():

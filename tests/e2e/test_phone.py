@@ -1,0 +1,100 @@
+"""A student's phone (390x844) and the projector (1280x720): what a review found cramped,
+scrolling sideways, wrapping or below the fold, measured in the real browser."""
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+
+PHONE, PROJECTOR = (390, 844), (1280, 720)
+
+
+def open_at(browser, app_url, size, path):
+    context = browser.new_context(viewport=dict(zip(("width", "height"), size)))
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(f"{app_url}/{path}")
+    wait_idle(tab)
+    tab.wait_for_selector("[data-testid='stMain']")
+    return context, tab
+
+
+def no_sideways_scroll(tab, width):
+    assert tab.evaluate("() => document.documentElement.scrollWidth") <= width
+
+
+def test_compare_results_fit_a_phone_without_scrolling_sideways(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE,
+                           "compare?lang=zh&epochs=1&losses=softmax,combined")
+    try:
+        tab.locator(".st-key-compare-run button").click()
+        expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
+            "已完成 2 / 2 次训练", timeout=600_000)
+        wait_idle(tab)
+        cards = tab.locator(".run-cards section")
+        expect(cards).to_have_count(2)  # one card per run instead of the seven-column grid
+        expect(tab.locator("[data-testid='stDataFrame']")).to_be_hidden()
+        cards.last.scroll_into_view_if_needed()
+        for card in cards.all():
+            box = card.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE[0]
+            assert card.evaluate("c => c.scrollWidth <= c.clientWidth")  # nothing cut off
+        expect(cards.last).to_contain_text("组合间隔")
+        expect(cards.last).to_contain_text("测试准确率")
+        no_sideways_scroll(tab, PHONE[0])
+        assert_no_exception(tab)
+        screenshot(tab, "compare-table-phone-zh")
+    finally:
+        context.close()
+
+
+def box(tab, selector):
+    return tab.locator(selector).first.bounding_box()
+
+
+def test_the_lectures_back_and_next_share_a_row_on_a_phone(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE, "lecture?step=2&lang=zh")
+    try:
+        tab.locator(".st-key-lecture-nav [data-testid='stMarkdown']").wait_for()
+        back, next_ = box(tab, ".st-key-lecture-back button"), box(tab, ".st-key-lecture-next button")
+        assert abs(back["y"] - next_["y"]) < 2  # one row, where a thumb finds both
+        assert next_["x"] > back["x"] + back["width"] and next_["x"] + next_["width"] <= PHONE[0]
+        title = tab.locator(".st-key-lecture-nav [data-testid='stMarkdown']").bounding_box()
+        assert title["y"] + title["height"] <= back["y"]  # the step's title above them
+        no_sideways_scroll(tab, PHONE[0])
+        assert_no_exception(tab)
+        screenshot(tab, "lecture-phone-zh")
+    finally:
+        context.close()
+
+
+def test_the_lectures_first_step_shows_every_control_on_a_projector(browser, app_url):
+    context, tab = open_at(browser, app_url, PROJECTOR, "lecture?present=1&step=1")
+    try:
+        tab.locator(".js-plotly-plot").first.wait_for()
+        controls = tab.locator("[data-testid='stMain'] .st-key-present-controls")
+        expect(controls.locator("[data-testid='stSlider']")).to_have_count(5)
+        for control in [*controls.locator("[data-testid='stSlider']").all(),
+                        controls.locator("[data-testid='stRadio']")]:
+            found = control.bounding_box()
+            assert found["y"] + found["height"] <= PROJECTOR[1]  # above the fold
+        no_sideways_scroll(tab, PROJECTOR[0])
+        assert_no_exception(tab)
+        screenshot(tab, "lecture-present-1280x720")
+    finally:
+        context.close()
+
+
+def test_the_playgrounds_2d_panels_each_take_a_phones_width(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE, "?dim=2&lang=zh")
+    try:
+        for key in ("features", "circle"):  # the raw features, then the unit circle
+            chart = tab.locator(f".st-key-playground-{key} .js-plotly-plot")
+            chart.wait_for()
+            found = chart.bounding_box()
+            # one panel to the screen's width (side by side, each was about 160 px)
+            assert found["width"] >= 0.85 * PHONE[0] and found["x"] + found["width"] <= PHONE[0]
+        no_sideways_scroll(tab, PHONE[0])
+        assert_no_exception(tab)
+        tab.locator(".st-key-playground-circle").scroll_into_view_if_needed()
+        screenshot(tab, "playground-phone-zh")
+    finally:
+        context.close()
