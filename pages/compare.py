@@ -5,8 +5,8 @@ from lossviz import ui
 from lossviz.compare import (DIFFICULTY_RANKING, Progress, difficulty_sentence,
                              losses_comparison, parameter_comparison, parse_values)
 from lossviz.export import comparison_images
-from lossviz.figures.compare import (accuracy_overlay_figure, run_cards_html, run_names,
-                                     small_multiples_figure)
+from lossviz.figures.compare import (accuracy_overlay_figure, params_text, run_cards_html,
+                                     run_names, small_multiples_figure)
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.ui import runs as live_runs
@@ -149,11 +149,11 @@ def table_columns() -> dict:
             "steps": column.TextColumn(ui.t("compare.table.steps")), **degrees}
 
 
-def table_rows(results, names) -> list[dict]:
+def table_rows(results, names, view) -> list[dict]:
     """One line per run: what fits a 1280 px wide screen (the widest class, and the CLI's
     other columns, are in its comparison.csv; the angular margin says what the spread costs)."""
     return [{"run": name,
-             "params": ", ".join(f"{k}={v:g}" for k, v in result.params.items()) or "—",
+             "params": params_text(result.config.loss, result.params, view),
              "accuracy": 100 * result.row["test_accuracy"],
              "steps": (f"{result.row['steps_to_90']:,}" if result.row["steps_to_90"] is not None
                        else ui.t("compare.table.never")),
@@ -180,7 +180,7 @@ def draw_results(progress, names, class_names):
                     key=ui.key(PAGE, "multiples"), **ui.chart_options())
     st.plotly_chart(accuracy_overlay_figure(results, names, view), key=ui.key(PAGE, "accuracy"),
                     **ui.chart_options())
-    results_table(table_rows(results, names))
+    results_table(table_rows(results, names, view))
     if progress.done and {r.config.loss for r in results} >= set(DIFFICULTY_RANKING):
         st.info(ui.say(difficulty_sentence([r.row for r in results])))
     if progress.done:

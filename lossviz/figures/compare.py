@@ -12,10 +12,30 @@ from plotly.subplots import make_subplots
 
 from lossviz.figures.style import View, base_layout, run_styles
 from lossviz.figures.training import feature_trace, region_codes, ring_trace, weight_traces
-from lossviz.losses import resolve_params
+from lossviz.losses import LOSSES, resolve_params
 from lossviz.metrics import unit_rows
 
 COLUMNS = 4
+
+
+# how a parameter is written where the reader sees it (the code's names are not words to them)
+_SYMBOLS = {"lam": "λ", "sigma": "σ"}
+
+
+def params_text(loss: str, params: dict, view: View = View()) -> str:
+    """A run's parameters for a table cell: numbers by their symbol (s=16, m=0.1, λ=5), a
+    variant of the formula only when it is not the usual one, by its name in the reader's
+    language; "—" when there is nothing to say."""
+    parts = []
+    for p in LOSSES[loss].params:
+        if p.name not in params:
+            continue
+        value = params[p.name]
+        if not p.choices:
+            parts.append(f"{_SYMBOLS.get(p.name, p.name)}={value:g}")
+        elif int(value) != p.default:
+            parts.append(view.t(f"losses.{loss}.params.{p.name}.choices.{p.choices[int(value)]}"))
+    return ", ".join(parts) or "—"
 
 
 def run_names(configs, view: View = View()) -> list[str]:

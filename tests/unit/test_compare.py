@@ -200,3 +200,12 @@ def test_a_comparison_says_when_its_runs_differ_in_more_than_one_thing(runs, war
         assert found is None
     else:
         assert warning in found.render("en") and "警告" in found.render("zh")
+
+
+def test_a_runs_parameters_are_written_for_the_reader_not_in_code_names():
+    from lossviz.figures.compare import params_text
+    from lossviz.figures.style import View
+    assert params_text("sphereface", {"m": 2, "lam": 5.0, "form": 0}) == "m=2, λ=5"
+    assert params_text("adacos", {"mode": 0}) == "—"  # the usual variant goes without saying
+    easy = params_text("arcface", {"s": 16, "m": 0.1, "tail": 1}, View("zh"))
+    assert easy.startswith("s=16, m=0.1, ") and "tail" not in easy and "easy" not in easy
