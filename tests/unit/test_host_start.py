@@ -2,7 +2,6 @@
 import sys
 import types
 
-from lossviz.snapshot import RUNNING
 from lossviz.train import TrainConfig
 from tests.conftest import wait_for
 
@@ -20,8 +19,9 @@ def test_the_training_process_does_not_run_the_page_script(make_registry, small_
     registry = make_registry()
     run = registry.create(TrainConfig(loss="softmax", dim=2, epochs=1), small_set)
     run.start()
-    wait_for(lambda: run.snapshot().status == RUNNING and run.snapshot().step > 0, 120,
-             "the run trained")
+    # step > 0 whatever the status: one epoch of the small set can end (paused, finished)
+    # before a poll sees it running, now that the process is warm before the first Start
+    wait_for(lambda: run.snapshot().step > 0, 120, "the run trained")
     run.pause()
     assert not marker.exists()
     assert sys.modules["__main__"] is page  # put back after the start
