@@ -61,14 +61,19 @@ def show_replay(replay: Replay | None, key: str) -> None:
                 icon=":material/inventory_2:")
     else:
         st.caption(ui.say(replay.title))
-    every = FRAME_SECONDS if st.session_state[playing_key] else None
-    st.fragment(_player, run_every=every)(replay, key)
+    timed = bool(st.session_state[playing_key])
+    st.fragment(_player, run_every=FRAME_SECONDS if timed else None)(replay, key, timed)
 
 
-def _player(replay: Replay, key: str) -> None:
+def _player(replay: Replay, key: str, timed: bool) -> None:
+    """One frame; timed says whether this fragment was registered with the timer (playing)."""
     frame_key, playing_key = f"{key}:frame", f"{key}:playing"
     last = replay.frame_count - 1
-    if st.session_state[playing_key]:
+    if timed != st.session_state[playing_key]:
+        # Play or Pause was just pressed (its callback ran first): the whole page reruns, so
+        # the fragment starts or stops its timer; no frame moves on the press itself
+        st.rerun()
+    if timed:
         st.session_state[frame_key] = min(st.session_state[frame_key] + 1, last)
     figure_area = st.container()
     frame = 0
@@ -88,10 +93,10 @@ def _controls(key: str, last: int) -> int:
     frame_key, playing_key = f"{key}:frame", f"{key}:playing"
     with st.container(horizontal=True, vertical_alignment="bottom"):
         playing = st.session_state[playing_key]
-        if st.button(ui.t("ready.replay.pause" if playing else "ready.replay.play"),
-                     key=f"{key}:play", width="content",
-                     icon=":material/pause:" if playing else ":material/play_arrow:"):
-            _toggle(frame_key, playing_key, last)
+        st.button(ui.t("ready.replay.pause" if playing else "ready.replay.play"),
+                  key=f"{key}:play", width="content", on_click=_toggle,
+                  args=(frame_key, playing_key, last),
+                  icon=":material/pause:" if playing else ":material/play_arrow:")
         frame = st.slider(ui.t("ready.replay.slider"), 0, last, key=frame_key,
                           help=ui.t("ready.replay.slider_help"), format="%d",
                           disabled=playing)
@@ -99,10 +104,9 @@ def _controls(key: str, last: int) -> int:
 
 
 def _toggle(frame_key: str, playing_key: str, last: int) -> None:
-    """Play from here (from the start at the end), or pause. The whole page reruns, so the
-    fragment starts or stops its timer."""
+    """Play from here (from the start at the end), or pause: a callback, so the state has
+    changed before the fragment's run (which then reruns the page, see _player)."""
     playing = not st.session_state[playing_key]
     st.session_state[playing_key] = playing
     if playing and st.session_state[frame_key] >= last:
         st.session_state[frame_key] = 0
-    st.rerun()

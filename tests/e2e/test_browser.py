@@ -5,6 +5,7 @@ import signal
 import time
 from urllib.parse import parse_qs, urlparse
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from lossviz.i18n import text
@@ -232,16 +233,27 @@ HOVERED = """(index) => (document.querySelectorAll('.js-plotly-plot')[0]._hoverd
   .some(p => p.curveNumber === 0 && p.pointNumber === index)"""
 
 
+def hover_a_lonely_point(page, timeout: float = 60.0) -> dict:
+    """Move the mouse onto a point that stands apart and wait until plotly hovers it: a click
+    selects what plotly hovers, computed a frame after the move. Aimed again while it does not
+    (the charts beside it can still shift the layout as they draw)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        point = page.evaluate(LONELY_POINT)
+        assert point["gap"] > 6, "no point stands apart enough to click it alone"
+        page.mouse.move(point["x"], point["y"])
+        try:
+            page.wait_for_function(HOVERED, arg=point["index"], timeout=5_000)
+            return point
+        except PlaywrightTimeout:
+            assert time.monotonic() < deadline, f"plotly never hovered point {point}"
+
+
 def test_clicking_a_feature_point_shows_its_digit(page, app_url):
     open_app(page, app_url, "?dim=2")
     chart = page.locator(".js-plotly-plot").first
     chart.scroll_into_view_if_needed()
-    point = page.evaluate(LONELY_POINT)
-    assert point["gap"] > 6, "no point stands apart enough to click it alone"
-    page.mouse.move(point["x"], point["y"])
-    # plotly picks what a click selects from its hover state, computed a frame after the move:
-    # a click before that (a loaded machine) selects nothing, so wait until it hovers the point
-    page.wait_for_function(HOVERED, arg=point["index"])
+    point = hover_a_lonely_point(page)
     page.mouse.click(point["x"], point["y"])
     image = page.locator("[data-testid='stImage']")
     expect(image).to_contain_text(f"test #{point['index']}: ", timeout=30_000)
