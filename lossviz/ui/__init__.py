@@ -34,6 +34,19 @@ SHARED_FIELDS = [Field("lang", DEFAULT_LANGUAGE, "choice", choices=tuple(LANGUAG
                  Field("present", False, "bool")]
 _SHARED_NAMES = {f.name for f in SHARED_FIELDS}
 _LAST_QUERY, _SHARED_WARNINGS = "_url", "_shared_link_warnings"
+# The URLs this session wrote last, not only the very last: a rerun can start before the
+# browser has applied the URL the previous rerun wrote (quick slider presses on a busy server),
+# and its stale query string is then ours, not a shared link to read settings from.
+_RECENT_WRITES = 8
+
+
+def _written_here(query: dict, state_key: str) -> bool:
+    return query in st.session_state.get(state_key, [])
+
+
+def _remember_written(query: dict, state_key: str) -> None:
+    recent = [q for q in st.session_state.get(state_key, []) if q != query]
+    st.session_state[state_key] = (recent + [query])[-_RECENT_WRITES:]
 
 
 def require_router() -> None:
@@ -78,7 +91,7 @@ def bind_shared_settings() -> None:
     for field in SHARED_FIELDS:
         st.session_state.setdefault(field.name, field.default)
     query = _query()
-    if query == st.session_state.get(_LAST_QUERY):
+    if _written_here(query, _LAST_QUERY):
         return
     values, warnings = parse_query({k: v for k, v in query.items() if k in _SHARED_NAMES},
                                    SHARED_FIELDS)
@@ -189,7 +202,7 @@ def bind_url(page: str, fields: list[Field]) -> None:
     for field in fields:
         st.session_state.setdefault(key(page, field.name), copy.copy(field.default))
     query = _query()
-    if query == st.session_state.get(key(page, _LAST_QUERY)):
+    if _written_here(query, key(page, _LAST_QUERY)):
         return
     values, warnings = parse_query({k: v for k, v in query.items() if k not in _SHARED_NAMES},
                                    fields)
@@ -204,7 +217,8 @@ def write_url(page: str, fields: list[Field]) -> None:
     values = {f.name: st.session_state[key(page, f.name)] for f in fields}
     shared = {f.name: st.session_state.get(f.name, f.default) for f in SHARED_FIELDS}
     query = to_query(values, fields) | to_query(shared, SHARED_FIELDS)
-    st.session_state[key(page, _LAST_QUERY)] = st.session_state[_LAST_QUERY] = query
+    _remember_written(query, key(page, _LAST_QUERY))
+    _remember_written(query, _LAST_QUERY)
     st.query_params.from_dict(query)
 
 
