@@ -99,8 +99,8 @@ class Registry:
 
     def __init__(self, slots: int | None = None, pause_after: float = 15.0,
                  park_after: float = 20.0, keep_for: float = 3600.0,
-                 host_idle: float | None = None, tick_every: float = 0.25, context=SPAWN, eval_budget: float = 0.1,
-                 refresh: tuple[float, float] = (0.4, 1.0)):
+                 host_idle: float | None = None, tick_every: float = 0.25, context=SPAWN,
+                 eval_budget: float = 0.1, refresh: tuple[float, float] = (0.4, 1.0)):
         self.slots = Slots(slots or max_trainers())
         self.pause_after, self.park_after, self.keep_for = pause_after, park_after, keep_for
         self.host_idle = host_idle if host_idle is not None else host_idle_seconds()
