@@ -55,7 +55,7 @@ def show_replay(replay: Replay | None, key: str) -> None:
     st.session_state.setdefault(frame_key, 0)
     st.session_state.setdefault(playing_key, False)
     if st.session_state[frame_key] >= replay.frame_count:  # another replay under the same key
-        st.session_state[frame_key] = 0
+        _move_to(key, 0)
     if replay.ready:
         st.info(f"**{ui.say(replay.title)}** · {ui.t('ready.label_help')}",
                 icon=":material/inventory_2:")
@@ -63,50 +63,72 @@ def show_replay(replay: Replay | None, key: str) -> None:
         st.caption(ui.say(replay.title))
     timed = bool(st.session_state[playing_key])
     st.fragment(_player, run_every=FRAME_SECONDS if timed else None)(replay, key, timed)
+    if replay.frame_count > 1:  # one frame (a run paused after its first step) has no play
+        _play_button(key, replay.frame_count - 1)
 
 
 def _player(replay: Replay, key: str, timed: bool) -> None:
     """One frame; timed says whether this fragment was registered with the timer (playing)."""
     frame_key, playing_key = f"{key}:frame", f"{key}:playing"
     last = replay.frame_count - 1
-    if timed != st.session_state[playing_key]:
-        # Play or Pause was just pressed (its callback ran first): the whole page reruns, so
-        # the fragment starts or stops its timer; no frame moves on the press itself
-        st.rerun()
-    if timed:
+    if timed and st.session_state[playing_key]:  # a timer run, not one left over after Pause
         st.session_state[frame_key] = min(st.session_state[frame_key] + 1, last)
     figure_area = st.container()
-    frame = 0
-    if last > 0:  # one frame (a run paused after its first step) has nothing to scrub
-        frame = _controls(key, last)
+    frame = _slider(key, last) if last > 0 else 0
     figure_area.plotly_chart(replay_figure(replay, frame, ui.view()), key=f"{key}:figure",
                              **ui.chart_options())
     figure_area.markdown(f"**{ui.say(replay.at(frame))}** · "
                          f"{ui.t('ready.replay.frame', index=frame + 1, count=last + 1)}")
     if st.session_state[playing_key] and frame >= last:
-        st.session_state[playing_key] = False  # the end: stop the timer
+        st.session_state[playing_key] = False  # the end: a page run stops the timer
         st.rerun()
 
 
-def _controls(key: str, last: int) -> int:
-    """Play/Pause and the slider; the frame chosen."""
+def _slider(key: str, last: int) -> int:
+    """The slider over the frames, still while playing; the frame chosen.
+
+    The browser keeps a slider's value as its own and takes the server's only when the widget
+    is new, so the player makes a new widget (a new key) whenever the frame moves without the
+    reader: each frame while playing, and once after Play, Pause, the end or a new replay
+    (_move_to). Writing the value through session state instead left the thumb one frame off
+    the frame shown when a press cut a timer run short (seen in Chromium)."""
     frame_key, playing_key = f"{key}:frame", f"{key}:playing"
-    with st.container(horizontal=True, vertical_alignment="bottom"):
-        playing = st.session_state[playing_key]
-        st.button(ui.t("ready.replay.pause" if playing else "ready.replay.play"),
-                  key=f"{key}:play", width="content", on_click=_toggle,
-                  args=(frame_key, playing_key, last),
-                  icon=":material/pause:" if playing else ":material/play_arrow:")
-        frame = st.slider(ui.t("ready.replay.slider"), 0, last, key=frame_key,
-                          help=ui.t("ready.replay.slider_help"), format="%d",
-                          disabled=playing)
+    frame = st.session_state[frame_key]
+    if st.session_state[playing_key]:
+        return st.slider(ui.t("ready.replay.slider"), 0, last, value=frame, disabled=True,
+                         key=f"{key}:frame:playing:{frame}", format="%d",
+                         help=ui.t("ready.replay.slider_help"))
+    generation = st.session_state.get(f"{key}:generation", 0)
+    frame = st.slider(ui.t("ready.replay.slider"), 0, last, value=frame, format="%d",
+                      key=f"{key}:frame:{generation}", help=ui.t("ready.replay.slider_help"))
+    st.session_state[frame_key] = frame
     return frame
 
 
-def _toggle(frame_key: str, playing_key: str, last: int) -> None:
-    """Play from here (from the start at the end), or pause: a callback, so the state has
-    changed before the fragment's run (which then reruns the page, see _player)."""
-    playing = not st.session_state[playing_key]
+def _move_to(key: str, frame: int) -> None:
+    """The frame moved by the player itself, not the reader: the next slider is a new one."""
+    st.session_state[f"{key}:frame"] = frame
+    st.session_state[f"{key}:generation"] = st.session_state.get(f"{key}:generation", 0) + 1
+
+
+def _play_button(key: str, last: int) -> None:
+    """Play or Pause, outside the timed fragment: a button that the timer redraws every frame
+    can lose a press (seen in Chromium: Pause pressed, the replay played on), and a press out
+    here reruns the page, which starts or stops the fragment's timer."""
+    playing = st.session_state[f"{key}:playing"]
+    st.button(ui.t("ready.replay.pause" if playing else "ready.replay.play"),
+              key=f"{key}:play", width="content", on_click=_set_playing,
+              args=(key, not playing, last),
+              icon=":material/pause:" if playing else ":material/play_arrow:")
+
+
+def _set_playing(key: str, playing: bool, last: int) -> None:
+    """Play from here (from the start at the end), or pause. It sets rather than toggles: a
+    timer run that starts while a press is on its way carries the press too, so one press can
+    call this twice (seen in Chromium, where a toggle undid Pause at once)."""
+    frame_key, playing_key = f"{key}:frame", f"{key}:playing"
+    if st.session_state[playing_key] == playing:
+        return
     st.session_state[playing_key] = playing
-    if playing and st.session_state[frame_key] >= last:
-        st.session_state[frame_key] = 0
+    at_end = playing and st.session_state[frame_key] >= last
+    _move_to(key, 0 if at_end else st.session_state[frame_key])

@@ -195,7 +195,7 @@ def test_presentation_mode_keeps_the_loss_its_margins_and_start_beside_the_figur
     assert [w.key for w in at.main.selectbox] == ["playground:loss", "playground:arcface.tail"]
     # beside the ready run's player (collapsed under the figure, its own slider)
     assert {w.key for w in at.main.slider} == {"playground:arcface.s", "playground:arcface.m",
-                                               "playground:ready:frame"}
+                                               "playground:ready:frame:0"}
     assert [b.key for b in at.main.button if b.key.startswith("playground:")] == \
         ["playground:ready:play", "playground:start"]
     assert at.sidebar.radio(key="playground:dim")  # still drawn (hidden): its value is kept

@@ -31,7 +31,7 @@ def test_the_slider_moves_the_frame_shown():
     at = _open(RUN)
     assert not at.exception
     assert np.allclose(_shown_x(at), ready.features[0][:, 0].astype(float))
-    at.slider(key="demo:frame").set_value(40).run()
+    at.slider[0].set_value(40).run()
     assert not at.exception
     assert np.allclose(_shown_x(at), ready.features[40][:, 0].astype(float))
     epoch = ready.metric("epoch")[40]
@@ -41,18 +41,18 @@ def test_the_slider_moves_the_frame_shown():
 
 def test_play_advances_a_frame_each_run_and_stops_at_the_end():
     at = _open(RUN)
-    last = at.slider(key="demo:frame").max
-    at.slider(key="demo:frame").set_value(last - 2).run()
+    last = at.slider[0].max
+    at.slider[0].set_value(last - 2).run()
     at.button(key="demo:play").click().run()
     assert at.session_state["demo:playing"] and at.button(key="demo:play").label == "Pause"
-    assert at.slider(key="demo:frame").disabled
-    playing_at = at.slider(key="demo:frame").value
+    assert at.slider[0].disabled
+    playing_at = at.slider[0].value
     at.run()  # what the fragment's timer does: one more run of the player
-    assert at.slider(key="demo:frame").value == min(playing_at + 1, last)
+    assert at.slider[0].value == min(playing_at + 1, last)
     at.run()
-    assert at.slider(key="demo:frame").value == last and not at.session_state["demo:playing"]
+    assert at.slider[0].value == last and not at.session_state["demo:playing"]
     at.button(key="demo:play").click().run()  # at the end, Play starts again from the start
-    assert at.session_state["demo:playing"] and at.slider(key="demo:frame").value <= 1
+    assert at.session_state["demo:playing"] and at.slider[0].value <= 1
 
 
 def test_the_player_speaks_chinese():
