@@ -5,8 +5,8 @@ from lossviz import ui
 from lossviz.compare import (DIFFICULTY_RANKING, Progress, difficulty_sentence,
                              losses_comparison, parameter_comparison, parse_values)
 from lossviz.export import comparison_images
-from lossviz.figures.compare import (accuracy_overlay_figure, params_text, run_cards_html,
-                                     run_names, small_multiples_figure)
+from lossviz.figures.compare import (COLUMNS, accuracy_overlay_figure, params_text,
+                                     run_cards_html, run_names, run_panel_figure)
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.ui import runs as live_runs
@@ -176,8 +176,7 @@ def results_table(rows: list[dict]):
 
 def draw_results(progress, names, class_names):
     results, view = list(progress.results), ui.view()
-    st.plotly_chart(small_multiples_figure(results, class_names, names, view),
-                    key=ui.key(PAGE, "multiples"), **ui.chart_options())
+    feature_panels(results, names, class_names, view)
     st.plotly_chart(accuracy_overlay_figure(results, names, view), key=ui.key(PAGE, "accuracy"),
                     **ui.chart_options())
     results_table(table_rows(results, names, view))
@@ -189,6 +188,15 @@ def draw_results(progress, names, class_names):
                                lambda fmt, name=name: comparison_images(
                                    results, class_names, fmt, names, view)[name],
                                f"comparison-{name}", ui.key(PAGE, name))
+
+
+def feature_panels(results, names, class_names, view):
+    """One figure per run, COLUMNS to a row at a desk; a phone stacks the columns, so each run
+    is drawn at the phone's full width."""
+    for start in range(0, len(results), COLUMNS):
+        for column, index in zip(st.columns(COLUMNS), range(start, len(results))):
+            column.plotly_chart(run_panel_figure(results[index], class_names, names[index], view),
+                                key=ui.key(PAGE, f"multiples:{index}"), **ui.chart_options())
 
 
 def ready_view(dim, dataset):

@@ -60,39 +60,76 @@ def whole_epochs(last: float) -> dict:
 
 
 def small_multiples_figure(results, class_names, names=None, view: View = View()) -> go.Figure:
-    """One unit circle (2D) or sphere (3D) per run, same axes everywhere."""
+    """One unit circle (2D) or sphere (3D) per run, same axes everywhere, in one figure (the
+    exported image; the page lays out run_panel_figure()s instead)."""
     names = names or [r.label for r in results]
-    three_d = results[0].evaluation.features.shape[1] == 3
+    three_d = _three_d(results[0])
     rows = math.ceil(len(results) / COLUMNS)
     cols = min(COLUMNS, len(results))
     kind = "scene" if three_d else "xy"
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=names,
                         specs=[[{"type": kind}] * cols for _ in range(rows)],
                         horizontal_spacing=0.03, vertical_spacing=0.08)
-    angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
-    directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
     for index, result in enumerate(results):
-        row, col = index // COLUMNS + 1, index % COLUMNS + 1
-        ev = result.evaluation
-        unit = unit_rows(ev.features)
-        traces = [feature_trace(unit, ev.labels, ev.predictions, class_names, three_d, view),
-                  *weight_traces(ev.weights, 1.3, class_names, three_d, view)]
-        if not three_d:
-            traces.insert(0, ring_trace(*region_codes(result.config.loss, result.params,
-                                                      directions, ev.weights), directions, 1.15))
-        fig.add_traces(traces, rows=row, cols=col)
-    fig.update_traces(marker_size=13, textfont_size=9, selector=dict(mode="markers+text"))
+        fig.add_traces(_panel_traces(result, class_names, three_d, view),
+                       rows=index // COLUMNS + 1, cols=index % COLUMNS + 1)
     fig.update_annotations(font_size=view.sizes.axis_title)  # the runs' names
+    _same_unit_axes(fig, three_d, len(results))
+    return base_layout(fig, "", height=PANEL_HEIGHT[view.present] * rows, view=view)
+
+
+def run_panel_figure(result, class_names, name: str, view: View = View()) -> go.Figure:
+    """One run's features on the unit circle or sphere, on the axes every run's panel shares:
+    the page sets these side by side in columns, which a phone stacks at its full width (a
+    four-column figure left each circle about 85 px wide there)."""
+    three_d = _three_d(result)
+    fig = go.Figure(_panel_traces(result, class_names, three_d, view))
+    _same_unit_axes(fig, three_d, 1)
+    fig = base_layout(fig, name, height=PANEL_HEIGHT[view.present], view=view)
+    fig.update_layout(margin=dict(l=10, r=10))
+    return fig
+
+
+# One panel's height, at a desk and on a projector (presentation mode)
+PANEL_HEIGHT = {False: 280, True: 300}
+
+
+def _three_d(result) -> bool:
+    return result.evaluation.features.shape[1] == 3
+
+
+def _panel_traces(result, class_names, three_d: bool, view: View) -> list:
+    """A run's features on the unit circle or sphere, its class weights, and in 2D the ring of
+    the regions each class wins."""
+    ev = result.evaluation
+    traces = [feature_trace(unit_rows(ev.features), ev.labels, ev.predictions, class_names,
+                            three_d, view),
+              *weight_traces(ev.weights, 1.3, class_names, three_d, view)]
+    if not three_d:
+        angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
+        directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        traces.insert(0, ring_trace(*region_codes(result.config.loss, result.params, directions,
+                                                  ev.weights), directions, 1.15))
+    for trace in traces:
+        if trace.mode == "markers+text":  # the class weights' labelled markers, small
+            trace.update(marker_size=13, textfont_size=9)
+    return traces
+
+
+def _same_unit_axes(fig: go.Figure, three_d: bool, panels: int) -> None:
+    """The same square axes around the unit circle or sphere in every panel, hidden."""
     if three_d:
         axis = dict(range=[-1.4, 1.4], visible=False)
-        fig.update_scenes(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube")
-    else:
-        fig.update_xaxes(range=[-1.55, 1.55], visible=False)
-        fig.update_yaxes(range=[-1.55, 1.55], visible=False)
-        for index in range(len(results)):
-            suffix = "" if index == 0 else str(index + 1)
-            fig.update_layout({f"yaxis{suffix}": dict(scaleanchor=f"x{suffix}")})
-    return base_layout(fig, "", height=(300 if view.present else 330) * rows, view=view)
+        # where the playground's sphere has its camera: the weight tips stay inside a panel
+        # narrower than tall (four to a row at a desk), closer than plotly's default
+        fig.update_scenes(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
+                          camera=dict(eye=dict(x=1.35, y=1.35, z=0.95)))
+        return
+    fig.update_xaxes(range=[-1.55, 1.55], visible=False)
+    fig.update_yaxes(range=[-1.55, 1.55], visible=False)
+    for index in range(panels):
+        suffix = "" if index == 0 else str(index + 1)
+        fig.update_layout({f"yaxis{suffix}": dict(scaleanchor=f"x{suffix}")})
 
 
 def accuracy_overlay_figure(results, names=None, view: View = View()) -> go.Figure:

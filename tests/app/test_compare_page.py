@@ -36,7 +36,7 @@ def test_two_short_runs_fill_a_readable_table(open_page):
     assert table.value.notna().all().all()
     steps = list(table.value["steps"])
     assert all(s == "not reached" or s.replace(",", "").isdigit() for s in steps)
-    accuracy = figures(at)[1]
+    accuracy = figures(at)[2]  # after one panel per run
     assert accuracy["layout"]["xaxis"]["dtick"] == 1 and accuracy["layout"]["xaxis"]["tick0"] == 0
     colors = [trace["line"]["color"] for trace in accuracy["data"]]
     assert colors == ["#333333", "#1d77c0"]  # LOSS_STYLES: Softmax and CosFace as everywhere
@@ -64,7 +64,8 @@ def test_one_loss_at_several_values_names_each_run_by_its_value(open_page):
     at = finished(at)
     (table,) = at.dataframe
     assert list(table.value["run"]) == ["ArcFace, m=0.1", "ArcFace, m=0.2"]
-    assert figures(at)[0]["layout"]["annotations"][0]["text"] == "ArcFace, m=0.1"
+    assert [f["layout"]["title"]["text"] for f in figures(at)[:2]] == ["ArcFace, m=0.1",
+                                                                        "ArcFace, m=0.2"]
 
 
 def test_chinese_compare_page_has_no_english_finished_or_refused(open_page):
@@ -95,7 +96,7 @@ def test_the_ready_comparison_shows_at_once_and_trains_live_on_request(open_page
     (table,) = at.dataframe
     assert list(table.value["run"]) == [text(f"losses.{name}.short") for name in LOSSES]
     assert table.value["accuracy"].between(90, 100).all()  # the recorded runs' own results
-    assert len(figures(at)) == 2
+    assert len(figures(at)) == len(LOSSES) + 1  # one panel per loss, and the accuracy
     (label,) = [i.value for i in at.info if i.value.startswith("Ready comparison")]
     assert "3D" in label and "30 epochs" in label
     at.button(key="compare:retrain").click().run()

@@ -4,7 +4,8 @@ import pytest
 from lossviz.compare import (Comparison, RunCache, configs_from_spec, confounds,
                              difficulty_sentence, losses_comparison, parameter_comparison,
                              parse_values)
-from lossviz.figures.compare import accuracy_overlay_figure, small_multiples_figure
+from lossviz.figures.compare import (accuracy_overlay_figure, run_panel_figure,
+                                     small_multiples_figure)
 from lossviz.metrics import unit_rows
 from tests.conftest import wait_for
 
@@ -33,6 +34,12 @@ def test_identical_runs_are_trained_once_in_the_training_process(make_registry, 
     assert [t.xaxis for t in points] == ["x", "x2"]  # each run on its own axes
     for trace, result in zip(points, results, strict=True):
         np.testing.assert_allclose(trace.y, unit_rows(result.evaluation.features)[:, 1])
+    for result, name in zip(results, configs, strict=True):  # the page's one panel per run
+        panel = run_panel_figure(result, small_set.class_names, name)
+        assert panel.layout.title.text == name
+        (point,) = [t for t in panel.data if t.customdata is not None]
+        np.testing.assert_allclose(point.y, unit_rows(result.evaluation.features)[:, 1])
+        assert panel.layout.xaxis.range == panels.layout.xaxis.range  # the same axes
     overlay = accuracy_overlay_figure(list(results))
     assert [t.name for t in overlay.data] == list(configs)
     for trace, result in zip(overlay.data, results, strict=True):
