@@ -23,10 +23,13 @@ def probabilities_figure(probabilities: np.ndarray, target: np.ndarray, kl: floa
                    marker=dict(color="white", line=dict(color=GAP_COLOR, width=2),
                                pattern=dict(shape="/", fgcolor=GAP_COLOR, solidity=0.35)))
     title = view.t("lecture.fig.kl_title", kl=kl, ce=ce)
+    # The legend stands inside the plot, in a band above 1 that no bar reaches: under the
+    # title it took two lines on a phone and ran over the title, whose numbers are the point
     fig_layout = layout(title, 400, view, barmode="group", bargap=0.25,
-                        yaxis=dict(range=[0, 1.15],
+                        yaxis=dict(range=[0, 1.5], tickvals=np.linspace(0, 1, 6),
                                    title=dict(text=view.t("lecture.fig.probability"))))
-    fig_layout["margin"]["t"] += view.sizes.legend + 14  # the legend's own line under the title
+    fig_layout["legend"].update(orientation="v", x=1.0, xanchor="right", y=1.0,
+                                yanchor="top", bgcolor="rgba(255,255,255,0.85)")
     return go.Figure([output, label], fig_layout)
 
 

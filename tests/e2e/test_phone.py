@@ -2,6 +2,8 @@
 scrolling sideways, wrapping or below the fold, measured in the real browser."""
 from playwright.sync_api import expect
 
+from lossviz.losses import LOSSES
+
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
 
 PHONE, PROJECTOR = (390, 844), (1280, 720)
@@ -96,5 +98,38 @@ def test_the_playgrounds_2d_panels_each_take_a_phones_width(browser, app_url):
         assert_no_exception(tab)
         tab.locator(".st-key-playground-circle").scroll_into_view_if_needed()
         screenshot(tab, "playground-phone-zh")
+    finally:
+        context.close()
+
+
+def test_compares_ready_panels_each_take_a_phones_width(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE, "compare?dim=2")
+    try:
+        charts = tab.locator("[data-testid='stMain'] .js-plotly-plot")
+        # a figure per run (it was one figure of four to a row: each circle about 85 px wide),
+        # and the accuracy
+        expect(charts).to_have_count(len(LOSSES) + 1)
+        for chart in charts.all():
+            found = chart.bounding_box()
+            assert found["width"] >= 0.85 * PHONE[0] and found["x"] + found["width"] <= PHONE[0]
+        no_sideways_scroll(tab, PHONE[0])
+        assert_no_exception(tab)
+        screenshot(tab, "compare-panels-phone")
+    finally:
+        context.close()
+
+
+def test_the_lectures_probability_legend_leaves_its_title_readable_on_a_phone(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE, "lecture?step=1")
+    try:
+        chart = tab.locator(".js-plotly-plot").first
+        chart.locator(".legend").wait_for()
+        title, legend = chart.locator(".gtitle").bounding_box(), chart.locator(
+            ".legend").bounding_box()
+        # the title's numbers (KL = cross-entropy) are the point; the legend once ran over them
+        assert legend["y"] >= title["y"] + title["height"]
+        assert legend["x"] + legend["width"] <= PHONE[0]
+        assert_no_exception(tab)
+        screenshot(tab, "lecture-step1-phone")
     finally:
         context.close()
