@@ -142,11 +142,13 @@ def table_columns() -> dict:
                                          help=ui.t(f"compare.table.help.{name}"))
                for name in ("own_angle", "closest", "margin")}
     return {"run": column.TextColumn(ui.t("compare.table.run")),
-            # wide enough for "s=16, m=0.1" (the grid sizes a column to its header)
-            "params": column.TextColumn(ui.t("compare.table.params"), width=120),
+            # wide enough for the combined margin's four numbers (the grid sizes a column to
+            # its header); the seven columns then fit 1280 px beside the sidebar
+            "params": column.TextColumn(ui.t("compare.table.params"), width=205),
             "accuracy": column.NumberColumn(ui.t("compare.table.accuracy"),
-                                            format=FORMATS["accuracy"]),
-            "steps": column.TextColumn(ui.t("compare.table.steps")), **degrees}
+                                            format=FORMATS["accuracy"],
+                                            help=ui.t("compare.table.help.accuracy")),
+            "steps": column.TextColumn(ui.t("compare.table.steps"), width=94), **degrees}
 
 
 def table_rows(results, names, view) -> list[dict]:

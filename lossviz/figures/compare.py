@@ -32,7 +32,8 @@ def params_text(loss: str, params: dict, view: View = View()) -> str:
             continue
         value = params[p.name]
         if not p.choices:
-            parts.append(f"{_SYMBOLS.get(p.name, p.name)}={value:g}")
+            # three digits: L-Softmax's annealed λ ends at 8.60585, which only cut the cell
+            parts.append(f"{_SYMBOLS.get(p.name, p.name)}={value:.3g}")
         elif int(value) != p.default:
             parts.append(view.t(f"losses.{loss}.params.{p.name}.choices.{p.choices[int(value)]}"))
     return ", ".join(parts) or "—"
