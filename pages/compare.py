@@ -35,7 +35,8 @@ TABLE_CSS = """<style>
 </style>"""
 FIELDS = [
     Field("mode", "losses", "choice", choices=MODES),
-    Field("losses", ["normface", "cosface", "arcface"], "multi", choices=tuple(LOSSES)),
+    # the whole family, as the ready comparison shows it when the page opens
+    Field("losses", list(LOSSES), "multi", choices=tuple(LOSSES)),
     Field("loss", "lsoftmax", "choice", choices=tuple(LOSSES)),
     Field("param", "m", "choice", choices=("s", "m", "m1", "m2", "m3")),
     Field("dim", 2, "int", 2, 3),
@@ -201,31 +202,36 @@ def feature_panels(results, names, class_names, view):
                                 key=ui.key(PAGE, f"multiples:{index}"), **ui.chart_options())
 
 
-def ready_view(dim, dataset):
-    """Before the first live comparison: every loss's ready run in this dimension, shown at
-    once and labelled as recorded, with a button that trains the same comparison live."""
+def ready_view(dim, dataset, losses):
+    """Before the first live comparison: the chosen losses' ready runs in this dimension (the
+    box and the figures say the same), shown at once and labelled as recorded, with a button
+    that trains the same comparison live."""
     try:
-        results = ready_comparison_of(dim)
+        results = [r for r in ready_comparison_of(dim) if r.config.loss in losses]
     except LossvizError as err:
         st.warning(ui.say(err.message), icon="⚠️")
         return
+    if len(results) < 2:
+        return  # the controls already say to pick two
     recorded = results[0].config
     with st.container(horizontal=True, vertical_alignment="center"):
         st.info(ui.t("ready.comparison_label", dim=dim, seed=recorded.seed,
                      epochs=recorded.epochs), icon=":material/history:", width="stretch")
         st.button(ui.t("ready.actions.retrain"), icon=":material/play_arrow:",
-                  on_click=retrain_live, args=(dim, recorded.epochs, recorded.seed, dataset),
+                  on_click=retrain_live,
+                  args=([r.config.loss for r in results], dim, recorded.epochs, recorded.seed,
+                        dataset),
                   key=ui.key(PAGE, "retrain"), width="content")
     names = run_names([result.config for result in results], ui.view())
     draw_results(Progress(results, None, 0, len(results)), names, dataset.class_names)
 
 
-def retrain_live(dim, epochs, seed, dataset):
-    """Train the ready comparison live: the controls show what trains (every loss, the
+def retrain_live(losses, dim, epochs, seed, dataset):
+    """Train the ready comparison live: the controls show what trains (its losses, the
     recorded epochs and seed), so the URL and the table say the same."""
-    for name, value in (("losses", list(LOSSES)), ("epochs", epochs), ("seed", seed)):
+    for name, value in (("losses", losses), ("epochs", epochs), ("seed", seed)):
         st.session_state[ui.key(PAGE, name)] = value
-    live_runs.start_comparison(PAGE, losses_comparison(LOSSES, dim, epochs, seed), dataset)
+    live_runs.start_comparison(PAGE, losses_comparison(losses, dim, epochs, seed), dataset)
 
 
 def compare_page():
@@ -242,7 +248,7 @@ def compare_page():
     if job is not None:
         results_view(job)
     elif mode == "losses":
-        ready_view(dim, dataset)
+        ready_view(dim, dataset, st.session_state[ui.key(PAGE, "losses")])
     ui.write_url(PAGE, FIELDS)
 
 

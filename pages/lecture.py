@@ -240,17 +240,20 @@ def difficulty_step(at: Areas):
 
 
 def summary_step(at: Areas):
+    """The family's table across the page, its words under it: in the figure's column the
+    table ran under the words beside it (and squeezed Chinese to a character a line)."""
     texts = load_texts("lecture")["steps"]["summary"]
-    with at.words:
-        words(ui.t("lecture.steps.summary.text"), texts["formula"], at)
-        try_it("theory", {})
     columns = ["loss", "target", "normalized", "margin", "typical"]
     header = " | ".join(ui.t(f"lecture.steps.summary.columns.{c}") for c in columns)
     rows = [f"| {ui.loss_short(loss)} | ${texts['targets'][loss]}$ | "
             + " | ".join(ui.t(f"lecture.steps.summary.rows.{loss}.{c}") for c in columns[2:])
             + " |" for loss in LOSSES]
-    with at.figure:
+    with at.formula:
+        words(None, texts["formula"], at)
         st.markdown("\n".join([f"| {header} |", "|" + " --- |" * len(columns), *rows]))
+        if not ui.presenting():
+            st.markdown(ui.t("lecture.steps.summary.text"))
+        try_it("theory", {})
 
 
 STEP_VIEWS = {

@@ -147,9 +147,16 @@ def accuracy_overlay_figure(results, names=None, view: View = View()) -> go.Figu
     fig.update_xaxes(title=view.t("compare.figures.epoch"), **whole_epochs(last))
     fig.update_yaxes(title=view.t("compare.figures.accuracy_axis"), range=[0, 1.01],
                      tickformat=".0%")
-    base_layout(fig, view.t("compare.figures.accuracy_title"), height=380, view=view)
-    sizes = view.sizes  # the legend gets a line of its own under the title, not beside it
-    return fig.update_layout(margin_t=sizes.title + sizes.legend + 40)
+    # The legend goes under the plot, two names to a line at any width: the whole family's
+    # names took several lines, which ran over the title when they stood under it, so the
+    # figure keeps a known height for them at the bottom
+    legend_height = math.ceil(len(results) / 2) * (view.sizes.legend + 10)
+    base_layout(fig, view.t("compare.figures.accuracy_title"), height=330 + legend_height,
+                view=view)
+    return fig.update_layout(
+        legend=dict(yref="container", y=0, yanchor="bottom", entrywidthmode="fraction",
+                    entrywidth=0.5),
+        margin_b=legend_height + 2 * view.sizes.axis_title + 20)
 
 
 def run_cards_html(rows: list[dict], labels: dict[str, str], formats: dict[str, str]) -> str:

@@ -94,13 +94,14 @@ def _slider(key: str, last: int) -> int:
     the frame shown when a press cut a timer run short (seen in Chromium)."""
     frame_key, playing_key = f"{key}:frame", f"{key}:playing"
     frame = st.session_state[frame_key]
+    # The slider counts frames from 1, as the caption under the figure does
     if st.session_state[playing_key]:
-        return st.slider(ui.t("ready.replay.slider"), 0, last, value=frame, disabled=True,
-                         key=f"{key}:frame:playing:{frame}", format="%d",
-                         help=ui.t("ready.replay.slider_help"))
+        return st.slider(ui.t("ready.replay.slider"), 1, last + 1, value=frame + 1,
+                         disabled=True, key=f"{key}:frame:playing:{frame}", format="%d",
+                         help=ui.t("ready.replay.slider_help")) - 1
     generation = st.session_state.get(f"{key}:generation", 0)
-    frame = st.slider(ui.t("ready.replay.slider"), 0, last, value=frame, format="%d",
-                      key=f"{key}:frame:{generation}", help=ui.t("ready.replay.slider_help"))
+    frame = st.slider(ui.t("ready.replay.slider"), 1, last + 1, value=frame + 1, format="%d",
+                      key=f"{key}:frame:{generation}", help=ui.t("ready.replay.slider_help")) - 1
     st.session_state[frame_key] = frame
     return frame
 

@@ -134,3 +134,16 @@ def test_a_run_that_stops_says_why_and_what_to_do_in_chinese(open_page):
     assert "请按“开始对比”重试" in error.value
     assert english_words(at) == []
     assert not at.button(key="compare:run").disabled  # and it can be run again
+
+
+def test_the_ready_comparison_shows_the_chosen_losses_only(open_page):
+    at = open_page("compare", {"dim": "2", "losses": "softmax,arcface"})
+    assert not at.exception
+    (table,) = at.dataframe  # the box and the figures say the same
+    assert list(table.value["run"]) == ["Softmax", "ArcFace"]
+    assert len(figures(at)) == 3  # a panel each, and the accuracy
+    at.button(key="compare:retrain").click().run()
+    job = at.session_state["compare:job"]
+    assert [c.loss for c in job.configs] == ["softmax", "arcface"]
+    at.button(key="compare:cancel").click().run()
+    assert not at.exception
