@@ -102,7 +102,8 @@ def pull_figure(series: list[dict], view: View = View()) -> go.Figure:
     # under the plot and its axis titles: the panels have titles of their own above
     fig_layout["legend"].update(y=-0.32, yanchor="top")
     fig_layout["margin"]["b"] = 3 * view.sizes.legend
-    fig_layout["margin"]["t"] += view.sizes.axis_title + 8
+    # the panels' titles take two lines: on one they ran into each other on a tablet
+    fig_layout["margin"]["t"] += 2 * (view.sizes.axis_title + 4) + 8
     return go.Figure(traces, fig_layout)
 
 

@@ -66,9 +66,12 @@ def _pieces_around(runs, directions: np.ndarray) -> list[tuple[float, float, int
 
 def _weight_arrow(angle: float, label: str, color: str, size: int) -> list[dict]:
     x, y = math.cos(angle), math.sin(angle)
+    # The label stands beside the arrow, on the side away from the other weight (the normal
+    # that turns away from the x-axis): above or below the shaft it sat on the arrowhead
+    side = 1 if y >= 0 else -1
     return [dict(x=0.98 * x, y=0.98 * y, ax=0, ay=0, xref="x", yref="y", axref="x", ayref="y",
                  showarrow=True, arrowhead=2, arrowwidth=3, arrowcolor=color, text=""),
-            dict(x=0.78 * x, y=0.78 * y + (0.12 if y >= 0 else -0.12), text=label,
+            dict(x=0.7 * x - 0.17 * side * y, y=0.7 * y + 0.17 * side * x, text=label,
                  showarrow=False, font=dict(size=size + 4, color=color))]
 
 
@@ -157,7 +160,9 @@ def angle_plane_figure(loss: str, params: dict, phi: float, points: int = 361,
     # constrain="domain": keep 0-180 on both axes and shrink the square to fit, instead of
     # stretching one axis past 180 to keep the aspect ratio.
     axis = dict(range=[0, 180], dtick=30, constrain="domain")
-    return go.Figure(traces, layout(
+    fig = go.Figure(traces, layout(
         view.t("figures.margins.angle_title"), 470, view, annotations=labels,
         xaxis=dict(axis, title=dict(text=view.t("figures.margins.theta_1"))),
         yaxis=dict(axis, title=dict(text=view.t("figures.margins.theta_2")), scaleanchor="x")))
+    # room at the right for the last tick's "180", which plotly drops rather than cut
+    return fig.update_layout(margin_r=3 * view.sizes.tick)
