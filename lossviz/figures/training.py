@@ -287,7 +287,7 @@ OWN_COLOR, OTHER_COLOR = CLASS_COLORS[0], CLASS_COLORS[6]
 def angle_histogram_figure(features, labels, weights, view: View = View()) -> go.Figure:
     own, nearest_other = own_and_nearest_other(features, labels, weights)
     bins = dict(start=0, end=180, size=3)
-    return go.Figure(
+    fig = go.Figure(
         [go.Histogram(x=own, name=view.t("playground.figures.own"), xbins=bins,
                       marker_color=OWN_COLOR, opacity=0.7),
          go.Histogram(x=nearest_other, name=view.t("playground.figures.other"), xbins=bins,
@@ -296,6 +296,9 @@ def angle_histogram_figure(features, labels, weights, view: View = View()) -> go
                xaxis=dict(title=view.t("playground.figures.angle_axis"), range=[0, 180],
                           dtick=30),
                yaxis=dict(title=view.t("playground.figures.count_axis"))))
+    # room under the title for the legend, which takes two lines in a narrow column (it ran
+    # over the title)
+    return fig.update_layout(margin_t=fig.layout.margin.t + 2 * (view.sizes.legend + 8) + 6)
 
 
 def playground_figures(snapshot, class_names, previous_limit: float | None = None,
