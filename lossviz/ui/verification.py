@@ -26,6 +26,9 @@ def finding(summary: list[dict]) -> str:
     best = max(summary, key=lambda entry: entry["unseen_tar_far1"]["mean"])
     softmax = next((e for e in summary if e["loss"] == "softmax"), None)
     seen = max(entry["seen_tar_far1"]["mean"] for entry in summary)
+    if best is softmax:  # the reference is the best: named once, not compared with itself
+        return ui.t("verification.ui.finding_reference",
+                    best_tar=_percent(best["unseen_tar_far1"]), seen_tar=f"{seen:.1%}")
     return ui.t("verification.ui.finding", best=ui.loss_title(best["loss"]),
                 best_tar=_percent(best["unseen_tar_far1"]),
                 softmax_tar=_percent(softmax["unseen_tar_far1"]) if softmax else "–",
