@@ -77,9 +77,21 @@ def test_the_finding_names_softmax_once_when_it_is_the_best(open_page, lang):
 def test_presenting_keeps_only_the_losses_and_the_run_button(open_page):
     at = open_page("verification", {"present": "1"})
     assert not at.exception
-    shown = {widget.key for widget in at.main.get("multiselect") + at.main.get("button")
-             + at.main.get("radio") + at.main.get("number_input") + at.main.get("selectbox")}
+    shown = {widget.key for kind in ("multiselect", "button_group", "button", "radio",
+                                     "number_input", "selectbox") for widget in at.main.get(kind)}
     assert {"verification:losses", "verification:run"} <= shown
     for hidden in ("verification:dim", "verification:epochs", "verification:seeds",
                    "verification:shown"):
         assert hidden not in shown
+
+
+def test_the_chosen_losses_survive_entering_and_leaving_presentation(open_page):
+    """Presenting, the losses are pills (they wrap; the multiselect cut them off): the choice
+    stays the same through both changes of widget."""
+    at = open_page("verification")
+    at.multiselect(key="verification:losses").set_value(["softmax", "arcface"]).run()
+    at.toggle(key="present").set_value(True).run()
+    assert at.button_group(key="verification:losses").value == ["softmax", "arcface"]
+    at.toggle(key="present").set_value(False).run()
+    assert at.multiselect(key="verification:losses").value == ["softmax", "arcface"]
+    assert not at.exception
