@@ -20,11 +20,13 @@ FIELDS = [
 
 
 def settings():
-    """The runs the controls describe ((label, seed) -> config), or None with the reason."""
-    figure_area, control_area = ui.stage()
-    with control_area:
-        losses = st.multiselect(ui.t("verification.ui.losses"), list(LOSSES),
-                                key=ui.key(PAGE, "losses"), format_func=ui.loss_titles())
+    """The runs the controls describe ((label, seed) -> config), or None with the reason. At a
+    desk every control is in the sidebar; presenting, only the losses and the button stand in
+    a row above the figures, the rest stay in the hidden sidebar (their values kept)."""
+    row = ui.controls()
+    with row:
+        losses = loss_choice()
+    with st.sidebar:
         dim = st.radio(ui.t("verification.ui.dim"), (3, 2), key=ui.key(PAGE, "dim"),
                        horizontal=True, format_func=lambda d: f"{d}D",
                        help=ui.t("verification.ui.dim_note"))
@@ -33,14 +35,26 @@ def settings():
         seeds = st.number_input(ui.t("verification.ui.seeds"), 1, 5, key=ui.key(PAGE, "seeds"))
         st.selectbox(ui.t("verification.ui.shown"), list(LOSSES), key=ui.key(PAGE, "shown"),
                      format_func=ui.loss_titles())
-        runs = family_configs(losses, dim, epochs, range(seeds)) if losses else None
+    runs = family_configs(losses, dim, epochs, range(seeds)) if losses else None
+    with row:
         buttons(runs)
-    with figure_area:
-        if dim == 2:
-            st.warning(ui.t("verification.ui.dim_2d"))
-        if not losses:
-            st.info(ui.t("verification.ui.pick_losses"))
-    return figure_area
+    if dim == 2:
+        st.warning(ui.t("verification.ui.dim_2d"))
+    if not losses:
+        st.info(ui.t("verification.ui.pick_losses"))
+
+
+def loss_choice() -> list[str]:
+    """Short names (the long ones, "CosFace (AM-Softmax)", were cut mid-chip); presenting,
+    pills that wrap onto a second line instead of a box that cuts the last losses off."""
+    name = ui.key(PAGE, "losses")
+    # the value set anew, not left to the widget: Streamlit forgets a widget's value when the
+    # widget under that key changes kind, as on entering or leaving presentation mode
+    st.session_state[name] = list(st.session_state[name])
+    widget = st.pills if ui.presenting() else st.multiselect
+    extra = dict(selection_mode="multi") if ui.presenting() else {}
+    return widget(ui.t("verification.ui.losses"), list(LOSSES), key=name,
+                  format_func=ui.formatter(lambda loss: f"losses.{loss}.short"), **extra)
 
 
 def buttons(runs):
@@ -105,13 +119,12 @@ def evidence_view():
 
 def verification_page():
     ui.open_page(PAGE, FIELDS, ui.t("verification.ui.title"), ui.t("verification.ui.intro"))
-    figure_area = settings()
+    settings()
     job = st.session_state.get(ui.key(PAGE, "job"))
-    with figure_area:
-        if job is not None:
-            job_view(job)
-        else:
-            evidence_view()
+    if job is not None:
+        job_view(job)
+    else:
+        evidence_view()
     ui.write_url(PAGE, FIELDS)
 
 

@@ -17,6 +17,21 @@ SAME_COLOR, DIFFERENT_COLOR = CLASS_COLORS[0], CLASS_COLORS[1]
 FAMILY_PANELS = (("test_accuracy", "verification.figures.closed_accuracy"),
                  ("unseen_tar_far1", "verification.figures.unseen_tar"),
                  ("unseen_eer", "verification.figures.unseen_eer"))
+FAR_TICKS = (0.001, 0.01, 0.1, 1)
+
+
+def legend_above(fig_layout: dict, entries: int, columns: int, view: View) -> dict:
+    """The legend in `columns` equal columns between the title and the plot, the top margin
+    and the height grown by its rows: left to Plotly, its rows ran over the title. The
+    columns keep the number of rows the same at any width (on a phone, the projector)."""
+    sizes = view.sizes
+    rows = -(-entries // columns)
+    legend_height = rows * round(sizes.legend * 1.5)
+    fig_layout["legend"].update(entrywidth=1 / columns, entrywidthmode="fraction", y=1.0,
+                                yanchor="bottom")
+    fig_layout["margin"]["t"] = round(sizes.title * 1.3) + 16 + legend_height
+    fig_layout["height"] = view.height(fig_layout["height"] + legend_height)
+    return fig_layout
 
 
 def roc_figure(lines, view: View = View()) -> go.Figure:
@@ -32,12 +47,16 @@ def roc_figure(lines, view: View = View()) -> go.Figure:
     traces.append(go.Scatter(x=far, y=far, mode="lines", name=view.t(
         "verification.figures.chance"), line=dict(color=AXIS_COLOR, width=1.5, dash="dot"),
         hoverinfo="skip"))
-    fig = go.Figure(traces, layout(
-        view.t("verification.figures.roc_title"), 420, view,
+    fig_layout = layout(
+        view.t("verification.figures.roc_title"), 300, view,
+        # one tick per decade: every 1-2-5 step ran together on a half-width chart
         xaxis=dict(type="log", title=dict(text=view.t("verification.figures.far_axis")),
-                   tickformat=".1%", range=[-3.05, 0.02]),
+                   tickvals=FAR_TICKS, ticktext=[f"{rate:.1%}".replace(".0%", "%")
+                                                 for rate in FAR_TICKS], range=[-3.05, 0.02]),
         yaxis=dict(title=dict(text=view.t("verification.figures.tar_axis")), tickformat=".0%",
-                   range=[0, 1.02])))
+                   range=[0, 1.02]))
+    fig_layout["margin"]["r"] = 2 * view.sizes.tick  # room for the last tick, 100%, at the edge
+    fig = go.Figure(traces, legend_above(fig_layout, len(traces), 2, view))
     for rate in REPORTED_FARS:  # where the reported numbers are read
         fig.add_vline(x=rate, line=dict(color=AXIS_COLOR, width=1.5, dash="dash"))
     return fig
@@ -56,15 +75,16 @@ def score_histogram_figure(same_counts, different_counts, loss_name: str,
                       name=view.t(key), opacity=0.75,
                       marker=dict(color=color, line=dict(color=MARKER_OUTLINE, width=1),
                                   pattern=dict(shape=pattern, fgcolor=MARKER_OUTLINE)))
+    fig_layout = layout(view.t("verification.figures.scores_title", loss=loss_name), 300, view,
+                        barmode="overlay",
+                        xaxis=dict(title=dict(text=view.t("verification.figures.score_axis")),
+                                   range=[-1, 1]),
+                        yaxis=dict(title=dict(text=view.t("verification.figures.share_axis")),
+                                   tickformat=".0%"))
     return go.Figure(
         [bars(same_counts, "verification.figures.same_pairs", SAME_COLOR, ""),
          bars(different_counts, "verification.figures.different_pairs", DIFFERENT_COLOR, "/")],
-        layout(view.t("verification.figures.scores_title", loss=loss_name), 380, view,
-               barmode="overlay",
-               xaxis=dict(title=dict(text=view.t("verification.figures.score_axis")),
-                          range=[-1, 1]),
-               yaxis=dict(title=dict(text=view.t("verification.figures.share_axis")),
-                          tickformat=".0%")))
+        legend_above(fig_layout, 2, 1, view))
 
 
 def family_figure(summary: list[dict], names: dict, view: View = View()) -> go.Figure:

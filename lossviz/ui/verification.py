@@ -26,6 +26,9 @@ def finding(summary: list[dict]) -> str:
     best = max(summary, key=lambda entry: entry["unseen_tar_far1"]["mean"])
     softmax = next((e for e in summary if e["loss"] == "softmax"), None)
     seen = max(entry["seen_tar_far1"]["mean"] for entry in summary)
+    if best is softmax:  # the reference is the best: named once, not compared with itself
+        return ui.t("verification.ui.finding_reference",
+                    best_tar=_percent(best["unseen_tar_far1"]), seen_tar=f"{seen:.1%}")
     return ui.t("verification.ui.finding", best=ui.loss_title(best["loss"]),
                 best_tar=_percent(best["unseen_tar_far1"]),
                 softmax_tar=_percent(softmax["unseen_tar_far1"]) if softmax else "–",
@@ -40,7 +43,9 @@ def show_verification(summary: list[dict], shown: str, key_prefix: str, caption:
     st.plotly_chart(family_figure(summary, names, view), key=f"{key_prefix}-family", **options)
     st.caption(caption)
     st.info(finding(summary))
-    roc_area, scores_area = st.columns(2)
+    # side by side on a projector's width; at a desk (a sidebar beside them) each half was too
+    # narrow for its legend and axis titles
+    roc_area, scores_area = st.columns(2) if ui.presenting() else (st.container(),) * 2
     roc_lines = [(names[e["loss"]], e["loss"], e["unseen_roc_tar"], None) for e in summary]
     roc_area.plotly_chart(roc_figure(roc_lines, view), key=f"{key_prefix}-roc", **options)
     entry = next((e for e in summary if e["loss"] == shown), summary[0])
@@ -48,7 +53,7 @@ def show_verification(summary: list[dict], shown: str, key_prefix: str, caption:
         scores_area.plotly_chart(score_histogram_figure(
             entry["unseen_same_counts"], entry["unseen_different_counts"], names[entry["loss"]],
             view), key=f"{key_prefix}-scores", **options)
-    table = [{ui.t("verification.ui.column_loss"): ui.loss_title(e["loss"]),
+    table = [{ui.t("verification.ui.column_loss"): names[e["loss"]],
               **{ui.t(key): _percent(e[column]) for column, key in COLUMNS}} for e in summary]
     st.dataframe(table, hide_index=True, key=f"{key_prefix}-table")
     st.caption(ui.t("verification.ui.table_note"))

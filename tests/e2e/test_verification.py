@@ -56,3 +56,33 @@ def test_a_phone_sees_every_chart_within_its_width(browser, app_url):
         assert text("verification.ui.title", "zh") in tab.locator("h1").first.inner_text()
     finally:
         context.close()
+
+
+def inside(inner, outer):
+    return (inner["x"] >= outer["x"] - 1 and inner["y"] >= outer["y"] - 1
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1)
+
+
+def test_the_roc_and_histogram_keep_titles_legends_and_axis_titles_apart(browser, app_url):
+    """A review found, on a phone and on the projector, both legends over their chart titles,
+    the FAR axis title cut ('(log sc…') and the TAR axis title running into it."""
+    for query, size in (("lang=zh", (390, 844)), ("present=1", (1280, 720)),
+                        ("lang=zh&present=1", (1280, 720))):
+        context, tab = open_sized(browser, f"{app_url}/verification?{query}", *size)
+        try:
+            charts_drawn(tab)
+            for chart in tab.locator(".js-plotly-plot").all()[1:]:  # the ROC, the histogram
+                chart.locator(".legend").wait_for()
+                outer = chart.bounding_box()
+                title, legend = (chart.locator(part).bounding_box()
+                                 for part in (".gtitle", ".legend"))
+                x_title, y_title = (chart.locator(part).first.bounding_box()
+                                    for part in (".xtitle", ".ytitle"))
+                assert legend["y"] >= title["y"] + title["height"], query
+                for part in (title, legend, x_title, y_title):
+                    assert inside(part, outer), query
+                assert y_title["y"] + y_title["height"] <= x_title["y"], query
+            assert_no_exception(tab)
+        finally:
+            context.close()
