@@ -619,5 +619,8 @@ def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: floa
             "mean_own_angle_deg": test.mean_own_angle,
             "min_weight_angle_deg": test.min_weight_angle,
             "samples_per_s": samples_per_s, "device": str(run.device),
-            "held_out_classes": run.config.held_out_classes,
-            **(test.verification.row() if test.verification else {})}
+            "held_out_classes": run.config.held_out_classes, "label_noise": run.config.label_noise,
+            **(test.verification.row() if test.verification else {}),
+            # sub-centres: how many of the voting training digits sit at another sub-centre
+            **(dict(zip(("off_dominant_true", "off_dominant_flipped"), test.off_dominant))
+               if test.off_dominant else {})}
