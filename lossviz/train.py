@@ -622,5 +622,5 @@ def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: floa
             "held_out_classes": run.config.held_out_classes, "label_noise": run.config.label_noise,
             **(test.verification.row() if test.verification else {}),
             # sub-centres: how many of the voting training digits sit at another sub-centre
-            **(dict(zip(("off_dominant_true", "off_dominant_flipped"), test.off_dominant))
-               if test.off_dominant else {})}
+            **{name: share for name, share in zip(("off_dominant_true", "off_dominant_flipped"),
+                                                  test.off_dominant or ()) if not math.isnan(share)}}
