@@ -122,8 +122,9 @@ _SUBCENTERS = Param("k", "sub-centres K", 3, 1, 5, 1, integer=True,
                     help="Weights per class; the class cosine is the largest of its K cosines.")
 
 # The parameters that set the scale, not the target: pages that draw target curves or decision
-# margins (where the scale cancels) leave them out
-SCALE_PARAMS = ("s", "mode")
+# margins (where the scale cancels) leave them out. Sub-center ArcFace's K too: it decides which
+# cosine is the class's, not what the target does with it (one sub-centre per class is drawn)
+SCALE_PARAMS = ("s", "mode", "k")
 
 _LAMBDA = Param("lam", "lambda", 0.0, 0.0, 1000.0, 0.5, slider_high=20.0,
                 help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
