@@ -423,17 +423,15 @@ def class_cosines(x_unit: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def dominant_subcenters(features: torch.Tensor, labels: torch.Tensor,
-                        weight: torch.Tensor) -> torch.Tensor:
-    """(C,) per class, the sub-centre that most of its features (given with their labels, as
-    trained) are closest to: the one that stands for the class where one weight per class is
-    needed. A class without features keeps its first."""
-    picks = subcenter_cosines(F.normalize(features, dim=1), weight).argmax(dim=2)  # (B, C)
-    chosen = picks.gather(1, labels.view(-1, 1)).squeeze(1)
-    classes, k = weight.shape[:2]
-    votes = torch.zeros(classes, k, dtype=torch.long)
-    votes.index_put_((labels.cpu(), chosen.cpu()), torch.ones_like(chosen.cpu()), accumulate=True)
-    return votes.argmax(dim=1)
+def dominant_subcenters(features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor):
+    """(dominant (C,), picks (B,)): each feature picks the sub-centre of its (labelled) class
+    it is closest to; per class, the one most of its features pick stands for the class where
+    one weight per class is needed. A class without features keeps its first."""
+    cos = subcenter_cosines(F.normalize(features, dim=1), weight)  # (B, C, K)
+    picks = cos[torch.arange(len(labels)), labels].argmax(dim=1)
+    votes = torch.zeros(weight.shape[:2], dtype=torch.long)
+    votes.index_put_((labels.cpu(), picks.cpu()), torch.ones_like(picks.cpu()), accumulate=True)
+    return votes.argmax(dim=1), picks
 
 
 @torch.no_grad()

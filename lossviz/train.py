@@ -16,8 +16,7 @@ import torch
 from lossviz.data import Dataset
 from lossviz.i18n import LossvizError, Message
 from lossviz.losses import (LOSSES, annealed_lambda, class_cosines, dominant_subcenters,
-                            initial_state, margin_logits, next_state, resolve_params,
-                            subcenter_cosines)
+                            initial_state, margin_logits, next_state, resolve_params)
 from lossviz.metrics import angle_metrics
 from lossviz.model import FeatureNet, to_input
 from lossviz.verification import OpenSetVerification, open_set_verification
@@ -513,11 +512,8 @@ class Run:
         if weight.dim() == 2:
             return weight, None
         labels, flipped = self.train_labels[:self.VOTERS], self.flipped[:self.VOTERS]
-        features = self.training_features()
-        dominant = dominant_subcenters(features, labels, weight)
-        picked = subcenter_cosines(torch.nn.functional.normalize(features, dim=1), weight)
-        picked = picked[torch.arange(len(labels)), labels].argmax(dim=1)
-        elsewhere = (picked != dominant[labels]).float()
+        dominant, picks = dominant_subcenters(self.training_features(), labels, weight)
+        elsewhere = (picks != dominant[labels]).float()
         shares = tuple(float(elsewhere[mask].mean()) if mask.any() else float("nan")
                        for mask in (~flipped, flipped))
         return weight[torch.arange(len(weight)), dominant], shares

@@ -115,7 +115,8 @@ def test_the_dominant_sub_centre_is_the_one_most_of_a_class_picks():
     features = torch.tensor([[0.1, 1.0], [0.0, 2.0], [1.0, 0.0],  # class 0: two pick k = 1
                              [-1.0, -1.2], [-2.0, -1.9], [1.0, 1.1]])  # class 1: two pick k = 2
     labels = torch.tensor([0, 0, 0, 1, 1, 1])
-    assert dominant_subcenters(features, labels, weight).tolist() == [1, 2]
+    dominant, picks = dominant_subcenters(features, labels, weight)
+    assert dominant.tolist() == [1, 2] and picks.tolist() == [1, 1, 0, 2, 2, 1]
 
 
 def test_label_noise_flips_the_stated_share_to_other_classes_from_the_seed():
