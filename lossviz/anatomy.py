@@ -58,8 +58,11 @@ def model_from_checkpoint(data: bytes, dataset: Dataset) -> DigitModel:
             return model(to_input(torch.from_numpy(np.array(images, dtype=np.uint8)))).numpy()
 
     bias = None if model.bias is None else model.bias.detach().numpy().copy()
+    # one weight per class: with sub-centres, each class's dominant one (the page compares
+    # every loss on the same class weights)
+    weights, _ = run.class_weights()
     return DigitModel(run.config.loss, params_in_force(run.config, run.step),
-                      model.weight.detach().numpy().copy(), bias, run.step, features_of)
+                      weights.numpy().copy(), bias, run.step, features_of)
 
 
 @contextmanager

@@ -14,8 +14,7 @@ import torch
 from lossviz.data import Dataset
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES, STATE_RANGES
-from lossviz.model import FeatureNet
-from lossviz.train import Run, TrainConfig
+from lossviz.train import Run, TrainConfig, build_model
 
 FORMAT = "lossviz-checkpoint/1"
 MAX_BYTES = 16 * 2**20  # the model is ~0.3 MB; anything this big is not ours
@@ -77,7 +76,7 @@ def _config_from(raw, device: str) -> TrainConfig:
 def _checked_state(state, config: TrainConfig, num_classes: int) -> dict:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError("messages.checkpoint.not_tensors")
-    reference = FeatureNet(config.dim, num_classes, bias=config.loss == "softmax").state_dict()
+    reference = build_model(config, num_classes).state_dict()
     if set(state) != set(reference):
         raise CheckpointError("messages.checkpoint.other_network")
     for name, tensor in state.items():

@@ -65,6 +65,11 @@ def train_one_stepwise(label: str, config: TrainConfig, dataset: Dataset, on_epo
                      {"run": label, **run_table_row(run, metrics, history, evaluation)})
 
 
+# Settings added after runs were cached and baked, with the value that means "as before": a
+# run that leaves one at it keeps its old key, so the shipped ready runs stay current
+ADDED_LATER = {"label_noise": 0.0}
+
+
 class RunCache:
     """Each distinct (configuration, data set) is trained once per server; whoever asks while
     it trains shares that training. One that nobody waits for any more is cancelled, and a
@@ -83,6 +88,9 @@ class RunCache:
         for name, rule in RULES.items():
             if rule.kind is float:
                 settings[name] = float(settings[name])
+        for name, default in ADDED_LATER.items():  # at its default: the key it always had
+            if settings[name] == default:
+                del settings[name]
         return json.dumps([settings, dataset.name], sort_keys=True)
 
     def ask(self, label: str, config: TrainConfig, dataset: Dataset, train):

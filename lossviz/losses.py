@@ -8,6 +8,8 @@ scaled (by s when features are normalized, by the norms when they are kept).
 Two later members add one step each, named as such, and carry a running value from batch
 to batch (their state, which training keeps with the run): CurricularFace re-weights the hard
 negatives with its t, AdaCos takes its scale s from the batches instead of from the user.
+Sub-center ArcFace adds one step before the target: each class has K weights (sub-centres,
+a (C, K, D) weight) and its cosine is the largest of their K cosines (class_cosines).
 """
 from __future__ import annotations
 
@@ -62,6 +64,9 @@ class LossSpec:
     # CurricularFace: the non-target logits change too, so its decision margins are not the
     # target curve's alone (the decision-margin page leaves it out)
     reweights_negatives: bool = False
+    # Sub-center ArcFace: K weights per class, K its parameter "k"; the model holds them as a
+    # (C, K, D) weight instead of (C, D)
+    subcenters: bool = False
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -113,9 +118,13 @@ ADACOS_MODES = ("adaptive", "fixed")
 _MODE = Param("mode", "scale s", 0, 0, len(ADACOS_MODES) - 1, 1, integer=True,
               choices=ADACOS_MODES, help="s from each batch, or fixed at sqrt(2) ln(C - 1).")
 
+_SUBCENTERS = Param("k", "sub-centres K", 3, 1, 5, 1, integer=True,
+                    help="Weights per class; the class cosine is the largest of its K cosines.")
+
 # The parameters that set the scale, not the target: pages that draw target curves or decision
-# margins (where the scale cancels) leave them out
-SCALE_PARAMS = ("s", "mode")
+# margins (where the scale cancels) leave them out. Sub-center ArcFace's K too: it decides which
+# cosine is the class's, not what the target does with it (one sub-centre per class is drawn)
+SCALE_PARAMS = ("s", "mode", "k")
 
 _LAMBDA = Param("lam", "lambda", 0.0, 0.0, 1000.0, 0.5, slider_high=20.0,
                 help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
@@ -217,6 +226,21 @@ LOSSES: dict[str, LossSpec] = {
         (_MODE,), keeps_feature_norm=False, keeps_weight_norm=False,
         presets={"paper": {"mode": 0}, "2d": {"mode": 0}, "3d": {"mode": 0}},
         state=("s",)),
+    "subcenter": LossSpec(
+        "subcenter", "Sub-center ArcFace",
+        "Deng et al., Sub-center ArcFace: Boosting Face Recognition by Large-Scale Noisy Web "
+        "Faces, ECCV 2020",
+        "K weights (sub-centres) per class; the class cosine is the largest of its K cosines, "
+        "then ArcFace's s cos(theta + m).",
+        (_scale(64.0), _angular_margin(0.5, "Added to the target angle, in radians."),
+         _SUBCENTERS),
+        keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 64.0, "m": 0.5, "k": 3}, "2d": {"s": 16.0, "m": 0.1, "k": 3},
+                 "3d": {"s": 16.0, "m": 0.3, "k": 3}},
+        # python -m lossviz train --loss subcenter --dim 2 --seed N --json, N = 0, 1, 2
+        note_2d=Message("subcenter.note_2d", {"own": "94.1-94.7%", "seeds": "0-2",
+                                              "softmax": _SOFTMAX_2D, "arcface": "94.6-95.9%"}),
+        subcenters=True),
 }
 
 
@@ -341,7 +365,7 @@ def target_from_cos(name: str, cos: torch.Tensor, params: dict, raw: bool = Fals
         return cos - p["m"]
     if name == "arcface":
         return _arcface(cos, p["m"], "raw" if raw else ARCFACE_TAILS[p["tail"]])
-    if name == "curricularface":  # its target is ArcFace's, with the threshold fix its code uses
+    if name in ("curricularface", "subcenter"):  # ArcFace's target is ArcFace's, with the threshold fix its code uses
         return _arcface(cos, p["m"], "raw" if raw else "threshold")
     if name == "elasticface":
         margins = elastic_margins(cos.shape, p["m"], p["sigma"], generator)
@@ -384,7 +408,33 @@ def initial_state(name: str, classes: int) -> dict[str, float]:
 
 
 def _cosines(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    return (F.normalize(features, dim=1) @ F.normalize(weight, dim=1).T).clamp(-1, 1)
+    return class_cosines(F.normalize(features, dim=1), weight).clamp(-1, 1)
+
+
+def subcenter_cosines(x_unit: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(B, C, K): the cosine of each unit feature to every sub-centre of a (C, K, D) weight."""
+    return torch.einsum("bd,ckd->bck", x_unit, F.normalize(weight, dim=2))
+
+
+def class_cosines(x_unit: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(B, C): the cosine of each unit feature to each class. A (C, D) weight has one vector
+    per class; a (C, K, D) weight has K sub-centres per class, and the class cosine is the
+    largest of its K (Sub-center ArcFace's one step before the target logit)."""
+    if weight.dim() == 2:
+        return x_unit @ F.normalize(weight, dim=1).T
+    return subcenter_cosines(x_unit, weight).amax(dim=2)
+
+
+@torch.no_grad()
+def dominant_subcenters(features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor):
+    """(dominant (C,), picks (B,)): each feature picks the sub-centre of its (labelled) class
+    it is closest to; per class, the one most of its features pick stands for the class where
+    one weight per class is needed. A class without features keeps its first."""
+    cos = subcenter_cosines(F.normalize(features, dim=1), weight)  # (B, C, K)
+    picks = cos[torch.arange(len(labels)), labels].argmax(dim=1)
+    votes = torch.zeros(weight.shape[:2], dtype=torch.long)
+    votes.index_put_((labels.cpu(), picks.cpu()), torch.ones_like(picks.cpu()), accumulate=True)
+    return votes.argmax(dim=1), picks
 
 
 @torch.no_grad()
@@ -425,7 +475,8 @@ def curricular_negatives(cos: torch.Tensor, target: torch.Tensor, labels: torch.
 def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
                   bias: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
                   state: dict | None = None, **params) -> torch.Tensor:
-    """Logits (B, C) whose mean cross-entropy is the loss; weight is (C, D) like nn.Linear.
+    """Logits (B, C) whose mean cross-entropy is the loss; weight is (C, D) like nn.Linear, or
+    (C, K, D) for Sub-center ArcFace's K sub-centres per class (a (C, D) weight is K = 1).
     generator: ElasticFace draws its margins from it (without one, each margin is the mean).
     state: the running values of CurricularFace (t) and AdaCos (s); without it, their start.
 
@@ -441,7 +492,13 @@ def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, label
         return F.linear(x, w, None if bias is None else bias.to(dtype))
     if bias is not None:
         raise ValueError(f"{name} has no bias: only softmax takes one")
-    x_unit, w_y = F.normalize(x, dim=1), w[labels]
+    x_unit = F.normalize(x, dim=1)
+    if w.dim() == 3:  # sub-centres: the class cosine first, then the family's one idea
+        cos = class_cosines(x_unit, w).clamp(-1, 1)
+        cos_y = cos.gather(1, labels.view(-1, 1)).squeeze(1)
+        target = target_from_cos(name, cos_y, p)
+        return (s * cos).scatter_add_(1, labels.view(-1, 1), (s * (target - cos_y)).view(-1, 1))
+    w_y = w[labels]
     # Fold the scale into the small operands: logits = a_i b_j cos_ij with a = ||x|| or s and
     # b = ||W|| or 1, so no pass over the (B, C) matrix is spent on it.
     rows = x if spec.keeps_feature_norm else s * x_unit

@@ -19,7 +19,8 @@ class FeatureNet(nn.Module):
     """28x28 digits -> a feature of `dim` numbers. The feature layer is linear: a ReLU in front
     of it would trap every feature in one quadrant (octant in 3D)."""
 
-    def __init__(self, dim: int = 2, num_classes: int = 10, bias: bool = False, width: int = 16):
+    def __init__(self, dim: int = 2, num_classes: int = 10, bias: bool = False, width: int = 16,
+                 subcenters: int = 0):
         super().__init__()
         # width 16: at width 8 a step is twice as fast, but 2D NormFace and ArcFace stay
         # below 90% test accuracy after 30 epochs on the bundled digits
@@ -28,7 +29,9 @@ class FeatureNet(nn.Module):
             nn.Flatten(), nn.Linear(4 * width * 3 * 3, 64, bias=False), nn.BatchNorm1d(64),
             nn.PReLU(64), nn.Linear(64, dim))
         # Class weights (C, D) like nn.Linear.weight; the loss decides whether they are normalized.
-        self.weight = nn.Parameter(spread_directions(num_classes, dim))
+        # With sub-centres (Sub-center ArcFace), K per class: (C, K, D).
+        self.weight = nn.Parameter(subcenter_directions(num_classes, subcenters, dim)
+                                   if subcenters else spread_directions(num_classes, dim))
         self.bias = nn.Parameter(torch.zeros(num_classes)) if bias else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -50,6 +53,33 @@ def spread_directions(count: int, dim: int) -> torch.Tensor:
     if dim == 3:
         return points
     raise ValueError(f"dim must be 2 or 3, got {dim}")
+
+
+# How far a class's sub-centres start from its evenly spread direction (radians, roughly):
+# close enough that the dominant sub-centres of two neighbouring classes start about as far
+# apart as single class weights do (36 degrees in 2D), far enough apart that each sub-centre
+# has its own side of the class to gather features on.
+SUBCENTER_OFFSET = 0.1
+
+
+def subcenter_directions(count: int, subcenters: int, dim: int) -> torch.Tensor:
+    """(C, K, D): each class's K sub-centres around its evenly spread direction, offset
+    sideways (along the circle in 2D, around it on the sphere in 3D); K = 1: the direction."""
+    centres = spread_directions(count, dim)
+    k = torch.arange(subcenters, dtype=torch.float32)
+    if dim == 2:  # in a row along the circle, the middle one on the class's direction
+        sideways = torch.stack([-centres[:, 1], centres[:, 0]], dim=1)
+        offsets = (k - (subcenters - 1) / 2)[None, :, None] * sideways[:, None, :]
+    else:  # in a ring around the class's direction, in its tangent plane
+        helper = torch.where(centres[:, 2:3].abs() < 0.9, torch.tensor([0.0, 0.0, 1.0]),
+                             torch.tensor([1.0, 0.0, 0.0]))
+        u = torch.nn.functional.normalize(torch.linalg.cross(centres, helper), dim=1)
+        v = torch.linalg.cross(centres, u)
+        angle = 2 * math.pi * k / subcenters
+        offsets = (angle.cos()[None, :, None] * u[:, None, :]
+                   + angle.sin()[None, :, None] * v[:, None, :])
+        offsets = offsets * (subcenters > 1)
+    return torch.nn.functional.normalize(centres[:, None, :] + SUBCENTER_OFFSET * offsets, dim=2)
 
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:

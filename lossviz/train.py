@@ -15,8 +15,8 @@ import torch
 
 from lossviz.data import Dataset
 from lossviz.i18n import LossvizError, Message
-from lossviz.losses import (LOSSES, annealed_lambda, initial_state, margin_logits, next_state,
-                            resolve_params)
+from lossviz.losses import (LOSSES, annealed_lambda, class_cosines, dominant_subcenters,
+                            initial_state, margin_logits, next_state, resolve_params)
 from lossviz.metrics import angle_metrics
 from lossviz.model import FeatureNet, to_input
 from lossviz.verification import OpenSetVerification, open_set_verification
@@ -56,6 +56,10 @@ class Rule:
             raise LossvizError("messages.config.outside", name=name, value=value,
                                range=self.describe())
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return self.low, self.high
+
     def describe(self) -> str:
         """The range as a reader writes it: [0, 1], (0, inf)."""
         def end(bound):
@@ -88,6 +92,8 @@ RULES = {
     "device": Rule(str, choices=DEVICES),
     # at most 8 of the 10 classes held out: training needs two classes to tell apart
     "held_out_classes": Rule(int, 0, 8),
+    # at most half: beyond that a class's flipped digits could outnumber its own
+    "label_noise": Rule(float, 0.0, 0.5),
 }
 OPEN_SET_HELD_OUT = 2  # open-set mode's default: train on digits 0-7, verify on 8 and 9
 
@@ -126,6 +132,9 @@ class TrainConfig:
     # class weights) and only judged by verification, as faces of people never seen are.
     # 0 trains on every class (closed set).
     held_out_classes: int = 0
+    # This share of the training labels is flipped to another class at random (seeded), once,
+    # before training: what Sub-center ArcFace's extra sub-centres are for. Test labels stay true.
+    label_noise: float = 0.0
 
     def __post_init__(self):
         """Every field's type and range, here, so that the CLI, the pages and a loaded
@@ -161,7 +170,46 @@ def preset_config(loss: str, dim: int, **overrides) -> TrainConfig:
 def needs_reset(old: TrainConfig, new: TrainConfig) -> bool:
     """Settings a running model cannot take on: they need a new run."""
     return any(getattr(old, name) != getattr(new, name)
-               for name in ("dim", "seed", "device", "batch_size", "shift", "held_out_classes"))
+               for name in ("dim", "seed", "device", "batch_size", "shift", "held_out_classes",
+                            "label_noise")) or subcenters(old) != subcenters(new)
+
+
+def subcenters(config: TrainConfig) -> int:
+    """Sub-centres per class the model's weight holds: K for Sub-center ArcFace, 0 for a plain
+    (C, D) weight. A running model cannot change it: its weight has another shape."""
+    if not LOSSES[config.loss].subcenters:
+        return 0
+    return resolve_params(config.loss, config.params)["k"]
+
+
+def build_model(config: TrainConfig, classes: int) -> FeatureNet:
+    return FeatureNet(config.dim, classes, bias=config.loss == "softmax",
+                      subcenters=subcenters(config))
+
+
+def subcenter_note(off_dominant: tuple[float, float], label_noise: float) -> Message:
+    """What the sub-centres show: how many training digits sit nearest a sub-centre of their
+    class other than its dominant one, with their true labels and with flipped labels."""
+    clean, flipped = off_dominant
+    if label_noise == 0 or math.isnan(flipped):
+        return Message("subcenter.note.clean", {"clean": clean})
+    return Message("subcenter.note.noisy", {"clean": clean, "flipped": flipped})
+
+
+def flip_labels(labels: torch.Tensor, fraction: float, classes: int, seed: int):
+    """(labels, flipped): round(fraction * N) labels, chosen at random, each changed to another
+    class chosen at random; flipped marks them. From the seed alone, with a generator of its
+    own, so the same run flips the same labels and the data order is not disturbed."""
+    generator = torch.Generator().manual_seed(seed + 0x5EED)
+    count = round(fraction * len(labels))
+    chosen = torch.randperm(len(labels), generator=generator)[:count]
+    flipped = torch.zeros(len(labels), dtype=torch.bool)
+    flipped[chosen] = True
+    noisy = labels.clone()
+    # a shift of 1..C-1 classes: never the same class again
+    noisy[chosen] = (labels[chosen] + torch.randint(1, classes, (count,), generator=generator)) \
+        % classes
+    return noisy, flipped
 
 
 def resolve_device(name: str) -> torch.device:
@@ -198,8 +246,11 @@ def settled_params(config: TrainConfig) -> dict:
 
 
 def predict_logits(loss: str, features: torch.Tensor, weight: torch.Tensor, bias=None):
-    """Logits without any margin: what decides the predicted class at test time."""
+    """Logits without any margin: what decides the predicted class at test time. A (C, K, D)
+    weight (sub-centres): each class's largest cosine."""
     spec = LOSSES[loss]
+    if weight.dim() == 3:
+        return class_cosines(torch.nn.functional.normalize(features, dim=1), weight)
     w = weight if spec.keeps_weight_norm else torch.nn.functional.normalize(weight, dim=1)
     x = features if spec.keeps_feature_norm else torch.nn.functional.normalize(features, dim=1)
     logits = x @ w.T
@@ -241,6 +292,13 @@ class Evaluation:
     mean_own_angle: float  # degrees
     min_weight_angle: float  # degrees
     verification: OpenSetVerification | None = None  # open set only
+    # Sub-center ArcFace: all (C, K, D) sub-centres; `weights` then holds each class's
+    # dominant one (the sub-centre most of its training digits pick), which the figures and
+    # angles that want one weight per class use
+    subcenters: np.ndarray | None = None
+    # ... and the share of training digits (of those that elect the dominant sub-centres) whose
+    # own class's nearest sub-centre is not the dominant one: (true labels, flipped labels)
+    off_dominant: tuple[float, float] | None = None
 
 
 class Run:
@@ -251,7 +309,7 @@ class Run:
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.known_classes = len(dataset.class_names) - config.held_out_classes
-        self.model = FeatureNet(config.dim, self.known_classes, bias=config.loss == "softmax")
+        self.model = build_model(config, self.known_classes)
         # channels-last convolutions: 1.25x faster training steps and 2x faster evaluation on
         # this CPU (measured: 5,000 against 4,000 samples/s); the 1-channel input is the same
         # memory either way
@@ -260,8 +318,10 @@ class Run:
         # CurricularFace's t, AdaCos's s: values the loss carries from batch to batch
         self.loss_state = initial_state(config.loss, self.known_classes)
         tensors = dataset.tensors
-        self.train_images, self.train_labels = self.known(tensors["train_images"],
-                                                          tensors["train_labels"])
+        self.train_images, clean = self.known(tensors["train_images"], tensors["train_labels"])
+        # the labels training sees; flipped marks those that label noise changed
+        self.train_labels, self.flipped = flip_labels(clean, config.label_noise,
+                                                      self.known_classes, config.seed)
         # every class, held-out ones too: evaluate() verifies on those
         self.eval_images = tensors["test_images"][:eval_points]
         self.eval_labels = tensors["test_labels"][:eval_points]
@@ -307,9 +367,10 @@ class Run:
     def reconfigure(self, config: TrainConfig) -> None:
         """Loss, parameters and learning rate change at the next step; the model stays."""
         if any(getattr(config, name) != getattr(self.config, name)
-               for name in ("dim", "device", "held_out_classes")):
-            raise ValueError("dim, device and held-out classes are fixed for a run: reset to "
-                             "change them")
+               for name in ("dim", "device", "held_out_classes", "label_noise")) \
+                or subcenters(config) != subcenters(self.config):
+            raise ValueError("dim, device, held-out classes, label noise and sub-centres are "
+                             "fixed for a run: reset to change them")
         if config.optimizer != self.config.optimizer:
             self._optimizer = None  # the next step makes the new kind
             self._undo = None  # saved for the old optimizer: its state would not fit
@@ -418,6 +479,7 @@ class Run:
                                                      self.known_classes)
             features, labels = self.known(features, labels)
         weight = self.model.weight.detach().float().cpu()
+        class_weights, off_dominant = self.class_weights(weight)
         bias = self._bias()
         bias = None if bias is None else bias.detach().float().cpu()
         params = params_in_force(self.config, self.step)
@@ -425,10 +487,36 @@ class Run:
                                state=self.loss_state, **params)
         loss = torch.nn.functional.cross_entropy(logits, labels).item()
         predictions = predict_logits(self.config.loss, features, weight, bias).argmax(1)
-        feats, w = features.numpy(), weight.numpy()
+        feats, w = features.numpy(), class_weights.numpy()
         own, min_between = angle_metrics(feats, labels.numpy(), w)
         return Evaluation(loss, (predictions == labels).float().mean().item(), feats,
-                          labels.numpy(), predictions.numpy(), w, own, min_between, verification)
+                          labels.numpy(), predictions.numpy(), w, own, min_between, verification,
+                          weight.numpy() if weight.dim() == 3 else None, off_dominant)
+
+    # The training digits whose sub-centre choices elect each class's dominant sub-centre:
+    # enough for a clear majority, few enough that an evaluation stays cheap
+    VOTERS = 1000
+
+    @torch.no_grad()
+    def training_features(self, count: int = VOTERS) -> torch.Tensor:
+        """Features of the first `count` training digits (unshifted), in evaluation mode."""
+        self.model.eval()
+        return self.model(to_input(self.train_images[:count]).to(self.device)).float().cpu()
+
+    def class_weights(self, weight: torch.Tensor | None = None):
+        """((C, D), off_dominant): one weight per class, the class weights or, with sub-centres,
+        each class's dominant one, elected by the first training digits with the labels
+        training sees; and how many of those voters picked another sub-centre of their class,
+        among true and among flipped labels (None without sub-centres)."""
+        weight = self.model.weight.detach().float().cpu() if weight is None else weight
+        if weight.dim() == 2:
+            return weight, None
+        labels, flipped = self.train_labels[:self.VOTERS], self.flipped[:self.VOTERS]
+        dominant, picks = dominant_subcenters(self.training_features(), labels, weight)
+        elsewhere = (picks != dominant[labels]).float()
+        shares = tuple(float(elsewhere[mask].mean()) if mask.any() else float("nan")
+                       for mask in (~flipped, flipped))
+        return weight[torch.arange(len(weight)), dominant], shares
 
     def evaluate_full_test(self, dataset: Dataset) -> Evaluation:
         return self.evaluate(dataset.tensors["test_images"], dataset.tensors["test_labels"])
@@ -527,5 +615,8 @@ def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: floa
             "mean_own_angle_deg": test.mean_own_angle,
             "min_weight_angle_deg": test.min_weight_angle,
             "samples_per_s": samples_per_s, "device": str(run.device),
-            "held_out_classes": run.config.held_out_classes,
-            **(test.verification.row() if test.verification else {})}
+            "held_out_classes": run.config.held_out_classes, "label_noise": run.config.label_noise,
+            **(test.verification.row() if test.verification else {}),
+            # sub-centres: how many of the voting training digits sit at another sub-centre
+            **{name: share for name, share in zip(("off_dominant_true", "off_dominant_flipped"),
+                                                  test.off_dominant or ()) if not math.isnan(share)}}

@@ -120,6 +120,8 @@ def target_logit_page():
     for name in ("curricularface", "adacos"):  # what else they change, beyond this curve
         if any(c.loss == name for c in curves):
             st.caption(ui.t(f"state.curves.{name}"))
+    if any(c.loss == "subcenter" for c in curves):  # the theta its curve is drawn over
+        st.caption(ui.t("subcenter.curves"))
     if curves:
         probability_and_gradient(curves, theta)
     else:

@@ -18,8 +18,8 @@ from lossviz.margins import feasibility
 from lossviz.replay import replay_of_snapshot
 from lossviz.settings import PARAMS, edited, settings_of, within
 from lossviz.snapshot import PAUSED, WAITING
-from lossviz.train import (DEVICES, OPTIMIZERS, TrainConfig, needs_reset, resolve_device,
-                           settled_params)
+from lossviz.train import (DEVICES, OPTIMIZERS, RULES, TrainConfig, needs_reset,
+                           resolve_device, settled_params, subcenter_note)
 from lossviz.ui import runs as live_runs
 from lossviz.ui.digit_panel import DigitPanel
 from lossviz.ui.replay import show_ready_replay, show_replay
@@ -39,6 +39,7 @@ FIELDS = [
     Field("lambda_base", 1000.0, "float", 0.0, 1000.0),
     Field("device", "auto", "choice", choices=DEVICES),
     Field("data", "bundled", "choice", choices=SOURCES),
+    Field("label_noise", 0.0, "float", *RULES["label_noise"].bounds),
     *loss_param_fields(preset="2d"),
     Field("run", "", "id"),  # this session's run in the server's registry
     Field("watch", "", "id"),  # someone else's run, watched read-only
@@ -47,7 +48,8 @@ RANGES = {f.name: (f.low, f.high) for f in FIELDS}
 # widget -> TrainConfig field: read to edit the run's config, written back when a run attaches
 CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
                   "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
-                  "lambda_min": "lambda_min", "lambda_base": "lambda_base", "device": "device"}
+                  "lambda_min": "lambda_min", "lambda_base": "lambda_base", "device": "device",
+                  "label_noise": "label_noise"}
 
 
 def load_preset(loss: str, dim: int):
@@ -98,6 +100,8 @@ def config_controls(loss: str):
                        horizontal=True, format_func=lambda d: f"{d}D")
         st.button(ui.t("playground.controls.preset"), on_click=load_preset, args=(loss, dim),
                   key=ui.key(PAGE, "preset"))
+        st.slider(ui.t("subcenter.noise.label"), *RANGES["label_noise"], step=0.05,
+                  key=ui.key(PAGE, "label_noise"), help=ui.t("subcenter.noise.help"))
         with st.expander(ui.t("playground.controls.training"), expanded=False):
             number_setting(ui.t("playground.controls.lr"), "lr", step=0.0005, format="%.4f")
             st.selectbox(ui.t("playground.controls.optimizer"), OPTIMIZERS,
@@ -245,6 +249,8 @@ def evaluation_metrics(snap):
     note = LOSSES[snap.config.loss].note_2d
     if snap.config.dim == 2 and note is not None:
         st.caption(ui.say(note))
+    if ev.off_dominant is not None:
+        st.caption(ui.say(subcenter_note(ev.off_dominant, snap.config.label_noise)))
 
 
 def snapshot_figures(snap, class_names) -> dict:

@@ -93,6 +93,8 @@ LOSS_STYLES = {
     # at least 10.7 apart from every loss in each view of scripts/palette_report.py
     "curricularface": LineStyle("#881177", "16px,4px,4px,4px"),
     "adacos": LineStyle("#335555", "4px,2px"),
+    # ArcFace's red darkened (its family), 16.6 apart from every other loss in each view
+    "subcenter": LineStyle("#660000", "10px,2px,2px,2px"),
 }
 _MPL_DASHES = {"solid": "-", "dot": (0, (1, 1.5)), "dash": "--", "longdash": (0, (8, 3)),
                "dashdot": "-.", "longdashdot": (0, (10, 3, 2, 3))}

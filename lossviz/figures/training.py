@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES, MARKER_OUTLINE,
                                    TEXT_COLOR, View, class_symbols, layout, on_right,
                                    readable_on, two_panels)
-from lossviz.losses import LOSSES, adacos_fixed_scale, target_from_cos
+from lossviz.losses import LOSSES, adacos_fixed_scale, class_cosines, target_from_cos
 from lossviz.metrics import own_and_nearest_other, unit_rows
 
 
@@ -29,8 +29,10 @@ def stable_limit(previous: float | None, data_max: float) -> float:
 
 
 def region_codes(loss: str, params: dict, directions: np.ndarray, weights: np.ndarray):
-    """Per unit direction: the predicted class, and whether it wins with its margin."""
-    cos = np.clip(directions @ unit_rows(weights).T, -1, 1)
+    """Per unit direction: the predicted class, and whether it wins with its margin. weights:
+    (C, D), or (C, K, D) sub-centres (a class's cosine is then the largest of its K)."""
+    cos = class_cosines(torch.from_numpy(directions), torch.from_numpy(weights).double())
+    cos = np.clip(cos.numpy(), -1, 1)
     predicted = cos.argmax(axis=1)
     rows = np.arange(len(directions))
     target = target_from_cos(loss, torch.from_numpy(cos[rows, predicted]), params).numpy()
@@ -126,6 +128,28 @@ def weight_traces(weights, length, class_names, three_d=False, view: View = View
                                    line=dict(color="black", width=1)))]
 
 
+def subcenter_trace(subcenters, length, class_names, three_d=False, view: View = View()):
+    """Sub-center ArcFace's sub-centres (C, K, D) as small markers in their class's colour and
+    shape, at the radius of the class weights' tips (those show each class's dominant one)."""
+    classes, k = subcenters.shape[:2]
+    tips = unit_rows(subcenters.reshape(classes * k, -1)) * length
+    owner = np.repeat(np.arange(classes), k)
+    trace_type = go.Scatter3d if three_d else go.Scatter
+    return trace_type(**_coords(tips, three_d), mode="markers", showlegend=False,
+                      text=[class_names[c] for c in owner], customdata=np.tile(np.arange(k), classes),
+                      hovertemplate=view.t("subcenter.hover"),
+                      marker=dict(color=owner % 10, colorscale=_discrete_scale(CLASS_COLORS),
+                                  cmin=0, cmax=10, size=6 if three_d else 11,
+                                  symbol=class_symbols(owner, three_d),
+                                  line=dict(color="black", width=1)))
+
+
+def _subcenter_traces(subcenters, length, class_names, three_d, view) -> list:
+    if subcenters is None:
+        return []
+    return [subcenter_trace(subcenters, length, class_names, three_d, view)]
+
+
 def ring_trace(codes, wins, directions, radius):
     """The circle drawn as dots colored by the class predicted there where it wins with its
     margin, grey where it does not (the margin gap)."""
@@ -147,22 +171,26 @@ def _wrong_traces(points, labels, predictions, three_d, mark_wrong, view, legend
 
 def features_2d_figure(features, labels, predictions, weights, class_names, loss, params,
                        raw_limit: float, view: View = View(), mark_wrong: bool = True,
-                       apart: bool = False):
+                       apart: bool = False, subcenters=None):
     """Left: raw features and class weights. Right: the same features on the unit circle,
     ringed by the predicted class where it wins with its margin and grey in the margin gap.
     mark_wrong: cross out the misclassified points (not before training has begun).
     apart: the two panels as two figures (raw, circle), for two page columns that a phone
-    stacks: side by side in one figure, each panel is a third of a phone's width."""
+    stacks: side by side in one figure, each panel is a third of a phone's width.
+    subcenters: Sub-center ArcFace's (C, K, D) sub-centres, drawn small on the circle; the
+    regions follow them, and `weights` are then each class's dominant one."""
     unit = unit_rows(features)
     angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
     raw = [feature_trace(features, labels, predictions, class_names, view=view),
            *_wrong_traces(features, labels, predictions, False, mark_wrong, view),
            *weight_traces(weights, raw_limit * 0.85, class_names, view=view)]
-    circle = [ring_trace(*region_codes(loss, params, directions, weights), directions, 1.15),
+    regions = weights if subcenters is None else subcenters
+    circle = [ring_trace(*region_codes(loss, params, directions, regions), directions, 1.15),
               feature_trace(unit, labels, predictions, class_names, view=view),
               *_wrong_traces(unit, labels, predictions, False, mark_wrong, view, legend=apart),
-              *weight_traces(weights, 1.25, class_names, view=view)]
+              *weight_traces(weights, 1.25, class_names, view=view),
+              *_subcenter_traces(subcenters, 1.0, class_names, False, view)]
     titles = (view.t("playground.figures.raw"), view.t("playground.figures.circle"))
     ranges = ([-raw_limit, raw_limit], [-1.5, 1.5])
     if apart:
@@ -206,9 +234,10 @@ def _sphere_surface(loss, params, weights, view: View = View(), resolution=36):
 
 
 def features_3d_figure(features, labels, predictions, weights, class_names, loss, params,
-                       view: View = View(), mark_wrong: bool = True):
+                       view: View = View(), mark_wrong: bool = True, subcenters=None):
     """Normalized features on a translucent sphere colored by the class that wins there with
-    its margin (grey: the gap), and the class weight directions. mark_wrong: as in 2D."""
+    its margin (grey: the gap), and the class weight directions. mark_wrong, subcenters: as
+    in 2D."""
     unit = unit_rows(features) * 1.01
     axis = dict(range=[-1.4, 1.4], visible=False)
     # The camera stands far enough back that the whole sphere, weight tips included, fits a
@@ -218,10 +247,11 @@ def features_3d_figure(features, labels, predictions, weights, class_names, loss
     scene = dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
                  camera=dict(eye=dict(x=distance, y=distance, z=0.7 * distance)))
     return go.Figure(
-        [_sphere_surface(loss, params, weights, view),
+        [_sphere_surface(loss, params, weights if subcenters is None else subcenters, view),
          feature_trace(unit, labels, predictions, class_names, three_d=True, view=view),
          *_wrong_traces(unit, labels, predictions, True, mark_wrong, view),
-         *weight_traces(weights, 1.3, class_names, three_d=True, view=view)],
+         *weight_traces(weights, 1.3, class_names, three_d=True, view=view),
+         *_subcenter_traces(subcenters, 1.15, class_names, True, view)],
         # uirevision: keep the user's rotation across refreshes
         layout(view.t("playground.figures.sphere"), height=560, view=view, scene=scene,
                uirevision="features-3d"))
@@ -310,7 +340,7 @@ def playground_figures(snapshot, class_names, previous_limit: float | None = Non
     ev = snapshot.evaluation
     args = (ev.features, ev.labels, ev.predictions, ev.weights, class_names,
             snapshot.config.loss, snapshot.params)
-    options = dict(view=view, mark_wrong=snapshot.step > 0)
+    options = dict(view=view, mark_wrong=snapshot.step > 0, subcenters=ev.subcenters)
     limit = previous_limit
     if snapshot.config.dim == 2:
         finite = ev.features[np.isfinite(ev.features)]  # a diverging run has NaN features

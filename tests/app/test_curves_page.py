@@ -175,3 +175,16 @@ def test_the_later_members_say_what_else_they_change_and_adacos_uses_its_own_sca
 def test_chinese_page_with_the_later_members_has_no_english(open_page):
     at = open_page("curves", {"lang": "zh", "losses": "curricularface,adacos"})
     assert not at.exception and english_words(at) == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_sub_center_arcface_draws_arcfaces_curve_without_a_k_slider(open_page, lang):
+    at = open_page("curves", {"losses": "subcenter", "subcenter.m": "0.4", "lang": lang})
+    assert not at.exception
+    assert lang == "en" or english_words(at) == []
+    chart = figures(at)[0]
+    name = "Sub-center ArcFace"
+    assert value_at(chart, name, 60) == pytest.approx(math.cos(math.radians(60) + 0.4), abs=1e-3)
+    assert text("subcenter.curves", lang) in [c.value for c in at.caption]
+    assert not any(key.startswith("curves:subcenter.k") for key in
+                   [w.key for w in at.slider] + [w.key for w in at.selectbox])

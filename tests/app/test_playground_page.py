@@ -251,3 +251,33 @@ def test_a_loss_running_value_is_drawn_under_the_curves_once_training_reports_it
     caption = text(f"state.caption.{name}", "zh", value=snap.loss_state[name],
                    fixed=2 ** 0.5 * np.log(9), classes=10)
     assert caption in [c.value for c in at.caption]
+
+
+def sub_centre_markers(figure) -> list:
+    return [t for t in figure["data"] if t.get("mode") == "markers"
+            and "%{customdata}" in t.get("hovertemplate", "")]
+
+
+def test_sub_centres_are_drawn_and_their_note_says_what_they_collect(open_page):
+    at = open_page("playground", {"loss": "subcenter", "lang": "zh"})
+    assert not at.exception and english_words(at) == []
+    circle = figures(at)[1]
+    drawn = sub_centre_markers(circle)
+    assert len(drawn) == 1 and len(array(drawn[0]["x"])) == 30  # 10 classes, K = 3
+    at = one_step(at)
+    assert not at.exception and english_words(at) == []
+    clean, _ = page_run(at).snapshot().evaluation.off_dominant
+    assert text("subcenter.note.clean", "zh", clean=clean) in [c.value for c in at.caption]
+
+
+def test_label_noise_and_k_start_a_new_run_the_others_keep_theirs(open_page):
+    at = open_page("playground", {"loss": "subcenter"})
+    run = page_run(at)
+    at.slider(key="playground:label_noise").set_value(0.2).run()
+    assert not at.exception
+    snap = run.snapshot()
+    assert snap.generation == 1 and snap.config.label_noise == 0.2
+    at.slider(key="playground:subcenter.k").set_value(2).run()
+    snap = run.snapshot()
+    assert snap.generation == 2 and snap.evaluation.subcenters.shape == (10, 2, 2)
+    assert snap.config.label_noise == 0.2

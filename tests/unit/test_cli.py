@@ -143,6 +143,19 @@ def test_the_variants_reach_the_run(tmp_path):
     assert "0 = threshold, 1 = easy, 2 = raw" in lossviz("train", "--help").stdout
 
 
+def test_sub_center_arcface_trains_from_the_command_line_on_noisy_labels(tmp_path):
+    out = tmp_path / "subcenter"
+    metrics = json.loads(lossviz("train", "--loss", "subcenter", "--k", "2", "--label-noise",
+                                 "0.2", "--epochs", "1", "--batch-size", "1000", "--json",
+                                 "--out", str(out)).stdout)
+    assert metrics["params"]["k"] == 2 and metrics["label_noise"] == 0.2
+    assert 0 <= metrics["off_dominant_true"] <= 1 and 0 <= metrics["off_dominant_flipped"] <= 1
+    run = load_checkpoint((out / "checkpoint.pt").read_bytes(), load_bundled())
+    assert run.config.label_noise == 0.2 and run.model.weight.shape == (10, 2, 2)
+    refused = lossviz("train", "--loss", "subcenter", "--label-noise", "0.7", check=False)
+    assert refused.returncode != 0 and "label_noise" in refused.stderr
+
+
 def test_the_later_members_train_from_the_command_line_and_report_their_running_value(tmp_path):
     fixed = json.loads(lossviz("train", "--loss", "adacos", "--mode", "1", "--epochs", "1",
                                "--batch-size", "1000", "--json").stdout)

@@ -87,8 +87,10 @@ def sweep(dataset, combinations) -> dict:
 # Left out of the CI sweep (the slow full product keeps them): ElasticFace's s and mean m go
 # through ArcFace's code (losses._arcface), whose sliders the sweep already covers; its own
 # sigma stays. CurricularFace's s scales as ArcFace's does; its m stays, since which negatives
-# are hard depends on it. AdaCos's two modes stay (its s comes from the batches).
-SHARED_WITH_ARCFACE = {("elasticface", "s"), ("elasticface", "m"), ("curricularface", "s")}
+# are hard depends on it. AdaCos's two modes stay (its s comes from the batches). Sub-center
+# ArcFace's s and m are ArcFace's after its max over sub-centres; its K stays.
+SHARED_WITH_ARCFACE = {("elasticface", "s"), ("elasticface", "m"), ("curricularface", "s"),
+                       ("subcenter", "s"), ("subcenter", "m")}
 
 
 def test_every_parameter_end_trains_or_diverges_cleanly(small_set):

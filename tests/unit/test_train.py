@@ -137,6 +137,7 @@ BAD_VALUES = {
     "lambda_min": [-1.0, 1001.0, math.nan],
     "device": ["tpu", None, 0],
     "held_out_classes": [-1, 9, 2.0, True, "2"],
+    "label_noise": [-0.1, 0.51, math.nan, "0.1", True],
 }
 
 
@@ -158,7 +159,7 @@ def test_the_ends_of_each_range_are_accepted():
                 warmup_steps=0, lambda_base=0.0, lambda_gamma=0.0, lambda_power=0.0,
                 lambda_min=1000.0)
     TrainConfig(lr=1, lr_floor=1, shift=8, epochs=10_000, batch_size=65_536,
-                params={}, loss="cosface", dim=3)
+                params={}, loss="cosface", dim=3, label_noise=0.5)
     assert TrainConfig(loss="sphereface", params={"m": 4}).params == {"m": 4}
 
 
@@ -174,7 +175,9 @@ def test_short_training_reports_metrics(small_set):
                                          ("elasticface", {"s": 16.0, "m": 0.2, "sigma": 0.1}),
                                          # their running t and s travel with the bytes
                                          ("curricularface", {"s": 16.0, "m": 0.2}),
-                                         ("adacos", {})])
+                                         ("adacos", {}),
+                                         # its sub-centres and flipped labels come back alike
+                                         ("subcenter", {"s": 16.0, "m": 0.2, "k": 3})])
 def test_a_run_carried_over_as_bytes_continues_exactly_as_the_original(small_set, loss, params):
     original = Run(TrainConfig(loss=loss, params=params, dim=2, batch_size=64), small_set)
     for _ in range(5):
@@ -240,7 +243,7 @@ def test_learning_rate_decays_by_cosine_to_its_floor_and_stays(small_set):
 
 
 RESET_FIELDS = {"dim": 3, "seed": 1, "device": "cpu", "batch_size": 64, "shift": 0,
-                "held_out_classes": 2}
+                "held_out_classes": 2, "label_noise": 0.1}
 LIVE_FIELDS = {"loss": "cosface", "params": {"s": 30.0}, "epochs": 5, "lr": 0.01,
                "lr_floor": 0.5, "weight_lr_scale": 0.5, "optimizer": "sgd", "warmup_steps": 100, "lambda_base": 500.0,
                "lambda_gamma": 0.5, "lambda_power": 2.0, "lambda_min": 1.0}
@@ -329,7 +332,7 @@ def test_the_variants_reach_training(small_set):
     assert held > annealed + 0.1  # at lambda 1000 the target is nearly plain softmax
 
 
-@pytest.mark.parametrize("loss", ["elasticface", "curricularface", "adacos"])
+@pytest.mark.parametrize("loss", ["elasticface", "curricularface", "adacos", "subcenter"])
 def test_a_later_member_learns_within_a_few_dozen_steps(small_set, loss):
     run = Run(preset_config(loss, 3, batch_size=64), small_set)
     before = run.evaluate().accuracy
