@@ -86,9 +86,25 @@ def run_panel_figure(result, class_names, name: str, view: View = View()) -> go.
     three_d = _three_d(result)
     fig = go.Figure(_panel_traces(result, class_names, three_d, view))
     _same_unit_axes(fig, three_d, 1)
-    fig = base_layout(fig, name, height=PANEL_HEIGHT[view.present], view=view)
-    fig.update_layout(margin=dict(l=10, r=10))
+    fig = base_layout(fig, panel_title(name), height=PANEL_HEIGHT[view.present], view=view)
+    # a panel's name in the size of a legend, on up to two lines: four panels to a row are
+    # about 115 px wide on a tablet beside the sidebar, too narrow for "Sub-center ArcFace"
+    # on one line or "CurricularFace" in a title's size
+    size = view.sizes.legend
+    fig.update_layout(title_font_size=size, margin=dict(l=4, r=4, t=2 * (size + 6) + 14))
     return fig
+
+
+def panel_title(name: str, width: int = 12) -> str:
+    """A run's name broken at its spaces into lines of about width characters (Plotly does
+    not wrap titles): 'Sub-center ArcFace' -> 'Sub-center<br>ArcFace'."""
+    lines: list[str] = []
+    for word in name.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 # One panel's height, at a desk and on a projector (presentation mode)

@@ -64,8 +64,8 @@ def test_one_loss_at_several_values_names_each_run_by_its_value(open_page):
     at = finished(at)
     (table,) = at.dataframe
     assert list(table.value["run"]) == ["ArcFace, m=0.1", "ArcFace, m=0.2"]
-    assert [f["layout"]["title"]["text"] for f in figures(at)[:2]] == ["ArcFace, m=0.1",
-                                                                        "ArcFace, m=0.2"]
+    assert [f["layout"]["title"]["text"] for f in figures(at)[:2]] == ["ArcFace,<br>m=0.1",
+                                                                        "ArcFace,<br>m=0.2"]
 
 
 def test_chinese_compare_page_has_no_english_finished_or_refused(open_page):

@@ -84,7 +84,7 @@ def test_decision_margins_page_redraws_on_slider(page, app_url):
     nudge_slider(page, "angle between W", presses=3)
     wait_for_change(metric.inner_text, before)
     wait_for_change(lambda: chart_values(page, 0, class_1), wedges)
-    expect(page.locator(".js-plotly-plot")).to_have_count(2)
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # a panel per run, the accuracy
     wait_for(lambda: url_value(page, "phi") == "93", 30,  # 90 degrees and three steps of 1
              "the URL written at the end of the rerun")
     assert_no_exception(page)
@@ -114,7 +114,7 @@ def test_malformed_link_warns_without_crashing(page, app_url):
     open_app(page, app_url, "margins?loss=bogus&phi=abc&arcface.m=99")
     alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
     assert any("bogus" in a for a in alerts) and any("outside" in a for a in alerts)
-    expect(page.locator(".js-plotly-plot")).to_have_count(2)
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # a panel per run, the accuracy
     assert_no_exception(page)
 
 
@@ -200,7 +200,7 @@ def test_compare_two_short_runs(page, app_url):
     page.get_by_text("2 of 2 runs done").wait_for(timeout=240_000)
     wait_idle(page)
     page.locator("[data-testid='stDataFrame']").wait_for()
-    expect(page.locator(".js-plotly-plot")).to_have_count(2)
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # a panel per run, the accuracy
     assert_no_exception(page)
     screenshot(page, "compare")
 

@@ -36,7 +36,7 @@ def test_identical_runs_are_trained_once_in_the_training_process(make_registry, 
         np.testing.assert_allclose(trace.y, unit_rows(result.evaluation.features)[:, 1])
     for result, name in zip(results, configs, strict=True):  # the page's one panel per run
         panel = run_panel_figure(result, small_set.class_names, name)
-        assert panel.layout.title.text == name
+        assert panel.layout.title.text.replace("<br>", " ") == name
         (point,) = [t for t in panel.data if t.customdata is not None]
         np.testing.assert_allclose(point.y, unit_rows(result.evaluation.features)[:, 1])
         assert panel.layout.xaxis.range == panels.layout.xaxis.range  # the same axes
@@ -216,3 +216,11 @@ def test_a_runs_parameters_are_written_for_the_reader_not_in_code_names():
     assert params_text("adacos", {"mode": 0}) == "—"  # the usual variant goes without saying
     easy = params_text("arcface", {"s": 16, "m": 0.1, "tail": 1}, View("zh"))
     assert easy.startswith("s=16, m=0.1, ") and "tail" not in easy and "easy" not in easy
+
+
+def test_a_panel_title_breaks_at_spaces_into_short_lines():
+    from lossviz.figures.compare import panel_title
+    assert panel_title("Sub-center ArcFace") == "Sub-center<br>ArcFace"
+    assert panel_title("ArcFace, m=0.1") == "ArcFace,<br>m=0.1"
+    assert panel_title("CurricularFace") == "CurricularFace"  # one word stays whole
+    assert panel_title("组合间隔") == "组合间隔"
