@@ -133,7 +133,22 @@ def shared_controls() -> None:
         st.radio(t("app.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang",
                  horizontal=True)
         st.toggle(t("ui.present.toggle"), key="present", help=t("ui.present.help"))
-    st.html(f"<style>{_COMMON_CSS}{_PRESENTATION_CSS if presenting() else _DESK_CSS}</style>")
+    st.html(f"<style>{_COMMON_CSS}{_uploader_css()}"
+            f"{_PRESENTATION_CSS if presenting() else _DESK_CSS}</style>")
+
+
+def _uploader_css() -> str:
+    """Streamlit writes its file uploader's button and limits in English whatever the page's
+    language: the button's word comes from our tables, and the limits line goes (each
+    uploader's label names its formats, and a file too big gets our own message)."""
+    word = t("ui.upload_button").replace('"', "")
+    return f"""
+[data-testid="stFileUploaderDropzoneInstructions"] {{ display: none; }}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{
+  display: none; }}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {{
+  content: "{word}"; }}
+"""
 
 
 def _leave_presentation():

@@ -84,7 +84,7 @@ def test_decision_margins_page_redraws_on_slider(page, app_url):
     nudge_slider(page, "angle between W", presses=3)
     wait_for_change(metric.inner_text, before)
     wait_for_change(lambda: chart_values(page, 0, class_1), wedges)
-    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # a panel per run, the accuracy
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)
     wait_for(lambda: url_value(page, "phi") == "93", 30,  # 90 degrees and three steps of 1
              "the URL written at the end of the rerun")
     assert_no_exception(page)
@@ -114,7 +114,7 @@ def test_malformed_link_warns_without_crashing(page, app_url):
     open_app(page, app_url, "margins?loss=bogus&phi=abc&arcface.m=99")
     alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
     assert any("bogus" in a for a in alerts) and any("outside" in a for a in alerts)
-    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # a panel per run, the accuracy
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)
     assert_no_exception(page)
 
 

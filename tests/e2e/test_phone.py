@@ -133,3 +133,21 @@ def test_the_lectures_probability_legend_leaves_its_title_readable_on_a_phone(br
         screenshot(tab, "lecture-step1-phone")
     finally:
         context.close()
+
+
+def test_the_file_uploader_speaks_chinese(browser, app_url):
+    context, tab = open_at(browser, app_url, PHONE, "?lang=zh")
+    try:
+        zone = tab.locator("[data-testid='stFileUploaderDropzone']").first
+        zone.scroll_into_view_if_needed()
+        # Streamlit's own words: the button's comes from our tables, the English limits line goes
+        button = zone.locator("button")
+        word = button.locator("[data-testid='stMarkdownContainer']").evaluate(
+            "b => getComputedStyle(b, '::after').content")
+        assert word == '"上传"'
+        expect(button).to_have_accessible_name("上传")  # Streamlit's own "Upload" is hidden
+        expect(zone.locator("[data-testid='stFileUploaderDropzoneInstructions']")).to_be_hidden()
+        assert_no_exception(tab)
+        screenshot(tab, "uploader-phone-zh")
+    finally:
+        context.close()
