@@ -239,6 +239,9 @@ def hover_a_lonely_point(page, timeout: float = 60.0) -> dict:
     (the charts beside it can still shift the layout as they draw)."""
     deadline = time.monotonic() + timeout
     while True:
+        # in view again at each aim: a late-drawn chart can scroll the page (CI once aimed at
+        # y = -646, above the window)
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
         point = page.evaluate(LONELY_POINT)
         assert point["gap"] > 6, "no point stands apart enough to click it alone"
         page.mouse.move(point["x"], point["y"])
