@@ -234,8 +234,11 @@ def progress_line(snap):
                 speed=snap.samples_per_s, lr=snap.learning_rate) + (
         ui.t("playground.progress.lambda", lam=lam) if lam is not None else "")
     st.progress(min(1.0, snap.epoch / planned), text=text)
-    if snap.message:
-        (st.info if snap.status in (PAUSED, WAITING) else st.warning)(ui.say(snap.message))
+    # one slot whether or not there is a message: an element that comes and goes above the
+    # canvas would shift its place in the page, and Streamlit would remount it mid-stroke
+    with st.container():
+        if snap.message:
+            (st.info if snap.status in (PAUSED, WAITING) else st.warning)(ui.say(snap.message))
 
 
 def evaluation_metrics(snap):

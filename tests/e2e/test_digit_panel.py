@@ -84,7 +84,8 @@ def test_a_drawn_digit_lands_on_the_sphere_and_is_taken_apart(sized_page, app_ur
 
 
 def test_drawing_while_training_keeps_the_point_on_the_moving_chart(page, app_url):
-    open_app(page, app_url, "?dim=2&loss=normface")
+    # 30 epochs end in about a minute here: 1,000 keep the run training until Pause
+    open_app(page, app_url, "?dim=2&loss=normface&epochs=1000")
     page.wait_for_selector(".js-plotly-plot")
     page.get_by_role("button", name="Start", exact=True).click()
     page.get_by_role("button", name="Pause", exact=True).wait_for()
