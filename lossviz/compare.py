@@ -7,11 +7,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import statistics
 import threading
 import time
 from dataclasses import dataclass
 
 from lossviz.data import Dataset
+from lossviz.evidence import spread as steps_spread
 from lossviz.export import EpochHistory, run_table_row
 from lossviz.host import HostLost
 from lossviz.i18n import LossvizError, Message
@@ -227,6 +229,54 @@ def parameter_comparison(loss: str, param: str, values, dim: int, epochs: int,
                          seed: int) -> dict[str, TrainConfig]:
     return {f"{LOSSES[loss].title}, {param}={v:g}": preset_config(
         loss, dim, params={param: v}, epochs=epochs, seed=seed) for v in values}
+
+
+def over_seed_rounds(configs: dict[str, TrainConfig], seeds: int) -> dict[str, TrainConfig]:
+    """Each run once per seed (its own, then the next ones), one whole round of the runs per
+    seed: the first round is the comparison itself and shows as soon as it is done; the
+    others add the spread."""
+    return {label if n == 0 else f"{label} · seed {config.seed + n}":
+            dataclasses.replace(config, seed=config.seed + n)
+            for n in range(seeds) for label, config in configs.items()}
+
+
+def _seedless(config: TrainConfig) -> str:
+    return json.dumps(dataclasses.asdict(dataclasses.replace(config, seed=0)), sort_keys=True,
+                      default=str)
+
+
+def seed_groups(items) -> list[list]:
+    """Runs (RunResults or TrainConfigs) that differ only in their seed, together, each group
+    where its first run came."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(_seedless(getattr(item, "config", item)), []).append(item)
+    return list(groups.values())
+
+
+def group_of(config: TrainConfig, groups: list[list[TrainConfig]]) -> int:
+    """Which of seed_groups(configs) the config belongs to."""
+    key = _seedless(config)
+    return next(i for i, group in enumerate(groups) if _seedless(group[0]) == key)
+
+
+def spread(values) -> dict:
+    """Mean, sample standard deviation (0 for one value), min and max."""
+    values = [float(v) for v in values]
+    return {"mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}
+
+
+GROUP_COLUMNS = ("test_accuracy", "mean_own_angle_deg", "min_weight_angle_deg",
+                 "angular_margin_deg")
+
+
+def group_summary(group: list[RunResult]) -> dict:
+    """The table's numbers of runs that differ only in their seed: each one's spread, and
+    the steps to 90% as steps_spread gives them (a seed that never got there counts)."""
+    return {**{column: spread(r.row[column] for r in group) for column in GROUP_COLUMNS},
+            "steps_to_90": steps_spread([r.row["steps_to_90"] for r in group])}
 
 
 def configs_from_spec(spec: dict, device: str = "auto") -> dict[str, TrainConfig]:

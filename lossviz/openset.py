@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import statistics
 from pathlib import Path
 
 import numpy as np
 
-from lossviz.compare import losses_comparison
+from lossviz.compare import losses_comparison, spread
 from lossviz.losses import LOSSES
 from lossviz.train import OPEN_SET_HELD_OUT, TrainConfig
 from lossviz.verification import PAIRS_PER_KIND, REPORTED_FARS, ROC_GRID, SCORE_BINS
@@ -38,14 +37,6 @@ def over_seeds(configs: dict[str, TrainConfig], seeds) -> dict[tuple[str, int], 
 def family_configs(losses, dim: int, epochs: int, seeds, held_out: int = OPEN_SET_HELD_OUT):
     """(label, seed) -> config: each loss's preset in open set, every seed."""
     return over_seeds(open_set(losses_comparison(losses, dim, epochs, seed=0), held_out), seeds)
-
-
-def spread(values) -> dict:
-    """Mean, sample standard deviation (0 for one value), min and max."""
-    values = [float(v) for v in values]
-    return {"mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values), "n": len(values)}
 
 
 def summarize(results: dict[tuple[str, int], object]) -> list[dict]:

@@ -2,11 +2,12 @@
 import streamlit as st
 
 from lossviz import ui
-from lossviz.compare import (DIFFICULTY_RANKING, Progress, difficulty_sentence,
-                             losses_comparison, parameter_comparison, parse_values)
+from lossviz.compare import (DIFFICULTY_RANKING, Progress, difficulty_sentence, group_of,
+                             group_summary, losses_comparison, over_seed_rounds,
+                             parameter_comparison, parse_values, seed_groups)
 from lossviz.export import comparison_images
-from lossviz.figures.compare import (COLUMNS, accuracy_overlay_figure, params_text,
-                                     run_cards_html, run_names, run_panel_figure)
+from lossviz.figures.compare import (COLUMNS, accuracy_overlay_figure, accuracy_spread_figure,
+                                     params_text, run_cards_html, run_names, run_panel_figure)
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.ui import runs as live_runs
@@ -15,6 +16,7 @@ from lossviz.urlstate import Field
 
 PAGE = "compare"
 MODES = ("losses", "values", "difficulty")
+MAX_SEEDS = 5  # each seed is one more round of every run: five rounds of the family take long
 # The table's numbers, written the same way by the grid and by the phone's cards (printf).
 FORMATS = {"accuracy": "%.1f%%", "own_angle": "%.1f°", "closest": "%.1f°", "margin": "%.1f°"}
 # Seven columns scroll sideways on a phone: below 640 px (where Streamlit stacks columns too)
@@ -42,6 +44,7 @@ FIELDS = [
     Field("dim", 2, "int", 2, 3),
     Field("epochs", 10, "int", 1, 100),
     Field("seed", 0, "int", 0, 1_000_000),
+    Field("seeds", 1, "int", 1, MAX_SEEDS),
 ]
 
 
@@ -56,7 +59,16 @@ def shared_settings():
                                  key=ui.key(PAGE, "epochs"))
         seed = st.number_input(ui.t("compare.controls.seed"), 0, 1_000_000,
                                key=ui.key(PAGE, "seed"))
+        st.number_input(ui.t("compare.controls.seeds"), 1, MAX_SEEDS, key=ui.key(PAGE, "seeds"),
+                        help=ui.t("compare.controls.seeds_help"))
     return mode, dim, epochs, seed
+
+
+def repeated(configs):
+    """The runs the controls describe, each once per seed the controls ask for."""
+    if configs is None:
+        return None
+    return over_seed_rounds(configs, st.session_state[ui.key(PAGE, "seeds")])
 
 
 def chosen_runs(mode, dim, epochs, seed):
@@ -101,15 +113,29 @@ def run_or_cancel(job, configs, dataset):
                   args=(PAGE, configs, dataset), key=ui.key(PAGE, "run"))
 
 
-def progress_text(progress, names, configs) -> str:
+def group_names(configs) -> tuple[list[list], list[str]]:
+    """The runs grouped by what they compare (seed_groups), and a name per group."""
+    groups = seed_groups(configs)
+    return groups, run_names([group[0] for group in groups], ui.view())
+
+
+def run_name(config, groups, names) -> str:
+    """One run's name: its group's, and its seed when the comparison repeats over seeds."""
+    name = names[group_of(config, groups)]
+    if all(len(group) == 1 for group in groups):
+        return name
+    return ui.t("compare.progress.seed", name=name, seed=config.seed)
+
+
+def progress_text(progress, configs) -> str:
     """'1 of 3 runs done · training ArcFace, epoch 3 of 10', in the reader's language."""
     text = ui.t("compare.progress.done", finished=len(progress.results), total=progress.total)
     if progress.waiting:
         return text + ui.t("compare.progress.waiting")
     if progress.current:
-        index = len(progress.results)
-        return text + ui.t("compare.progress.training", name=names[index], epoch=progress.epoch,
-                           epochs=configs[index].epochs)
+        config = configs[len(progress.results)]
+        return text + ui.t("compare.progress.training", name=run_name(config, *group_names(
+            configs)), epoch=progress.epoch, epochs=config.epochs)
     return text
 
 
@@ -119,16 +145,17 @@ def results_view(job):
     @st.fragment(run_every=1.0 if polling else None)
     def refresh():
         progress = job.progress()
-        names = run_names(job.configs, ui.view())
+        groups, names = group_names(job.configs)
         st.progress(len(progress.results) / progress.total,
-                    text=progress_text(progress, names, job.configs))
+                    text=progress_text(progress, job.configs))
         if progress.cancelled:
             st.info(ui.t("runs.compare.cancelled"))
         elif progress.error:  # the run after the finished ones stopped: say what to do
-            st.error(ui.t("notices.compare_failed", run=names[len(progress.results)],
-                          reason=progress.error, button=ui.t("compare.controls.run")))
+            stopped = run_name(job.configs[len(progress.results)], groups, names)
+            st.error(ui.t("notices.compare_failed", run=stopped, reason=progress.error,
+                          button=ui.t("compare.controls.run")))
         if progress.results:
-            draw_results(progress, names[:len(progress.results)], job.dataset.class_names)
+            draw_results(progress, names, job.dataset.class_names)
         if progress.done and polling:
             st.session_state[ui.key(PAGE, "polling")] = False
             st.rerun()  # one full rerun, so the page stops polling
@@ -136,60 +163,106 @@ def results_view(job):
     refresh()
 
 
-def table_columns() -> dict:
-    """The table's column names, formats and explanations in the reader's language."""
+def table_columns(repeats: bool) -> dict:
+    """The table's column names, formats and explanations in the reader's language; over
+    several seeds each cell is "mean ± standard deviation", written as text."""
     column = st.column_config
-    degrees = {name: column.NumberColumn(ui.t(f"compare.table.{name}"), format=FORMATS[name],
-                                         help=ui.t(f"compare.table.help.{name}"))
-               for name in ("own_angle", "closest", "margin")}
+
+    def numbers(name: str):
+        if repeats:
+            return column.TextColumn(ui.t(f"compare.table.{name}"),
+                                     help=ui.t(f"compare.table.help.{name}"))
+        return column.NumberColumn(ui.t(f"compare.table.{name}"), format=FORMATS[name],
+                                   help=ui.t(f"compare.table.help.{name}"))
     return {"run": column.TextColumn(ui.t("compare.table.run")),
             # wide enough for the combined margin's four numbers (the grid sizes a column to
             # its header); the seven columns then fit 1280 px beside the sidebar
             "params": column.TextColumn(ui.t("compare.table.params"), width=205),
-            "accuracy": column.NumberColumn(ui.t("compare.table.accuracy"),
-                                            format=FORMATS["accuracy"],
-                                            help=ui.t("compare.table.help.accuracy")),
-            "steps": column.TextColumn(ui.t("compare.table.steps"), width=94), **degrees}
+            "accuracy": numbers("accuracy"),
+            "steps": column.TextColumn(ui.t("compare.table.steps"), width=94,
+                                       help=ui.t("compare.table.help.steps_median")
+                                       if repeats else None),
+            **{name: numbers(name) for name in ("own_angle", "closest", "margin")}}
 
 
-def table_rows(results, names, view) -> list[dict]:
-    """One line per run: what fits a 1280 px wide screen (the widest class, and the CLI's
-    other columns, are in its comparison.csv; the angular margin says what the spread costs)."""
-    return [{"run": name,
-             "params": params_text(result.config.loss, result.params, view),
-             "accuracy": 100 * result.row["test_accuracy"],
-             "steps": (f"{result.row['steps_to_90']:,}" if result.row["steps_to_90"] is not None
-                       else ui.t("compare.table.never")),
-             "own_angle": result.row["mean_own_angle_deg"],
-             "closest": result.row["min_weight_angle_deg"],
-             "margin": result.row["angular_margin_deg"]}
-            for result, name in zip(results, names, strict=True)]
+# table column -> the run's number it shows, and how much to scale it by
+TABLE_NUMBERS = {"accuracy": ("test_accuracy", 100), "own_angle": ("mean_own_angle_deg", 1),
+                 "closest": ("min_weight_angle_deg", 1), "margin": ("angular_margin_deg", 1)}
 
 
-def results_table(rows: list[dict]):
+def table_cell(column: str, spread: dict):
+    """A number as the grid formats it, or over several seeds "96.5 ± 0.4%"."""
+    scale = TABLE_NUMBERS[column][1]
+    if spread["n"] == 1:
+        return scale * spread["mean"]
+    unit = FORMATS[column].removeprefix("%.1f").replace("%%", "%")
+    return f"{scale * spread['mean']:.1f} ± {scale * spread['std']:.1f}{unit}"
+
+
+def steps_cell(steps: dict) -> str:
+    """Steps to 90%: the median over seeds, and how many seeds got there when not all."""
+    if steps["median"] is None:
+        text = ui.t("compare.table.never")
+    else:
+        text = f"{steps['median']:,.0f}"
+    if steps["of"] > 1 and steps["reached"] < steps["of"]:
+        text += ui.t("compare.table.reached_of", reached=steps["reached"], of=steps["of"])
+    return text
+
+
+def table_rows(groups, names, view) -> list[dict]:
+    """One line per compared run (over its seeds): what fits a 1280 px wide screen (the
+    widest class, and the CLI's other columns, are in its comparison.csv; the angular margin
+    says what the spread costs)."""
+    rows = []
+    for group, name in zip(groups, names, strict=True):
+        summary, first = group_summary(group), group[0]
+        rows.append({"run": name, "params": params_text(first.config.loss, first.params, view),
+                     **{column: table_cell(column, summary[number])
+                        for column, (number, _) in TABLE_NUMBERS.items()},
+                     "steps": steps_cell(summary["steps_to_90"])})
+    # the grid's columns in the order the header reads
+    order = ("run", "params", "accuracy", "steps", "own_angle", "closest", "margin")
+    return [{column: row[column] for column in order} for row in rows]
+
+
+def results_table(rows: list[dict], seeds: int):
     """The grid at a desk, one card per run on a phone (TABLE_CSS picks)."""
     st.html(TABLE_CSS)
+    if seeds > 1:
+        st.caption(ui.t("compare.table.over_seeds", seeds=seeds))
     with st.container(key="compare-table-grid"):
-        st.dataframe(rows, column_config=table_columns(), key=ui.key(PAGE, "table"),
+        st.dataframe(rows, column_config=table_columns(seeds > 1), key=ui.key(PAGE, "table"),
                      hide_index=True)
     with st.container(key="compare-table-cards"):
         st.html(run_cards_html(rows, {name: ui.t(f"compare.table.{name}") for name in rows[0]},
-                               FORMATS))
+                               FORMATS if seeds == 1 else {}))
 
 
 def draw_results(progress, names, class_names):
-    results, view = list(progress.results), ui.view()
-    feature_panels(results, names, class_names, view)
-    st.plotly_chart(accuracy_overlay_figure(results, names, view), key=ui.key(PAGE, "accuracy"),
+    """The finished runs: one panel per compared run (its first seed), the accuracy curves
+    (mean and range over seeds), the spread of the final accuracy when there are several
+    seeds, and the table."""
+    groups, view = seed_groups(progress.results), ui.view()
+    names, firsts = names[:len(groups)], [group[0] for group in groups]
+    seeds = max(len(group) for group in groups)
+    feature_panels(firsts, names, class_names, view)
+    st.plotly_chart(accuracy_overlay_figure(groups, names, view), key=ui.key(PAGE, "accuracy"),
                     **ui.chart_options())
-    results_table(table_rows(results, names, view))
-    if progress.done and {r.config.loss for r in results} >= set(DIFFICULTY_RANKING):
-        st.info(ui.say(difficulty_sentence([r.row for r in results])))
+    if seeds > 1:
+        st.plotly_chart(accuracy_spread_figure(groups, names, view), key=ui.key(PAGE, "spread"),
+                        **ui.chart_options())
+    results_table(table_rows(groups, names, view), seeds)
+    if progress.done and {r.config.loss for r in firsts} >= set(DIFFICULTY_RANKING):
+        medians = [{"loss": group[0].config.loss,
+                    "steps_to_90": group_summary(group)["steps_to_90"]["median"]}
+                   for group in groups]
+        st.info(ui.say(difficulty_sentence(medians)))
     if progress.done:
         for name in ("features", "accuracy"):
             ui.image_downloads(ui.t(f"compare.downloads.{name}"),
                                lambda fmt, name=name: comparison_images(
-                                   results, class_names, fmt, names, view)[name],
+                                   firsts, class_names, fmt, names, view)[name],
                                f"comparison-{name}", ui.key(PAGE, name))
 
 
@@ -222,7 +295,7 @@ def ready_view(dim, dataset, losses):
                   args=([r.config.loss for r in results], dim, recorded.epochs, recorded.seed,
                         dataset),
                   key=ui.key(PAGE, "retrain"), width="content")
-    names = run_names([result.config for result in results], ui.view())
+    _, names = group_names([result.config for result in results])
     draw_results(Progress(results, None, 0, len(results)), names, dataset.class_names)
 
 
@@ -231,7 +304,8 @@ def retrain_live(losses, dim, epochs, seed, dataset):
     recorded epochs and seed), so the URL and the table say the same."""
     for name, value in (("losses", losses), ("epochs", epochs), ("seed", seed)):
         st.session_state[ui.key(PAGE, name)] = value
-    live_runs.start_comparison(PAGE, losses_comparison(losses, dim, epochs, seed), dataset)
+    live_runs.start_comparison(PAGE, repeated(losses_comparison(losses, dim, epochs, seed)),
+                               dataset)
 
 
 def compare_page():
@@ -240,7 +314,7 @@ def compare_page():
     dataset, _ = ui.shared_dataset("bundled", None)
     job = st.session_state.get(ui.key(PAGE, "job"))
     with ui.controls():  # the sidebar; presenting, a row above the figures
-        configs = chosen_runs(mode, dim, epochs, seed)
+        configs = repeated(chosen_runs(mode, dim, epochs, seed))
         if ui.presenting():
             run_or_cancel(job, configs, dataset)
     if not ui.presenting():

@@ -10,7 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lossviz.figures.style import View, base_layout, run_styles
+from lossviz.compare import spread
+from lossviz.figures.style import View, band_trace, base_layout, run_styles
 from lossviz.figures.training import feature_trace, region_codes, ring_trace, weight_traces
 from lossviz.losses import LOSSES, resolve_params
 from lossviz.metrics import unit_rows
@@ -111,6 +112,11 @@ def panel_title(name: str, width: int = 12) -> str:
 PANEL_HEIGHT = {False: 280, True: 300}
 
 
+# where a 2D panel's ring asks which class wins: every degree around the circle
+_RING_ANGLES = np.linspace(-math.pi, math.pi, 360, endpoint=False)
+RING_DIRECTIONS = np.stack([np.cos(_RING_ANGLES), np.sin(_RING_ANGLES)], axis=1)
+
+
 def _three_d(result) -> bool:
     return result.evaluation.features.shape[1] == 3
 
@@ -123,10 +129,9 @@ def _panel_traces(result, class_names, three_d: bool, view: View) -> list:
                             three_d, view),
               *weight_traces(ev.weights, 1.3, class_names, three_d, view)]
     if not three_d:
-        angles = np.linspace(-math.pi, math.pi, 360, endpoint=False)
-        directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        traces.insert(0, ring_trace(*region_codes(result.config.loss, result.params, directions,
-                                                  ev.weights), directions, 1.15))
+        traces.insert(0, ring_trace(*region_codes(result.config.loss, result.params,
+                                                  RING_DIRECTIONS, ev.weights),
+                                    RING_DIRECTIONS, 1.15))
     for trace in traces:
         if trace.mode == "markers+text":  # the class weights' labelled markers, small
             trace.update(marker_size=13, textfont_size=9)
@@ -149,30 +154,74 @@ def _same_unit_axes(fig: go.Figure, three_d: bool, panels: int) -> None:
         fig.update_layout({f"yaxis{suffix}": dict(scaleanchor=f"x{suffix}")})
 
 
-def accuracy_overlay_figure(results, names=None, view: View = View()) -> go.Figure:
-    """Test accuracy per epoch, one line per run in its loss's color and dash."""
-    names = names or [r.label for r in results]
+def accuracy_overlay_figure(groups, names=None, view: View = View()) -> go.Figure:
+    """Test accuracy per epoch, one line per compared run in its loss's colour and dash.
+    groups: the runs of each (seed_groups); over several seeds the line is their mean and a
+    band in the same colour spans their lowest to highest."""
+    names = names or [group[0].label for group in groups]
     fig = go.Figure()
-    styles = run_styles([result.config.loss for result in results])
-    for result, name, style in zip(results, names, styles, strict=True):
+    styles = run_styles([group[0].config.loss for group in groups])
+    for group, name, style in zip(groups, names, styles, strict=True):
+        epochs, accuracies = _accuracy_table(group)
+        if len(group) > 1:
+            fig.add_trace(band_trace(epochs, accuracies.min(axis=0), accuracies.max(axis=0),
+                                     style.color, 0.18, legendgroup=name))
         fig.add_trace(go.Scatter(
-            x=[r["epoch"] for r in result.history], y=[r["test_accuracy"] for r in result.history],
-            name=name, mode="lines+markers",
-            line=dict(width=view.sizes.line, color=style.color, dash=style.dash)))
-    last = max((r["epoch"] for result in results for r in result.history), default=1)
+            x=epochs, y=accuracies.mean(axis=0), name=name, mode="lines+markers",
+            legendgroup=name, line=dict(width=view.sizes.line, color=style.color,
+                                        dash=style.dash)))
+    last = max((r["epoch"] for group in groups for result in group for r in result.history),
+               default=1)
     fig.update_xaxes(title=view.t("compare.figures.epoch"), **whole_epochs(last))
     fig.update_yaxes(title=view.t("compare.figures.accuracy_axis"), range=[0, 1.01],
                      tickformat=".0%")
-    # The legend goes under the plot, two names to a line at any width: the whole family's
-    # names took several lines, which ran over the title when they stood under it, so the
-    # figure keeps a known height for them at the bottom
-    legend_height = math.ceil(len(results) / 2) * (view.sizes.legend + 10)
-    base_layout(fig, view.t("compare.figures.accuracy_title"), height=330 + legend_height,
-                view=view)
+    return _legend_below(fig, len(groups), view.t("compare.figures.accuracy_title"), 330, view)
+
+
+def _accuracy_table(group) -> tuple[list, np.ndarray]:
+    """The epochs every run of the group reached, and (runs, epochs) test accuracies."""
+    length = min(len(result.history) for result in group)
+    epochs = [row["epoch"] for row in group[0].history[:length]]
+    return epochs, np.array([[row["test_accuracy"] for row in result.history[:length]]
+                             for result in group])
+
+
+def _legend_below(fig: go.Figure, entries: int, title: str, plot_height: int,
+                  view: View) -> go.Figure:
+    """The legend under the plot, two names to a line at any width: the whole family's names
+    took several lines, which ran over the title when they stood under it, so the figure keeps
+    a known height for them at the bottom."""
+    legend_height = math.ceil(entries / 2) * (view.sizes.legend + 10)
+    base_layout(fig, title, height=plot_height + legend_height, view=view)
     return fig.update_layout(
         legend=dict(yref="container", y=0, yanchor="bottom", entrywidthmode="fraction",
                     entrywidth=0.5),
         margin_b=legend_height + 2 * view.sizes.axis_title + 20)
+
+
+def accuracy_spread_figure(groups, names=None, view: View = View()) -> go.Figure:
+    """Each compared run's final test accuracy: one open dot per seed, and their mean with an
+    error bar of one standard deviation, in the run's colour; the runs side by side."""
+    names = names or [group[0].label for group in groups]
+    fig = go.Figure()
+    styles = run_styles([group[0].config.loss for group in groups])
+    for group, name, style in zip(groups, names, styles, strict=True):
+        finals = [result.row["test_accuracy"] for result in group]
+        summary = spread(finals)
+        fig.add_trace(go.Scatter(x=[name] * len(finals), y=finals, mode="markers",
+                                 showlegend=False, marker=dict(symbol="circle-open", size=9,
+                                                               color=style.color),
+                                 hovertemplate="%{y:.1%}<extra>" + escape(name) + "</extra>"))
+        fig.add_trace(go.Scatter(
+            x=[name], y=[summary["mean"]], mode="markers", name=name, showlegend=False,
+            marker=dict(symbol="diamond", size=13, color=style.color),
+            error_y=dict(type="data", array=[summary["std"]], color=style.color,
+                         thickness=view.sizes.line, width=10)))
+    seeds = max(len(group) for group in groups)
+    fig.update_yaxes(title=view.t("compare.figures.final_accuracy_axis"), tickformat=".1%")
+    fig.update_xaxes(tickangle=-45 if len(groups) > 4 else 0)
+    return base_layout(fig, view.t("compare.figures.spread_title", seeds=seeds),
+                       height=view.height(380), view=view)
 
 
 def run_cards_html(rows: list[dict], labels: dict[str, str], formats: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ from lossviz.curves import (Curve, Variant, loss_gradient, margin_band, rising_i
                             target_curve, target_probability, variants)
 from lossviz.losses import resolve_params
 from lossviz.figures.style import (CLASS_SYMBOLS, LOSS_STYLES, WARN_FILL, LineStyle, View,
-                                   degree_axis, end_labels, layout)
+                                   degree_axis, end_labels, layout, translucent)
 
 def curve_styles(user: list[Curve], reference: list[Curve]):
     """(curve, style, marker): the user's curves in their loss's style; reference curves (the
@@ -146,7 +146,7 @@ def _band_traces(curves: list[Curve], theta: np.ndarray, view: View) -> list[go.
             continue
         upper, lower = band
         hue = LOSS_STYLES[curve.loss].color
-        fill = "rgba({}, {}, {}, 0.18)".format(*(int(hue[i:i + 2], 16) for i in (1, 3, 5)))
+        fill = translucent(hue, 0.18)
         name = view.t("variants.figure.band", name=curve.label)
         edge = dict(mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
         traces += [go.Scatter(x=np.degrees(theta), y=upper, name=name, **edge),

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES, TEXT_COLOR, LineStyle,
-                                   View, layout, on_right, two_panels)
+                                   View, band_trace, layout, on_right, two_panels)
 
 
 def probabilities_figure(probabilities: np.ndarray, target: np.ndarray, kl: float, ce: float,
@@ -59,14 +59,6 @@ def scale_figure(scales: np.ndarray, best: np.ndarray, chosen: float, chosen_bes
                    title=dict(text=view.t("lecture.fig.best_axis")))))
 
 
-def _band(x, low, high, style: LineStyle, name: str) -> go.Scatter:
-    """The seeds' spread as a faint band in the line's colour (the line itself carries it)."""
-    red, green, blue = (int(style.color[i:i + 2], 16) for i in (1, 3, 5))
-    return go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[high, low[::-1]], fill="toself", mode="lines",
-                      fillcolor=f"rgba({red}, {green}, {blue}, 0.15)", line=dict(width=0),
-                      hoverinfo="skip", showlegend=False, name=name)
-
-
 def _median_line(x, y, style: LineStyle, name: str, view: View, legend: bool) -> go.Scatter:
     return go.Scatter(x=x, y=y, mode="lines", name=name, showlegend=legend, legendgroup=name,
                       line=dict(color=style.color, dash=style.dash, width=view.sizes.line))
@@ -80,8 +72,8 @@ def pull_figure(series: list[dict], view: View = View()) -> go.Figure:
     for index, run in enumerate(series):
         style = LOSS_STYLES[run["loss"]]
         for panel, band in enumerate((run["own"], run["between"])):
-            lines = [_band(run["epochs"], np.asarray(band["min"]), np.asarray(band["max"]),
-                           style, run["name"]),
+            lines = [band_trace(run["epochs"], band["min"], band["max"], style.color,
+                                name=run["name"]),
                      _median_line(run["epochs"], band["median"], style, run["name"], view,
                                   legend=panel == 0)]
             traces += on_right(lines) if panel else lines
@@ -126,8 +118,8 @@ def difficulty_figure(series: list[dict], thresholds: list[float], last_step: fl
     traces = []
     for run in series:
         steps, band = np.asarray(run["steps"]), run["accuracy"]
-        traces += [_band(steps, np.asarray(band["min"]), np.asarray(band["max"]), run["style"],
-                         run["name"]),
+        traces += [band_trace(steps, band["min"], band["max"], run["style"].color,
+                              name=run["name"]),
                    _median_line(steps, band["median"], run["style"], run["name"], view, True)]
     lines = [dict(type="line", xref="paper", x0=0, x1=1, y0=level, y1=level,
                   line=dict(color=GAP_COLOR, dash="dot", width=1.5),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import plotly.graph_objects as go
 
 from lossviz.i18n import DEFAULT_LANGUAGE, text
@@ -123,6 +124,21 @@ MARKER_OUTLINE = "#262626"
 # (the light grey #d9d9d9 it replaces was 1.4:1, invisible on a projector).
 GAP_COLOR = "#262626"
 WARN_FILL = "rgba(189, 31, 1, 0.10)"  # a faint band behind a rising raw curve; a label says why
+
+
+def translucent(color: str, alpha: float) -> str:
+    """'#rrggbb' as an rgba() colour of the given opacity."""
+    red, green, blue = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def band_trace(x, low, high, color: str, alpha: float = 0.15, **more) -> go.Scatter:
+    """A faint band from low to high in a line's colour (out along high, back along low),
+    for a spread over seeds: the line drawn over it carries the legend."""
+    x = np.asarray(x)
+    return go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[np.asarray(high), np.asarray(low)[::-1]],
+                      fill="toself", mode="lines", fillcolor=translucent(color, alpha),
+                      line=dict(width=0), hoverinfo="skip", showlegend=False, **more)
 
 
 def contrast_ratio(first: str, second: str = BACKGROUND) -> float:

@@ -1,6 +1,9 @@
+import numpy as np
+import pytest
+
 from lossviz.i18n import text
 from lossviz.losses import LOSSES
-from tests.app.conftest import english_words, figures
+from tests.app.conftest import array, english_words, figures
 from tests.conftest import wait_for
 
 COLUMNS = ["run", "params", "accuracy", "steps", "own_angle", "closest", "margin"]
@@ -147,3 +150,32 @@ def test_the_ready_comparison_shows_the_chosen_losses_only(open_page):
     assert [c.loss for c in job.configs] == ["softmax", "arcface"]
     at.button(key="compare:cancel").click().run()
     assert not at.exception
+
+
+def test_runs_repeated_over_seeds_give_mean_spread_and_error_bars(open_page):
+    at = finished(open_page("compare", {"losses": "softmax,cosface", "epochs": "1",
+                                        "seeds": "2"}))
+    assert not at.exception
+    job = at.session_state["compare:job"]
+    # a whole round per seed: the comparison itself first, then its repeat
+    assert [(c.loss, c.seed) for c in job.configs] == [("softmax", 0), ("cosface", 0),
+                                                       ("softmax", 1), ("cosface", 1)]
+    results = job.progress().results
+    (table,) = at.dataframe
+    assert list(table.value["run"]) == ["Softmax", "CosFace"]  # one line per compared run
+    for line, loss in zip(table.value["accuracy"], ("softmax", "cosface"), strict=True):
+        finals = [100 * r.row["test_accuracy"] for r in results if r.config.loss == loss]
+        assert line == f"{np.mean(finals):.1f} ± {np.std(finals, ddof=1):.1f}%"
+    curves, spread = figures(at)[2:4]  # after the two panels
+    bands = [t for t in curves["data"] if t.get("fill") == "toself"]
+    for band, loss in zip(bands, ("softmax", "cosface"), strict=True):
+        finals = [r.history[-1]["test_accuracy"] for r in results if r.config.loss == loss]
+        assert array(band["y"]) == pytest.approx([max(finals), min(finals)])  # one epoch
+    bars = [t for t in spread["data"] if "error_y" in t]
+    assert [t["x"] for t in bars] == [["Softmax"], ["CosFace"]]
+    for bar, loss in zip(bars, ("softmax", "cosface"), strict=True):
+        finals = [r.row["test_accuracy"] for r in results if r.config.loss == loss]
+        assert bar["y"] == pytest.approx([np.mean(finals)])
+        assert bar["error_y"]["array"] == pytest.approx([np.std(finals, ddof=1)])
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception and english_words(at) == []

@@ -1,5 +1,7 @@
 """A student's phone (390x844) and the projector (1280x720): what a review found cramped,
 scrolling sideways, wrapping or below the fold, measured in the real browser."""
+from contextlib import contextmanager
+
 from playwright.sync_api import expect
 
 from lossviz.losses import LOSSES
@@ -9,14 +11,19 @@ from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
 PHONE, PROJECTOR = (390, 844), (1280, 720)
 
 
-def open_at(browser, app_url, size, path):
+@contextmanager
+def opened_at(browser, app_url, size, path):
+    """A tab of its own browser context at that screen size, on that page; closed after."""
     context = browser.new_context(viewport=dict(zip(("width", "height"), size)))
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
-    tab.goto(f"{app_url}/{path}")
-    wait_idle(tab)
-    tab.wait_for_selector("[data-testid='stMain']")
-    return context, tab
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(60_000)
+        tab.goto(f"{app_url}/{path}")
+        wait_idle(tab)
+        tab.wait_for_selector("[data-testid='stMain']")
+        yield tab
+    finally:
+        context.close()
 
 
 def no_sideways_scroll(tab, width):
@@ -24,9 +31,8 @@ def no_sideways_scroll(tab, width):
 
 
 def test_compare_results_fit_a_phone_without_scrolling_sideways(browser, app_url):
-    context, tab = open_at(browser, app_url, PHONE,
-                           "compare?lang=zh&epochs=1&losses=softmax,combined")
-    try:
+    with opened_at(browser, app_url, PHONE,
+                   "compare?lang=zh&epochs=1&losses=softmax,combined") as tab:
         tab.locator(".st-key-compare-run button").click()
         expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
             "已完成 2 / 2 次训练", timeout=600_000)
@@ -44,8 +50,6 @@ def test_compare_results_fit_a_phone_without_scrolling_sideways(browser, app_url
         no_sideways_scroll(tab, PHONE[0])
         assert_no_exception(tab)
         screenshot(tab, "compare-table-phone-zh")
-    finally:
-        context.close()
 
 
 def box(tab, selector):
@@ -53,8 +57,7 @@ def box(tab, selector):
 
 
 def test_the_lectures_back_and_next_share_a_row_on_a_phone(browser, app_url):
-    context, tab = open_at(browser, app_url, PHONE, "lecture?step=2&lang=zh")
-    try:
+    with opened_at(browser, app_url, PHONE, "lecture?step=2&lang=zh") as tab:
         tab.locator(".st-key-lecture-nav [data-testid='stMarkdown']").wait_for()
         back, next_ = box(tab, ".st-key-lecture-back button"), box(tab, ".st-key-lecture-next button")
         assert abs(back["y"] - next_["y"]) < 2  # one row, where a thumb finds both
@@ -64,13 +67,10 @@ def test_the_lectures_back_and_next_share_a_row_on_a_phone(browser, app_url):
         no_sideways_scroll(tab, PHONE[0])
         assert_no_exception(tab)
         screenshot(tab, "lecture-phone-zh")
-    finally:
-        context.close()
 
 
 def test_the_lectures_first_step_shows_every_control_on_a_projector(browser, app_url):
-    context, tab = open_at(browser, app_url, PROJECTOR, "lecture?present=1&step=1")
-    try:
+    with opened_at(browser, app_url, PROJECTOR, "lecture?present=1&step=1") as tab:
         tab.locator(".js-plotly-plot").first.wait_for()
         controls = tab.locator("[data-testid='stMain'] .st-key-present-controls")
         expect(controls.locator("[data-testid='stSlider']")).to_have_count(5)
@@ -81,13 +81,10 @@ def test_the_lectures_first_step_shows_every_control_on_a_projector(browser, app
         no_sideways_scroll(tab, PROJECTOR[0])
         assert_no_exception(tab)
         screenshot(tab, "lecture-present-1280x720")
-    finally:
-        context.close()
 
 
 def test_the_playgrounds_2d_panels_each_take_a_phones_width(browser, app_url):
-    context, tab = open_at(browser, app_url, PHONE, "?dim=2&lang=zh")
-    try:
+    with opened_at(browser, app_url, PHONE, "?dim=2&lang=zh") as tab:
         for key in ("features", "circle"):  # the raw features, then the unit circle
             chart = tab.locator(f".st-key-playground-{key} .js-plotly-plot")
             chart.wait_for()
@@ -98,13 +95,10 @@ def test_the_playgrounds_2d_panels_each_take_a_phones_width(browser, app_url):
         assert_no_exception(tab)
         tab.locator(".st-key-playground-circle").scroll_into_view_if_needed()
         screenshot(tab, "playground-phone-zh")
-    finally:
-        context.close()
 
 
 def test_compares_ready_panels_each_take_a_phones_width(browser, app_url):
-    context, tab = open_at(browser, app_url, PHONE, "compare?dim=2")
-    try:
+    with opened_at(browser, app_url, PHONE, "compare?dim=2") as tab:
         charts = tab.locator("[data-testid='stMain'] .js-plotly-plot")
         # a figure per run (it was one figure of four to a row: each circle about 85 px wide),
         # and the accuracy
@@ -115,13 +109,10 @@ def test_compares_ready_panels_each_take_a_phones_width(browser, app_url):
         no_sideways_scroll(tab, PHONE[0])
         assert_no_exception(tab)
         screenshot(tab, "compare-panels-phone")
-    finally:
-        context.close()
 
 
 def test_the_lectures_probability_legend_leaves_its_title_readable_on_a_phone(browser, app_url):
-    context, tab = open_at(browser, app_url, PHONE, "lecture?step=1")
-    try:
+    with opened_at(browser, app_url, PHONE, "lecture?step=1") as tab:
         chart = tab.locator(".js-plotly-plot").first
         chart.locator(".legend").wait_for()
         title, legend = chart.locator(".gtitle").bounding_box(), chart.locator(
@@ -131,13 +122,10 @@ def test_the_lectures_probability_legend_leaves_its_title_readable_on_a_phone(br
         assert legend["x"] + legend["width"] <= PHONE[0]
         assert_no_exception(tab)
         screenshot(tab, "lecture-step1-phone")
-    finally:
-        context.close()
 
 
 def test_the_file_uploader_speaks_chinese(browser, app_url):
-    context, tab = open_at(browser, app_url, PHONE, "?lang=zh")
-    try:
+    with opened_at(browser, app_url, PHONE, "?lang=zh") as tab:
         zone = tab.locator("[data-testid='stFileUploaderDropzone']").first
         zone.scroll_into_view_if_needed()
         # Streamlit's own words: the button's comes from our tables, the English limits line goes
@@ -149,5 +137,3 @@ def test_the_file_uploader_speaks_chinese(browser, app_url):
         expect(zone.locator("[data-testid='stFileUploaderDropzoneInstructions']")).to_be_hidden()
         assert_no_exception(tab)
         screenshot(tab, "uploader-phone-zh")
-    finally:
-        context.close()

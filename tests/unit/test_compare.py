@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from lossviz.compare import (Comparison, RunCache, configs_from_spec, confounds,
-                             difficulty_sentence, losses_comparison, parameter_comparison,
-                             parse_values)
+                             difficulty_sentence, losses_comparison, over_seed_rounds,
+                             parameter_comparison, parse_values, seed_groups)
 from lossviz.figures.compare import (accuracy_overlay_figure, run_panel_figure,
                                      small_multiples_figure)
 from lossviz.metrics import unit_rows
@@ -40,7 +40,7 @@ def test_identical_runs_are_trained_once_in_the_training_process(make_registry, 
         (point,) = [t for t in panel.data if t.customdata is not None]
         np.testing.assert_allclose(point.y, unit_rows(result.evaluation.features)[:, 1])
         assert panel.layout.xaxis.range == panels.layout.xaxis.range  # the same axes
-    overlay = accuracy_overlay_figure(list(results))
+    overlay = accuracy_overlay_figure([[r] for r in results])  # one seed: no band
     assert [t.name for t in overlay.data] == list(configs)
     for trace, result in zip(overlay.data, results, strict=True):
         assert list(trace.y) == [row["test_accuracy"] for row in result.history]
@@ -224,3 +224,15 @@ def test_a_panel_title_breaks_at_spaces_into_short_lines():
     assert panel_title("ArcFace, m=0.1") == "ArcFace,<br>m=0.1"
     assert panel_title("CurricularFace") == "CurricularFace"  # one word stays whole
     assert panel_title("组合间隔") == "组合间隔"
+
+
+def test_seed_rounds_repeat_every_run_and_group_back_by_what_they_compare():
+    configs = parameter_comparison("arcface", "m", [0.1, 0.3], dim=2, epochs=1, seed=7)
+    rounds = over_seed_rounds(configs, 3)
+    assert [(c.params["m"], c.seed) for c in rounds.values()] == [
+        (0.1, 7), (0.3, 7), (0.1, 8), (0.3, 8), (0.1, 9), (0.3, 9)]
+    assert list(rounds)[:2] == list(configs)  # the first round is the comparison itself
+    groups = seed_groups(rounds.values())
+    assert [[c.seed for c in group] for group in groups] == [[7, 8, 9], [7, 8, 9]]
+    assert [group[0].params["m"] for group in groups] == [0.1, 0.3]
+    assert over_seed_rounds(configs, 1) == configs

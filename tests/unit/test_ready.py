@@ -196,7 +196,7 @@ def test_the_ready_comparison_has_the_rows_and_figures_of_a_live_one(small_set):
     assert arcface.row["param_m"] == pytest.approx(0.1)
     class_names = tuple(load_ready_run("arcface", 2).meta["class_names"])
     assert len(small_multiples_figure(list(results), class_names).data) > len(LOSSES)
-    assert len(accuracy_overlay_figure(list(results)).data) == len(LOSSES)
+    assert len(accuracy_overlay_figure([[r] for r in results]).data) == len(LOSSES)
 
 
 def _feature_x(figure):
