@@ -165,7 +165,7 @@ def test_runs_repeated_over_seeds_give_mean_spread_and_error_bars(open_page):
     assert list(table.value["run"]) == ["Softmax", "CosFace"]  # one line per compared run
     for line, loss in zip(table.value["accuracy"], ("softmax", "cosface"), strict=True):
         finals = [100 * r.row["test_accuracy"] for r in results if r.config.loss == loss]
-        assert line == f"{np.mean(finals):.1f} ± {np.std(finals, ddof=1):.1f}%"
+        assert line == f"{np.mean(finals):.1f}±{np.std(finals, ddof=1):.1f}%"
     curves, spread = figures(at)[2:4]  # after the two panels
     bands = [t for t in curves["data"] if t.get("fill") == "toself"]
     for band, loss in zip(bands, ("softmax", "cosface"), strict=True):
