@@ -90,7 +90,7 @@ def words(text: str | None, formula: str, at: Areas):
     """A step's formula across the page and its few sentences beside the figure (the teacher
     says them while presenting)."""
     with at.formula:
-        st.latex(formula)
+        ui.formula(formula)
     if text and not ui.presenting():
         st.markdown(text)
 

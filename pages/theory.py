@@ -24,7 +24,7 @@ def links(name: str) -> tuple[dict, dict]:
 def loss_section(section: dict, lang: str):
     name = section["loss"]
     st.subheader(ui.loss_title(name))
-    st.latex(section["formula"])
+    ui.formula(section["formula"])
     st.markdown(section["text"][lang])  # markdown: its $...$ maths is typeset
     st.caption(ui.t("theory.ui.paper", paper=ui.loss_paper(name)))
     to_curves, to_margins = links(name)

@@ -285,6 +285,19 @@ def loss_params(page: str, loss: str, skip: tuple[str, ...] = (), named: bool = 
             if p.name not in skip}
 
 
+def formula(latex: str) -> None:
+    """A display formula whose parts (split at its top-level \\qquad) sit side by side and
+    wrap onto lines of their own where the screen is too narrow: on a phone one long line
+    was cut off at the right edge and had to be scrolled sideways."""
+    parts = [part.strip() for part in latex.split(r"\qquad")]
+    if len(parts) == 1:
+        st.latex(latex)
+        return
+    with st.container(horizontal=True, gap="medium", horizontal_alignment="center"):
+        for part in parts:
+            st.latex(part, width="content")
+
+
 def loss_title(name: str) -> str:
     """A loss's name in the reader's language."""
     return t(f"losses.{name}.title")

@@ -2,7 +2,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from lossviz.i18n import text
+from lossviz.i18n import load_texts, text
 from lossviz.losses import LOSSES
 from tests.app.conftest import english_words
 
@@ -18,7 +18,10 @@ def test_every_loss_has_a_section_in_order_with_links(open_page):
     assert arcface_curves == {"losses": ["arcface"], "s": ["64"], "arcface.m": ["0.5"]}
     arcface_margins = parse_qs(links[11].proto.query_string)
     assert arcface_margins == {"loss": ["arcface"], "arcface.m": ["0.5"]}  # no s there
-    assert len(at.get("latex")) == len(LOSSES)
+    # every loss's formula, its parts (split at \qquad) each typeset, wrapping on a phone
+    typeset = [latex.value.strip("$\n") for latex in at.latex]
+    assert " \\qquad ".join(typeset) == " \\qquad ".join(
+        section["formula"] for section in load_texts("theory")["sections"])
 
 
 def test_inline_maths_is_written_for_typesetting(open_page):

@@ -137,3 +137,17 @@ def test_the_file_uploader_speaks_chinese(browser, app_url):
         expect(zone.locator("[data-testid='stFileUploaderDropzoneInstructions']")).to_be_hidden()
         assert_no_exception(tab)
         screenshot(tab, "uploader-phone-zh")
+
+
+def test_the_lectures_long_formulas_wrap_within_a_phones_width(browser, app_url):
+    for step in (1, 2):
+        with opened_at(browser, app_url, PHONE, f"lecture?step={step}") as tab:
+            formulas = tab.locator("[data-testid='stMain'] .katex-display")
+            expect(formulas).to_have_count(2)  # the two parts of the formula, one per line
+            for formula in formulas.all():
+                box = formula.bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE[0]
+                # nothing cut off: KaTeX lets a subscript overhang its box by a pixel or two
+                assert formula.evaluate("f => f.scrollWidth <= f.clientWidth + 4")
+            no_sideways_scroll(tab, PHONE[0])
+            screenshot(tab, f"lecture-{step}-formula-phone")
