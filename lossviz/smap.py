@@ -184,6 +184,8 @@ class MapGrid:
 def default_grid(loss: str, dim: int, params: tuple[str, str] | None = None,
                  size: int = SIZE, epochs: int = EPOCHS, seed: int = 0) -> MapGrid:
     """The map the page asks for when the reader changes nothing but the loss and dimension."""
+    if size < 2:
+        raise LossvizError("map.errors.size", size=size)
     params = params or default_axes(loss)
     values = tuple(spaced(loss, name, *default_range(loss, name, dim, size), size)
                    for name in params)

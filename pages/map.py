@@ -54,8 +54,18 @@ def chosen_axes(loss: str) -> tuple[str, str]:
                                                     if n != ui.value(PAGE, "across"))
     format_name = ui.formatter(lambda name: f"losses.{loss}.params.{name}.label")
     chosen = [st.selectbox(ui.t(f"map.controls.{axis}"), names, key=ui.key(PAGE, axis),
-                           format_func=format_name, on_change=reset_ranges) for axis in AXES]
+                           format_func=format_name, on_change=axis_chosen, args=(axis, names))
+              for axis in AXES]
     return chosen[0], chosen[1]
+
+
+def axis_chosen(axis: str, names: list[str]):
+    """The reader's latest choice stays: the other axis moves off it if they were the same."""
+    other = AXES[1 - AXES.index(axis)]
+    if ui.value(PAGE, other) == ui.value(PAGE, axis):
+        st.session_state[ui.key(PAGE, other)] = next(n for n in names
+                                                     if n != ui.value(PAGE, axis))
+    reset_ranges()
 
 
 def axis_bounds(axis: str, loss: str, param: str, dim: int, size: int) -> tuple[float, float]:

@@ -19,6 +19,10 @@ def test_the_page_opens_with_the_ready_map_at_once(open_page):
     assert not at.exception and figures(at) == []
     assert at.info[0].value.startswith("No ready map for these settings")
     assert at.button(key="map:train").label == "Train the map (25 runs)"
+    # the same parameter on both axes: the latest choice stays, the other axis moves off it
+    at.selectbox(key="map:across").set_value("s").run()
+    assert (at.selectbox(key="map:across").value, at.selectbox(key="map:up").value) == ("s", "m")
+    assert at.slider(key="map:across_range").value == (2.0, 64.0)  # the scale's own range
 
 
 def test_malformed_link_values_are_clamped_with_a_warning(open_page):
