@@ -10,6 +10,7 @@ pages = [
             icon=":material/scatter_plot:", default=True),
     st.Page("pages/lecture.py", title=ui.t("lecture.nav"), icon=":material/school:"),
     st.Page("pages/compare.py", title=ui.t("app.nav.compare"), icon=":material/compare:"),
+    st.Page("pages/map.py", title=ui.t("map.nav"), icon=":material/grid_on:"),
     st.Page("pages/verification.py", title=ui.t("verification.nav"),
             icon=":material/how_to_reg:"),
     st.Page("pages/curves.py", title=ui.t("app.nav.curves"), icon=":material/show_chart:"),

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import multiprocessing
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from lossviz.export import EpochHistory, comparison_images, write_comparison, wr
 from lossviz.losses import LOSSES
 from lossviz.openset import (family_configs, open_set, over_seeds, record, summarize,
                              summary_line)
+from lossviz.smap import EPOCHS, MAP_LOSSES, SIZE, default_grid, map_from_results, save_map
 from lossviz.train import (DEVICES, OPEN_SET_HELD_OUT, OPTIMIZERS, Run, TrainConfig,
                            preset_config, train_epochs)
 
@@ -181,6 +183,23 @@ def _add_bake(commands):
                            "give the same files")
 
 
+def _add_map(commands):
+    smap = commands.add_parser(
+        "map", help="the s-m map: a grid of short runs over two parameters of one loss, each "
+                    "cell its test accuracy (JSON, as the page's ready maps in assets/maps)")
+    smap.add_argument("--loss", choices=MAP_LOSSES, required=True)
+    smap.add_argument("--dim", type=int, choices=(2, 3), default=2)
+    smap.add_argument("--across", help="the parameter across (default: the first margin)")
+    smap.add_argument("--up", help="the parameter up the side (default: the scale)")
+    smap.add_argument("--size", type=int, default=SIZE,
+                      help="values per parameter, over the page's default ranges")
+    smap.add_argument("--epochs", type=int, default=EPOCHS)
+    smap.add_argument("--seed", type=int, default=0)
+    smap.add_argument("--jobs", type=int, default=1,
+                      help="runs trained at a time, each in its own process on one thread")
+    smap.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lossviz", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -191,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_openset(commands)
     _add_pull(commands)
     _add_bake(commands)
+    _add_map(commands)
     return parser
 
 
@@ -420,6 +440,26 @@ def _bake(args) -> int:
     return 0
 
 
+def _map(args) -> int:
+    if (args.across is None) != (args.up is None):
+        raise ValueError("--across and --up go together (or neither: the page's default axes)")
+    params = (args.across, args.up) if args.across else None
+    grid = default_grid(args.loss, args.dim, params, args.size, args.epochs, args.seed)
+    dataset = load_bundled()
+    start = time.perf_counter()
+    results = _train_all({(label, grid.seed): config for label, config in grid.configs().items()},
+                         dataset, args.jobs)
+    seconds = time.perf_counter() - start
+    amap = map_from_results(grid, list(results.values()), meta={
+        "jobs": args.jobs, "torch_threads": 1 if args.jobs > 1 else torch.get_num_threads(),
+        "seconds": round(seconds, 1)})
+    save_map(args.out, amap, dataset.name)
+    best = amap.best_cell()
+    print(f"{args.out}: {len(results)} runs in {seconds:.0f} s; best "
+          + (f"{grid.label(*best)} at {amap.accuracy[best]:.1%}" if best else "none (all diverged)"))
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -435,6 +475,8 @@ def main(argv=None) -> int:
             return _pull(args)
         if args.command == "bake":
             return _bake(args)
+        if args.command == "map":
+            return _map(args)
         from lossviz.download import download_mnist
         download_mnist(args.dir, args.base_url, log=lambda line: print(line, file=sys.stderr))
         return 0

@@ -75,7 +75,8 @@ _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
 def _plotly_texts(figure: dict) -> list[str]:
-    """Titles, axis titles, legend names, annotations and hover texts of a Plotly figure."""
+    """Titles, axis titles, legend names, colour bar titles, annotations and hover texts of a
+    Plotly figure."""
     layout, found = figure.get("layout", {}), []
 
     def title_of(node):
@@ -87,7 +88,7 @@ def _plotly_texts(figure: dict) -> list[str]:
     found += [note.get("text") for note in layout.get("annotations", [])]
     found += [shape.get("label", {}).get("text") for shape in layout.get("shapes", [])]
     for trace in figure.get("data", []):
-        found += [trace.get("name"), trace.get("hovertemplate")]
+        found += [trace.get("name"), trace.get("hovertemplate"), title_of(trace.get("colorbar"))]
         text = trace.get("text")
         found += text if isinstance(text, list) else [text]
     return [t for t in found if isinstance(t, str)]

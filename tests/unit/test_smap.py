@@ -1,0 +1,172 @@
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+import lossviz
+from lossviz.compare import train_one
+from lossviz.figures.smap import accuracy_map_figure
+from lossviz.figures.style import View
+from lossviz.i18n import LossvizError
+from lossviz.losses import LOSSES
+from lossviz.margins import feasibility
+from lossviz.smap import (MAP_FOLDER, READY_LOSSES, MapGrid, default_grid, file_name,
+                          infeasible_cells, load_map, map_from_results, ready_map, save_map)
+
+
+@pytest.fixture(scope="module")
+def two_by_two(small_set):
+    """A real 2 x 2 map of ArcFace in 2D: one epoch of 512 digits per run."""
+    grid = MapGrid("arcface", 2, ("m", "s"), ((0.1, 0.9), (8.0, 16.0)), epochs=1, seed=0)
+    results = [train_one(label, config, small_set) for label, config in grid.configs().items()]
+    return grid, results
+
+
+def test_a_two_by_two_map_end_to_end(two_by_two, tmp_path):
+    grid, results = two_by_two
+    amap = map_from_results(grid, results, meta={"seconds": 1.5})
+    assert amap.accuracy.shape == (2, 2) and amap.complete
+    assert ((amap.accuracy >= 0) & (amap.accuracy <= 1)).all()
+    by_label = {result.label: result.row["test_accuracy"] for result in results}
+    for row, column in grid.cells():  # each run in its own cell: m across, s up
+        params = {"m": grid.values[0][column], "s": grid.values[1][row]}
+        assert amap.accuracy[row, column] == by_label[f"m={params['m']:g}, s={params['s']:g}"]
+        assert resolved(results, grid.label(row, column)) == params
+    loaded = load_map(save_map(tmp_path / "map.json", amap, "small"))
+    assert loaded.grid == grid
+    np.testing.assert_allclose(loaded.accuracy, amap.accuracy, atol=1e-5)
+    assert loaded.meta["code_version"] == lossviz.__version__
+    assert loaded.meta["dataset"] == "small" and loaded.meta["seconds"] == 1.5
+    assert loaded.meta["settings_hash"] == grid.settings_hash("small")
+    assert ready_map(grid, tmp_path) is None  # the file's name is not arcface-2d.json
+    (tmp_path / "map.json").rename(tmp_path / file_name("arcface", 2))
+    assert ready_map(grid, tmp_path).grid == grid
+    assert ready_map(dataclasses.replace(grid, seed=1), tmp_path) is None
+
+
+def resolved(results, label) -> dict:
+    result = next(r for r in results if r.label == label)
+    return {name: result.config.params[name] for name in ("m", "s")}
+
+
+def test_a_map_under_way_has_its_first_cells_and_a_diverged_run_is_nan(two_by_two):
+    grid, results = two_by_two
+    stopped = dataclasses.replace(results[1], history=results[1].history[:0])  # no epoch ended
+    amap = map_from_results(grid, [results[0], stopped])
+    assert amap.trained.tolist() == [[True, True], [False, False]]
+    assert math.isnan(amap.accuracy[0, 1]) and math.isfinite(amap.accuracy[0, 0])
+    assert amap.best_cell() == (0, 0)
+    figure = accuracy_map_figure(amap, None)
+    texts = next(t for t in figure.data if t.type == "scatter" and t.mode == "text").text
+    assert list(texts) == [f"{100 * amap.accuracy[0, 0]:.0f}", "—", "", ""]  # not 0
+    blank = next(t for t in figure.data if t.name == "— diverged (no accuracy)")
+    assert cells_inside(blank) == {(0, 1)}
+
+
+@pytest.mark.parametrize("loss", READY_LOSSES)
+@pytest.mark.parametrize("dim", (2, 3))
+def test_a_shipped_map_is_the_one_the_page_asks_for(loss, dim, bundled):
+    amap = load_map(MAP_FOLDER / file_name(loss, dim))
+    grid = default_grid(loss, dim)
+    assert amap.grid == grid and amap.complete
+    assert amap.meta["settings_hash"] == grid.settings_hash(bundled.name)  # today's presets
+    assert amap.meta["dataset"] == bundled.name
+    assert ready_map(grid) is not None
+    assert np.nanmax(amap.accuracy) > 0.6  # the best setting learned (chance: 0.1) in 3 epochs
+
+
+@pytest.mark.parametrize("loss", READY_LOSSES)
+@pytest.mark.parametrize("dim", (2, 3))
+def test_the_default_margin_axis_crosses_the_feasibility_limit(loss, dim):
+    grid = default_grid(loss, dim)
+    assert grid.params == ("m", "s") and grid.shape == (6, 6)
+    assert grid.values[1] == (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+    infeasible = infeasible_cells(grid)
+    assert infeasible[:, 0].sum() == 0 and infeasible[:, -1].all()  # no margin / past the limit
+
+
+def test_damaged_map_files_are_refused_with_why(tmp_path):
+    path = tmp_path / "arcface-2d.json"
+    path.write_text("{not json")
+    with pytest.raises(LossvizError, match="damaged"):
+        load_map(path)
+    grid = MapGrid("cosface", 3, ("m", "s"), ((0.0, 0.5), (4.0, 8.0)), epochs=1)
+    record = {"format": "lossviz-map/1", "loss": "cosface", "dim": 3, "params": ["m", "s"],
+              "values": [list(v) for v in grid.values], "epochs": 1, "seed": 0,
+              "accuracy": [[0.5, 0.6], [0.7, 1.4]]}
+    path.write_text(json.dumps(record))
+    with pytest.raises(LossvizError, match="outside 0..1"):
+        load_map(path)
+    path.write_text(json.dumps({**record, "accuracy": [[0.5, 0.6]]}))
+    with pytest.raises(LossvizError, match="shape"):
+        load_map(path)
+    path.write_text(json.dumps({**record, "params": ["m", "m"]}))
+    with pytest.raises(LossvizError, match="two different parameters"):
+        load_map(path)
+    with pytest.raises(LossvizError, match="No ready map"):
+        load_map(tmp_path / "absent.json")
+
+
+# ----- the figure ---------------------------------------------------------------------------
+
+def cells_inside(trace) -> set[tuple[int, int]]:
+    """(row, column) of each closed outline in a trace (outlines apart by None)."""
+    xs, ys, found = list(trace.x) + [None], list(trace.y) + [None], set()
+    start = 0
+    for i, x in enumerate(xs):
+        if x is None:
+            if i > start:
+                found.add((round(np.mean(ys[start:i - 1])), round(np.mean(xs[start:i - 1]))))
+            start = i + 1
+    return found
+
+
+@pytest.mark.parametrize("loss, dim", [("cosface", 2), ("arcface", 3)])
+def test_the_hatched_cells_are_where_the_margin_cannot_be_met(loss, dim):
+    amap = load_map(MAP_FOLDER / file_name(loss, dim))
+    grid = amap.grid
+    figure = accuracy_map_figure(amap, infeasible_cells(grid), View())
+    name = f"margin not feasible for 10 classes in {dim}D"
+    hatched = next(t for t in figure.data if t.name == name and t.fillpattern.shape == "/")
+    preset = LOSSES[loss].presets[f"{dim}d"]
+    expected = {(row, column) for row, column in grid.cells()
+                if not feasibility(loss, {**preset, **grid.cell_params(row, column)}, 10,
+                                   dim).feasible}
+    assert expected and cells_inside(hatched) == expected
+    assert len(expected) < rows_times_columns(grid)  # some feasible cells stay clear
+    limit = next(t for t in figure.data if t.name == name and t.mode == "lines"
+                 and t.line.dash == "dash")
+    assert limit.x  # the line between the two sides is drawn
+
+
+def rows_times_columns(grid) -> int:
+    return grid.shape[0] * grid.shape[1]
+
+
+def test_the_best_cell_is_framed_and_named():
+    amap = load_map(MAP_FOLDER / file_name("arcface", 2))
+    best = np.unravel_index(np.nanargmax(amap.accuracy), amap.accuracy.shape)
+    figure = accuracy_map_figure(amap, None, View("zh"))
+    frame = next(t for t in figure.data if (t.name or "").startswith("最好"))
+    assert cells_inside(frame) == {tuple(int(i) for i in best)}
+    assert f"{amap.accuracy[best]:.1%}" in frame.name
+    assert figure.layout.xaxis.ticktext == tuple(f"{v:g}" for v in amap.grid.values[0])
+    assert figure.layout.xaxis.title.text == "间隔 m（弧度）"
+    assert figure.data[0].colorscale[0][1] == "#440154"  # viridis: dark purple at the bottom
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--across", "m"], "--across and --up go together"),
+    (["--across", "m", "--up", "m"], "varies two different parameters of s, m"),
+    (["--size", "1"], "2 or more values per parameter, not 1"),
+])
+def test_the_map_command_refuses_a_grid_it_cannot_make_in_one_line(args, message, tmp_path,
+                                                                   capsys):
+    from lossviz.cli import main
+    out = tmp_path / "map.json"
+    assert main(["map", "--loss", "cosface", "--out", str(out), *args]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+    assert not out.exists()
