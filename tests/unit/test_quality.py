@@ -195,6 +195,18 @@ def test_a_short_training_improves(small_set, loss):
         assert run.loss_state["norm_std"] > 0
 
 
+def test_training_with_magfaces_regulariser_lengthens_the_features(small_set):
+    """With norms inside [l_a, u_a] from the start, lambda_g g(a) pulls them up: after a few
+    steps they are longer than in the same run without it."""
+    def median_norm(lambda_g):
+        params = dict(MAG, l_a=0.1, lambda_g=lambda_g)
+        run = Run(preset_config("magface", 2, batch_size=64, params=params), small_set)
+        for _ in range(8):
+            run.train_step()
+        return float(np.median(np.linalg.norm(run.evaluate().features, axis=1)))
+    assert median_norm(20.0) > 1.5 * median_norm(0.0)
+
+
 def test_the_target_page_band_spans_the_norms():
     theta = theta_grid(181)
     curve = Curve("MagFace", "magface", MAG)
@@ -265,7 +277,8 @@ def test_checkpoints_keep_degrade_and_adafaces_statistics_and_old_files_load(sma
     torch.save(payload, old)
     assert load_checkpoint(old.getvalue(), small_set, device="cpu").config.degrade == 0.0
     for broken in ({"config": {**payload["config"], "degrade": 0.9}},
-                   {"loss_state": {"norm_mean": float("nan"), "norm_std": 1.0}}):
+                   {"loss_state": {"norm_mean": float("nan"), "norm_std": 1.0}},
+                   {"loss_state": {"norm_mean": -1.0, "norm_std": 1.0}}):  # a norm is >= 0
         bad = io.BytesIO()
         torch.save({**payload, **broken}, bad)
         with pytest.raises(CheckpointError):
