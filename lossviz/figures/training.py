@@ -291,7 +291,7 @@ def running_value_figure(history, loss: str, classes: int, view: View = View()) 
               if name in values]  # after a live switch of loss, the earlier loss's points
     style = LOSS_STYLES[loss]
     # AdaFace's line is a feature norm: named as one, not by its state's name
-    shown = "‖x‖" if loss == "adaface" else name
+    shown = view.t("state.figure.norm_mean.axis") if loss == "adaface" else name
     traces = [go.Scatter(x=[e for e, _ in points], y=[v for _, v in points], mode="lines",
                          name=shown, showlegend=False,
                          line=dict(color=style.color, width=view.sizes.line * 0.8))]

@@ -21,15 +21,14 @@ def show_running_value(snap, page: str) -> None:
                     key=ui.key(page, "running-value"), **ui.chart_options())
     value = snap.loss_state[name]
     st.caption(ui.t(f"state.caption.{name}", value=value, fixed=adacos_fixed_scale(classes),
-                    classes=classes, **adaface_limits(snap)))
+                    classes=classes, **adaface_caption_values(snap)))
     if name == "s" and value >= ADACOS_S_RANGE[1]:  # why it climbed there, on this data
         st.caption(ui.t("state.caption.s_capped", cap=ADACOS_S_RANGE[1]))
 
 
-def adaface_limits(snap) -> dict:
-    """AdaFace's std, and the norms at which n reaches -1 and 1: mean -+ std / h."""
+def adaface_caption_values(snap) -> dict:
+    """AdaFace's std, and std / h, the norm difference from the mean that makes n = +-1."""
     if snap.config.loss != "adaface":
         return {}
-    mean, std = snap.loss_state["norm_mean"], snap.loss_state["norm_std"]
-    h = resolve_params("adaface", snap.params)["h"]
-    return {"std": std, "low": max(0.0, mean - std / h), "high": mean + std / h}
+    std = snap.loss_state["norm_std"]
+    return {"std": std, "width": std / resolve_params("adaface", snap.params)["h"]}
