@@ -138,6 +138,7 @@ BAD_VALUES = {
     "device": ["tpu", None, 0],
     "held_out_classes": [-1, 9, 2.0, True, "2"],
     "label_noise": [-0.1, 0.51, math.nan, "0.1", True],
+    "degrade": [-0.1, 0.51, math.nan, "0.1", True],
 }
 
 
