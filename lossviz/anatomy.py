@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from lossviz.checkpoint import load_checkpoint
 from lossviz.data import Dataset
-from lossviz.losses import LOSSES, margin_logits, resolve_params, target_from_cos
+from lossviz.losses import (LOSSES, initial_state, margin_logits, norm_penalty,
+                            norm_target_input, resolve_params, target_from_cos)
 from lossviz.metrics import unit_rows
 from lossviz.model import to_input
 from lossviz.train import params_in_force, predict_logits, preset_config, settled_params
@@ -134,7 +135,8 @@ def take_apart(loss: str, params: dict, feature, weights, label: int, bias=None)
     w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
     b = None if bias is None else torch.as_tensor(np.asarray(bias, dtype=np.float64))
     logits = margin_logits(loss, x[None], w, torch.tensor([label]), b, **params)[0]
-    value = F.cross_entropy(logits[None], torch.tensor([label]))
+    value = F.cross_entropy(logits[None], torch.tensor([label])) \
+        + norm_penalty(loss, x[None], **params)  # MagFace's regulariser of the norm
     (gradient,) = torch.autograd.grad(value, x)
     logits = logits.detach()
     # The same logits with no margin anywhere: a class's column carries a margin only while it
@@ -143,7 +145,11 @@ def take_apart(loss: str, params: dict, feature, weights, label: int, bias=None)
     plain = margin_logits(loss, x.detach()[None], w, torch.tensor([other]), b, **params)[0]
     plain[other] = logits[other]
     cos = unit_rows(x.detach().numpy()[None]) @ unit_rows(w.numpy()).T
-    target_term = target_from_cos(loss, torch.tensor(cos[0, label]), params)
+    # MagFace's margin at this feature's norm; AdaFace's n as margin_logits takes it without a
+    # state (nothing seen: n = 0)
+    norm = norm_target_input(loss, x.detach()[None], params, initial_state(loss, len(w)))
+    target_term = target_from_cos(loss, torch.tensor(cos[0, label]), params,
+                                  norm=None if norm is None else norm[0])
     return Anatomy(loss, params, int(label), x.detach().numpy().copy(), cos[0],
                    float(target_term), plain.numpy(), logits.numpy(),
                    torch.softmax(logits, 0).numpy(), float(value.detach()), -gradient.numpy())

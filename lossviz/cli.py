@@ -51,6 +51,9 @@ def _add_train(commands):
                        "from this (default 1000); the floor's value (5) means no annealing")
     train.add_argument("--label-noise", type=float, metavar="FRACTION",
                        help="share of training labels flipped at random, seeded (default 0)")
+    train.add_argument("--degrade", type=float, metavar="FRACTION",
+                       help="share of training and test digits blurred, noisy or partly erased, "
+                            "seeded (default 0)")
     train.add_argument("--lr", type=float, help="learning rate (default: preset)")
     train.add_argument("--batch-size", type=int, help="batch size (default: preset)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
@@ -222,7 +225,7 @@ def _config_from(args):
             raise ValueError(f"--{name} does not apply to {args.loss}")
     overrides = {"lr": args.lr, "batch_size": args.batch_size, "optimizer": args.optimizer,
                  "warmup_steps": args.warmup_steps, "lambda_base": args.lambda_start,
-                 "label_noise": args.label_noise}
+                 "label_noise": args.label_noise, "degrade": args.degrade}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return preset_config(args.loss, args.dim, params=params, epochs=args.epochs, seed=args.seed,
                          device=args.device, held_out_classes=_held_out(args), **overrides)

@@ -66,13 +66,24 @@ def target_curve(curve: Curve, theta: np.ndarray, raw: bool = False) -> np.ndarr
     return target_from_cos(curve.loss, cos, curve.params, raw).numpy()
 
 
+# The norms at the edges of a norm-dependent margin's band: MagFace's a at l_a and u_a (a name
+# of a parameter), AdaFace's normalised n at -1 and 1; the target falls as either grows
+NORM_BAND_EDGES = {"magface": ("l_a", "u_a"), "adaface": (-1.0, 1.0)}
+
+
 def margin_band(curve: Curve, theta: np.ndarray):
     """(upper, lower) edges of the band where 95% of a random margin's curves fall
-    (ElasticFace), or None for a loss whose margin is fixed."""
-    if curve.loss != "elasticface":
-        return None
+    (ElasticFace), or where a norm-dependent margin's curves lie over every norm (MagFace,
+    AdaFace); None for a loss whose margin is fixed."""
     p = resolve_params(curve.loss, curve.params)
     cos = torch.cos(torch.as_tensor(theta, dtype=torch.float64))
+    if curve.loss in NORM_BAND_EDGES:
+        norms = [p[edge] if isinstance(edge, str) else edge
+                 for edge in NORM_BAND_EDGES[curve.loss]]
+        return tuple(target_from_cos(curve.loss, cos, curve.params, norm=norm).numpy()
+                     for norm in norms)
+    if curve.loss != "elasticface":
+        return None
     return tuple(edge.numpy() for edge in elastic_band(cos, p["m"], p["sigma"]))
 
 

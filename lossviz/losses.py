@@ -10,6 +10,10 @@ to batch (their state, which training keeps with the run): CurricularFace re-wei
 negatives with its t, AdaCos takes its scale s from the batches instead of from the user.
 Sub-center ArcFace adds one step before the target: each class has K weights (sub-centres,
 a (C, K, D) weight) and its cosine is the largest of their K cosines (class_cosines).
+MagFace and AdaFace read the feature norm ||x|| as image quality, and their margin depends on
+it: the target is still one function of cos(theta), given a norm (target_from_cos's `norm`).
+MagFace keeps the norm and regularises it (norm_penalty, added to the cross-entropy); AdaFace
+normalises it with the running mean and spread of the batches' norms, its state.
 """
 from __future__ import annotations
 
@@ -67,6 +71,15 @@ class LossSpec:
     # Sub-center ArcFace: K weights per class, K its parameter "k"; the model holds them as a
     # (C, K, D) weight instead of (C, D)
     subcenters: bool = False
+    # MagFace, AdaFace: the margin depends on the feature norm, so one target curve per norm
+    # (the target-logit page draws a band) and no single decision-margin picture
+    norm_margin: bool = False
+
+    @property
+    def draws_decision_margins(self) -> bool:
+        """Whether the decision-margin page can draw it: not when the other logits change too
+        (CurricularFace) or the margin depends on each feature's norm (MagFace, AdaFace)."""
+        return not (self.reweights_negatives or self.norm_margin)
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -121,10 +134,36 @@ _MODE = Param("mode", "scale s", 0, 0, len(ADACOS_MODES) - 1, 1, integer=True,
 _SUBCENTERS = Param("k", "sub-centres K", 3, 1, 5, 1, integer=True,
                     help="Weights per class; the class cosine is the largest of its K cosines.")
 
+# MagFace's margin grows linearly from l_m to u_m as the feature norm a goes from l_a to u_a,
+# and lambda_g weighs its regulariser g(a) = 1/a + a/u_a^2. The paper's faces: 10, 110, 0.45,
+# 0.8, 35. The ranges of l_a and u_a do not overlap, so no choice divides by u_a - l_a = 0.
+_MAGFACE = (
+    Param("l_a", "lowest norm l_a", 10.0, 0.1, 10.0, 0.1,
+          help="Feature norms at or below l_a get the smallest margin l_m."),
+    Param("u_a", "highest norm u_a", 110.0, 11.0, 200.0, 1.0,
+          help="Feature norms at or above u_a get the largest margin u_m; the regulariser "
+               "is smallest there."),
+    Param("l_m", "smallest margin l_m", 0.45, 0.0, 1.5, 0.01, unit="rad", neutral=0.0,
+          help="The angular margin at the lowest norm, in radians."),
+    Param("u_m", "largest margin u_m", 0.8, 0.0, 1.5, 0.01, unit="rad", neutral=0.0,
+          help="The angular margin at the highest norm, in radians."),
+    Param("lambda_g", "regulariser weight lambda_g", 35.0, 0.0, 100.0, 0.5,
+          help="Weight of g(a) = 1/a + a/u_a^2, which rewards larger norms."),
+)
+# AdaFace: margin m, and h, how much of the normalised norms falls inside [-1, 1]
+_ADAFACE = (
+    Param("m", "margin m", 0.4, 0.0, 1.0, 0.01, neutral=0.0,
+          help="Sets both the angular part -m n and the additive part m n + m."),
+    Param("h", "concentration h", 0.333, 0.01, 1.0, 0.001,
+          help="The normalised norm is (||x|| - mean) / (std / h), clipped to [-1, 1]."),
+)
+
 # The parameters that set the scale, not the target: pages that draw target curves or decision
 # margins (where the scale cancels) leave them out. Sub-center ArcFace's K too: it decides which
-# cosine is the class's, not what the target does with it (one sub-centre per class is drawn)
-SCALE_PARAMS = ("s", "mode", "k")
+# cosine is the class's, not what the target does with it (one sub-centre per class is drawn).
+# MagFace's lambda_g weighs a term beside the cross-entropy; AdaFace's h sets how the norms of a
+# batch become n, and the curves are drawn over n itself.
+SCALE_PARAMS = ("s", "mode", "k", "lambda_g", "h")
 
 _LAMBDA = Param("lam", "lambda", 0.0, 0.0, 1000.0, 0.5, slider_high=20.0,
                 help="Blends in plain softmax: (lambda cos + psi) / (1 + lambda). "
@@ -241,6 +280,30 @@ LOSSES: dict[str, LossSpec] = {
         note_2d=Message("subcenter.note_2d", {"own": "94.1-94.7%", "seeds": "0-2",
                                               "softmax": _SOFTMAX_2D, "arcface": "94.6-95.9%"}),
         subcenters=True),
+    "magface": LossSpec(
+        "magface", "MagFace",
+        "Meng et al., MagFace: A Universal Representation for Face Recognition and Quality "
+        "Assessment, CVPR 2021",
+        "ArcFace whose margin grows with the feature norm a: s cos(theta + m(a)), plus "
+        "lambda_g g(a) that keeps the norm as a measure of quality.",
+        (_scale(64.0), *_MAGFACE), keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 64.0, "l_a": 10.0, "u_a": 110.0, "l_m": 0.45, "u_m": 0.8,
+                           "lambda_g": 35.0},
+                 "2d": {"s": 16.0, "l_a": 1.0, "u_a": 11.0, "l_m": 0.05, "u_m": 0.15,
+                        "lambda_g": 3.5},
+                 "3d": {"s": 16.0, "l_a": 1.0, "u_a": 11.0, "l_m": 0.2, "u_m": 0.4,
+                        "lambda_g": 3.5}},
+        norm_margin=True),
+    "adaface": LossSpec(
+        "adaface", "AdaFace",
+        "Kim et al., AdaFace: Quality Adaptive Margin for Face Recognition, CVPR 2022",
+        "s (cos(theta - m n) - m n - m), n the feature norm normalised by the batches' "
+        "running mean and spread: ArcFace for low norms, CosFace for average ones.",
+        (_scale(64.0), *_ADAFACE), keeps_feature_norm=False, keeps_weight_norm=False,
+        presets={"paper": {"s": 64.0, "m": 0.4, "h": 0.333},
+                 "2d": {"s": 16.0, "m": 0.1, "h": 0.333},
+                 "3d": {"s": 16.0, "m": 0.25, "h": 0.333}},
+        state=("norm_mean", "norm_std"), norm_margin=True),
 }
 
 
@@ -330,6 +393,46 @@ def elastic_band(cos: torch.Tensor, m: float, sigma: float, z: float = 1.96):
     return _arcface(cos, m - z * sigma, "threshold"), _arcface(cos, m + z * sigma, "threshold")
 
 
+def magface_margin(norm, l_a: float, u_a: float, l_m: float, u_m: float):
+    """MagFace's m(a): from l_m at a = l_a to u_m at a = u_a, linear between; the norm is
+    clamped to [l_a, u_a] first, as the paper's code does."""
+    a = norm if isinstance(norm, torch.Tensor) else torch.tensor(float(norm), dtype=torch.float64)
+    a = a.clamp(l_a, u_a)
+    return (u_m - l_m) / (u_a - l_a) * (a - l_a) + l_m
+
+
+def magface_regulariser(norm: torch.Tensor, l_a: float, u_a: float) -> torch.Tensor:
+    """g(a) = 1/a + a/u_a^2 on the clamped norm: smallest at a = u_a, so lambda_g g(a) pulls
+    norms up while the margin, which grows with a, holds a hard sample's norm down."""
+    a = norm.clamp(l_a, u_a)
+    return 1 / a + a / u_a**2
+
+
+def _magface(cos: torch.Tensor, norm, l_a: float, u_a: float, l_m: float, u_m: float,
+             raw: bool) -> torch.Tensor:
+    """ArcFace's cos(theta + m(a)), its threshold fallback as in the paper's code."""
+    return _arcface(cos, magface_margin(norm, l_a, u_a, l_m, u_m), "raw" if raw else "threshold")
+
+
+def adaface_quality(norm: torch.Tensor, mean: float, std: float, h: float) -> torch.Tensor:
+    """AdaFace's n: the norm standardised by the running mean and std, times h (h = 0.333:
+    about two thirds of the norms of a normal spread lie inside), clipped to [-1, 1]. No
+    gradient flows through it. Before any batch has been seen (std 0) every sample is of
+    average quality: n = 0."""
+    if std <= 0:
+        return torch.zeros_like(norm)
+    return ((norm.detach() - mean) / std * h).clamp(-1, 1)
+
+
+def _adaface(cos: torch.Tensor, quality, m: float) -> torch.Tensor:
+    """cos(theta + g_angle) - g_add with g_angle = -m n and g_add = m n + m: n = -1 (low
+    norm) is ArcFace's cos(theta + m), n = 0 CosFace's cos(theta) - m, n = 1 cos(theta - m)
+    - 2m. The angle stays in [0, pi] as in the paper's code, so the curve never turns back."""
+    n = torch.as_tensor(quality, dtype=cos.dtype, device=cos.device)
+    angle = (_theta_from_cos(cos) - m * n).clamp(0, math.pi)
+    return torch.cos(angle) - m * n - m
+
+
 def _multiplicative(cos: torch.Tensor, m: int, lam: float, form: str) -> torch.Tensor:
     # cos(m acos(cos theta)) written as the Chebyshev polynomial: the same values, and a
     # finite gradient at cos = +-1 where acos has none
@@ -352,11 +455,18 @@ def _combined(cos: torch.Tensor, m1: float, m2: float, m3: float, raw: bool) -> 
 
 
 def target_from_cos(name: str, cos: torch.Tensor, params: dict, raw: bool = False,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+                    generator: torch.Generator | None = None, norm=None) -> torch.Tensor:
     """The target-class term f(theta) from cos(theta), before any scaling. raw=True: the
     curve without any fix where it turns back up (ArcFace's raw tail, the combined margin's).
-    generator: where the margins are drawn from, for a loss whose margin is random."""
+    generator: where the margins are drawn from, for a loss whose margin is random.
+    norm: for a loss whose margin depends on the feature norm, MagFace's a = ||x|| or AdaFace's
+    normalised n in [-1, 1]; without it, the middle: a = (l_a + u_a) / 2, n = 0."""
     p = resolve_params(name, params)
+    if name == "magface":
+        a = (p["l_a"] + p["u_a"]) / 2 if norm is None else norm
+        return _magface(cos, a, p["l_a"], p["u_a"], p["l_m"], p["u_m"], raw)
+    if name == "adaface":
+        return _adaface(cos, 0.0 if norm is None else norm, p["m"])
     if name in ("softmax", "normface", "adacos"):
         return cos
     if name in ("lsoftmax", "sphereface"):
@@ -389,7 +499,11 @@ CURRICULAR_MOMENTUM = 0.01
 # bound, and a degenerate batch (every negative far below the target) could give ln(B) <= 0
 ADACOS_S_RANGE = (1.0, 64.0)
 # Where each running value can be: t is a mean of cosines; a file claiming otherwise is broken
-STATE_RANGES = {"t": (-1.0, 1.0), "s": ADACOS_S_RANGE}
+# AdaFace's running mean and std of the feature norms: AdaFace's code clips norms to [0.001, 100]
+ADAFACE_MOMENTUM = 0.01
+ADAFACE_NORM_RANGE = (0.001, 100.0)
+STATE_RANGES = {"t": (-1.0, 1.0), "s": ADACOS_S_RANGE, "norm_mean": (0.0, 100.0),
+                "norm_std": (0.0, 100.0)}
 
 
 def adacos_fixed_scale(classes: int) -> float:
@@ -404,6 +518,8 @@ def initial_state(name: str, classes: int) -> dict[str, float]:
         return {"t": 0.0}
     if name == "adacos":
         return {"s": adacos_fixed_scale(classes)}
+    if name == "adaface":  # std 0: nothing seen yet (adaface_quality, next_state)
+        return {"norm_mean": 0.0, "norm_std": 0.0}
     return {}
 
 
@@ -444,6 +560,8 @@ def next_state(name: str, state: dict, features: torch.Tensor, weight: torch.Ten
     which then use them. No gradient flows through them."""
     if not LOSSES[name].state:
         return {}
+    if name == "adaface":
+        return adaface_norm_statistics(state, features)
     p = resolve_params(name, params)
     cos = _cosines(features.double(), weight.double())
     cos_y = cos.gather(1, labels.view(-1, 1)).squeeze(1)
@@ -460,6 +578,41 @@ def next_state(name: str, state: dict, features: torch.Tensor, weight: torch.Ten
     s = (torch.log(b_avg) / torch.cos(theta_med.clamp(max=math.pi / 4))).item()
     low, high = ADACOS_S_RANGE
     return {"s": min(high, max(low, s)) if math.isfinite(s) else state["s"]}
+
+
+def adaface_norm_statistics(state: dict, features: torch.Tensor) -> dict[str, float]:
+    """AdaFace's running mean and std of the (clipped) feature norms: mean <- 0.99 mean + 0.01
+    batch mean, the same for std. The first batch sets both outright, where the paper's code
+    starts from 20 and 100, numbers for its faces' norms, not for this network's."""
+    norms = features.detach().double().norm(dim=1).clamp(*ADAFACE_NORM_RANGE)
+    batch_mean = norms.mean().item()
+    batch_std = norms.std().item() if len(norms) > 1 else 0.0
+    if state["norm_std"] <= 0:
+        return {"norm_mean": batch_mean, "norm_std": batch_std}
+    keep = 1 - ADAFACE_MOMENTUM
+    return {"norm_mean": keep * state["norm_mean"] + ADAFACE_MOMENTUM * batch_mean,
+            "norm_std": keep * state["norm_std"] + ADAFACE_MOMENTUM * batch_std}
+
+
+def norm_target_input(name: str, features: torch.Tensor, params: dict, state: dict):
+    """What the target of a norm-dependent loss takes beside cos(theta): MagFace's feature
+    norm a (with its gradient: the margin shapes the norm), AdaFace's normalised n (without),
+    None for the others."""
+    if name == "magface":
+        return features.norm(dim=1)
+    if name == "adaface":
+        return adaface_quality(features.norm(dim=1), state["norm_mean"], state["norm_std"],
+                               params["h"])
+    return None
+
+
+def norm_penalty(name: str, features: torch.Tensor, **params) -> torch.Tensor:
+    """MagFace's lambda_g * mean g(a), added to the cross-entropy; 0 for every other loss."""
+    if name != "magface":
+        return features.new_zeros(())
+    p = resolve_params(name, params)
+    a = features.to(torch.promote_types(features.dtype, torch.float32)).norm(dim=1)
+    return p["lambda_g"] * magface_regulariser(a, p["l_a"], p["u_a"]).mean()
 
 
 def curricular_negatives(cos: torch.Tensor, target: torch.Tensor, labels: torch.Tensor,
@@ -504,7 +657,8 @@ def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, label
     rows = x if spec.keeps_feature_norm else s * x_unit
     cols = w if spec.keeps_weight_norm else F.normalize(w, dim=1)
     cos_y = (x_unit * F.normalize(w_y, dim=1)).sum(dim=1).clamp(-1, 1)
-    target = target_from_cos(name, cos_y, p, generator=generator)
+    target = target_from_cos(name, cos_y, p, generator=generator,
+                             norm=norm_target_input(name, x, p, running))
     if spec.reweights_negatives:
         logits = s * curricular_negatives(x_unit @ cols.T, target, labels, running["t"])
     else:
@@ -521,8 +675,10 @@ def margin_logits(name: str, features: torch.Tensor, weight: torch.Tensor, label
 def margin_loss(name: str, features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
                 bias: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
                 state: dict | None = None, **params) -> torch.Tensor:
+    """The cross-entropy of margin_logits, plus MagFace's regulariser of the norms."""
     return F.cross_entropy(margin_logits(name, features, weight, labels, bias,
-                                         generator=generator, state=state, **params), labels)
+                                         generator=generator, state=state, **params), labels) \
+        + norm_penalty(name, features, **params)
 
 
 def annealed_lambda(step: int, base: float = 1000.0, gamma: float = 0.12, power: float = 1.0,

@@ -14,9 +14,11 @@ import numpy as np
 import torch
 
 from lossviz.data import Dataset
+from lossviz.degrade import degrade_test_digits, degrade_training_digits
 from lossviz.i18n import LossvizError, Message
 from lossviz.losses import (LOSSES, annealed_lambda, class_cosines, dominant_subcenters,
-                            initial_state, margin_logits, next_state, resolve_params)
+                            initial_state, margin_logits, next_state, norm_penalty,
+                            resolve_params)
 from lossviz.metrics import angle_metrics
 from lossviz.model import FeatureNet, to_input
 from lossviz.verification import OpenSetVerification, open_set_verification
@@ -94,6 +96,8 @@ RULES = {
     "held_out_classes": Rule(int, 0, 8),
     # at most half: beyond that a class's flipped digits could outnumber its own
     "label_noise": Rule(float, 0.0, 0.5),
+    # at most half, like label noise: the clean digits stay the majority they are measured on
+    "degrade": Rule(float, 0.0, 0.5),
 }
 OPEN_SET_HELD_OUT = 2  # open-set mode's default: train on digits 0-7, verify on 8 and 9
 
@@ -135,6 +139,9 @@ class TrainConfig:
     # This share of the training labels is flipped to another class at random (seeded), once,
     # before training: what Sub-center ArcFace's extra sub-centres are for. Test labels stay true.
     label_noise: float = 0.0
+    # This share of the training digits and of the test digits is degraded (blurred, noisy or
+    # partly erased, lossviz.degrade), seeded: what MagFace and AdaFace read the norm for.
+    degrade: float = 0.0
 
     def __post_init__(self):
         """Every field's type and range, here, so that the CLI, the pages and a loaded
@@ -171,7 +178,7 @@ def needs_reset(old: TrainConfig, new: TrainConfig) -> bool:
     """Settings a running model cannot take on: they need a new run."""
     return any(getattr(old, name) != getattr(new, name)
                for name in ("dim", "seed", "device", "batch_size", "shift", "held_out_classes",
-                            "label_noise")) or subcenters(old) != subcenters(new)
+                            "label_noise", "degrade")) or subcenters(old) != subcenters(new)
 
 
 def subcenters(config: TrainConfig) -> int:
@@ -299,6 +306,9 @@ class Evaluation:
     # ... and the share of training digits (of those that elect the dominant sub-centres) whose
     # own class's nearest sub-centre is not the dominant one: (true labels, flipped labels)
     off_dominant: tuple[float, float] | None = None
+    # With degraded digits: the mean feature norm of the clean and of the degraded ones among
+    # the evaluated digits (what MagFace and AdaFace take for image quality)
+    quality_norms: tuple[float, float] | None = None
 
 
 class Run:
@@ -318,13 +328,19 @@ class Run:
         # CurricularFace's t, AdaCos's s: values the loss carries from batch to batch
         self.loss_state = initial_state(config.loss, self.known_classes)
         tensors = dataset.tensors
-        self.train_images, clean = self.known(tensors["train_images"], tensors["train_labels"])
+        train_images, clean = self.known(tensors["train_images"], tensors["train_labels"])
+        # degraded once, before training; train_kinds/test_kinds say which and how (CLEAN: not)
+        self.train_images, self.train_kinds = degrade_training_digits(
+            train_images, config.degrade, config.seed)
         # the labels training sees; flipped marks those that label noise changed
         self.train_labels, self.flipped = flip_labels(clean, config.label_noise,
                                                       self.known_classes, config.seed)
         # every class, held-out ones too: evaluate() verifies on those
-        self.eval_images = tensors["test_images"][:eval_points]
-        self.eval_labels = tensors["test_labels"][:eval_points]
+        self.test_images, self.test_kinds = degrade_test_digits(tensors["test_images"],
+                                                                config.degrade, config.seed)
+        self.test_labels = tensors["test_labels"]
+        self.eval_images = self.test_images[:eval_points]
+        self.eval_labels = self.test_labels[:eval_points]
         self.order_generator = torch.Generator().manual_seed(config.seed)
         self.step, self.epoch, self._cursor = 0, 0, 0
         # the state before the last update, kept until the next step has seen its weights
@@ -367,10 +383,10 @@ class Run:
     def reconfigure(self, config: TrainConfig) -> None:
         """Loss, parameters and learning rate change at the next step; the model stays."""
         if any(getattr(config, name) != getattr(self.config, name)
-               for name in ("dim", "device", "held_out_classes", "label_noise")) \
+               for name in ("dim", "device", "held_out_classes", "label_noise", "degrade")) \
                 or subcenters(config) != subcenters(self.config):
-            raise ValueError("dim, device, held-out classes, label noise and sub-centres are "
-                             "fixed for a run: reset to change them")
+            raise ValueError("dim, device, held-out classes, label noise, degraded digits and "
+                             "sub-centres are fixed for a run: reset to change them")
         if config.optimizer != self.config.optimizer:
             self._optimizer = None  # the next step makes the new kind
             self._undo = None  # saved for the old optimizer: its state would not fit
@@ -421,7 +437,8 @@ class Run:
         logits = margin_logits(self.config.loss, features, self.model.weight, labels, bias,
                                generator=margin_generator(self.config.seed, self.step),
                                state=state, **params)
-        loss = torch.nn.functional.cross_entropy(logits, labels)
+        loss = torch.nn.functional.cross_entropy(logits, labels) \
+            + norm_penalty(self.config.loss, features, **params)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
@@ -464,11 +481,14 @@ class Run:
         return float("nan"), float("nan"), size
 
     @torch.no_grad()
-    def evaluate(self, images=None, labels=None, batch_size: int = 250) -> Evaluation:
+    def evaluate(self, images=None, labels=None, batch_size: int = 250,
+                 kinds: torch.Tensor | None = None) -> Evaluation:
         """Closed-set numbers on the digits of the classes trained on; in an open set, also
-        verification on the held-out classes' digits among these images."""
-        images = self.eval_images if images is None else images
-        labels = self.eval_labels if labels is None else labels
+        verification on the held-out classes' digits among these images. kinds: which of the
+        images are degraded (lossviz.degrade), to compare their feature norms."""
+        if images is None:
+            images, labels, kinds = self.eval_images, self.eval_labels, self.test_kinds
+        kinds = None if kinds is None else kinds[:len(images)]
         self.model.eval()
         features = torch.cat([self.model(to_input(images[i:i + batch_size]).to(self.device))
                               for i in range(0, len(images), batch_size)]).float().cpu()
@@ -477,6 +497,8 @@ class Run:
             if (labels >= self.known_classes).any():  # not among the training digits
                 verification = open_set_verification(features.numpy(), labels.numpy(),
                                                      self.known_classes)
+            if kinds is not None:
+                kinds = kinds[labels < self.known_classes]
             features, labels = self.known(features, labels)
         weight = self.model.weight.detach().float().cpu()
         class_weights, off_dominant = self.class_weights(weight)
@@ -485,13 +507,15 @@ class Run:
         params = params_in_force(self.config, self.step)
         logits = margin_logits(self.config.loss, features, weight, labels, bias,
                                state=self.loss_state, **params)
-        loss = torch.nn.functional.cross_entropy(logits, labels).item()
+        loss = (torch.nn.functional.cross_entropy(logits, labels)
+                + norm_penalty(self.config.loss, features, **params)).item()
         predictions = predict_logits(self.config.loss, features, weight, bias).argmax(1)
         feats, w = features.numpy(), class_weights.numpy()
         own, min_between = angle_metrics(feats, labels.numpy(), w)
         return Evaluation(loss, (predictions == labels).float().mean().item(), feats,
                           labels.numpy(), predictions.numpy(), w, own, min_between, verification,
-                          weight.numpy() if weight.dim() == 3 else None, off_dominant)
+                          weight.numpy() if weight.dim() == 3 else None, off_dominant,
+                          quality_norms(features, kinds))
 
     # The training digits whose sub-centre choices elect each class's dominant sub-centre:
     # enough for a clear majority, few enough that an evaluation stays cheap
@@ -519,7 +543,9 @@ class Run:
         return weight[torch.arange(len(weight)), dominant], shares
 
     def evaluate_full_test(self, dataset: Dataset) -> Evaluation:
-        return self.evaluate(dataset.tensors["test_images"], dataset.tensors["test_labels"])
+        """Every test digit, degraded where this run degrades them (the data set is the one
+        the run was made with)."""
+        return self.evaluate(self.test_images, self.test_labels, kinds=self.test_kinds)
 
     def state_bytes(self) -> bytes:
         """Everything needed to carry on exactly here, optimizer and data order included: how a
@@ -557,6 +583,17 @@ class Run:
         run._order, run.loss_state = state["order"], state["loss_state"]
         run.order_generator.set_state(state["generator"])
         return run
+
+
+def quality_norms(features: torch.Tensor, kinds: torch.Tensor | None):
+    """(mean norm of the clean features, of the degraded ones), or None unless both exist."""
+    if kinds is None:
+        return None
+    degraded = kinds >= 0
+    if degraded.all() or not degraded.any():
+        return None
+    norms = features.norm(dim=1)
+    return float(norms[~degraded].mean()), float(norms[degraded].mean())
 
 
 def train_epochs(run: Run, dataset: Dataset, progress=None, on_epoch=None) -> dict:
@@ -616,6 +653,8 @@ def final_metrics(run: Run, dataset: Dataset, had_nan: bool, samples_per_s: floa
             "min_weight_angle_deg": test.min_weight_angle,
             "samples_per_s": samples_per_s, "device": str(run.device),
             "held_out_classes": run.config.held_out_classes, "label_noise": run.config.label_noise,
+            "degrade": run.config.degrade,
+            **dict(zip(("norm_clean", "norm_degraded"), test.quality_norms or ())),
             **(test.verification.row() if test.verification else {}),
             # sub-centres: how many of the voting training digits sit at another sub-centre
             **{name: share for name, share in zip(("off_dominant_true", "off_dominant_flipped"),

@@ -120,6 +120,9 @@ def target_logit_page():
     for name in ("curricularface", "adacos"):  # what else they change, beyond this curve
         if any(c.loss == name for c in curves):
             st.caption(ui.t(f"state.curves.{name}"))
+    for name in ("magface", "adaface"):  # one curve per norm: the band and what it spans
+        if any(c.loss == name for c in curves):
+            st.caption(ui.t(f"quality.curves.{name}"))
     if any(c.loss == "subcenter" for c in curves):  # the theta its curve is drawn over
         st.caption(ui.t("subcenter.curves"))
     if curves:

@@ -50,7 +50,7 @@ def chosen_axes(loss: str) -> tuple[str, str]:
     if ui.value(PAGE, "across") not in names:
         st.session_state[ui.key(PAGE, "across")] = across
     if ui.value(PAGE, "up") not in names or ui.value(PAGE, "up") == ui.value(PAGE, "across"):
-        st.session_state[ui.key(PAGE, "up")] = next(n for n in names
+        st.session_state[ui.key(PAGE, "up")] = next(n for n in (up, *names)
                                                     if n != ui.value(PAGE, "across"))
     format_name = ui.formatter(lambda name: f"losses.{loss}.params.{name}.label")
     chosen = [st.selectbox(ui.t(f"map.controls.{axis}"), names, key=ui.key(PAGE, axis),

@@ -13,7 +13,7 @@ from lossviz.urlstate import Field, loss_param_fields
 PAGE = "margins"
 # CurricularFace re-weights the hard negatives by a t learnt in training: who wins depends on
 # t as well as on the curves, so the picture of f(theta_1) against cos(theta_2) would mislead
-DRAWN = tuple(name for name, spec in LOSSES.items() if not spec.reweights_negatives)
+DRAWN = tuple(name for name, spec in LOSSES.items() if spec.draws_decision_margins)
 FIELDS = [
     Field("loss", "arcface", "choice", choices=DRAWN),
     Field("phi", 90.0, "float", 5.0, 180.0),

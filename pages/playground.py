@@ -8,6 +8,7 @@ import streamlit as st
 from lossviz import ui
 from lossviz.data import DATA_ENV, FOLDERS_ENV, SOURCES
 from lossviz.checkpoint import MAX_BYTES, CheckpointError, load_checkpoint
+from lossviz.degrade import as_evaluated
 from lossviz.export import (history_csv, snapshot_angles_image, snapshot_curves_image,
                             snapshot_features_image, snapshot_gif)
 from lossviz.figures.training import picked_test_index
@@ -40,6 +41,7 @@ FIELDS = [
     Field("device", "auto", "choice", choices=DEVICES),
     Field("data", "bundled", "choice", choices=SOURCES),
     Field("label_noise", 0.0, "float", *RULES["label_noise"].bounds),
+    Field("degrade", 0.0, "float", *RULES["degrade"].bounds),
     *loss_param_fields(preset="2d"),
     Field("run", "", "id"),  # this session's run in the server's registry
     Field("watch", "", "id"),  # someone else's run, watched read-only
@@ -49,7 +51,7 @@ RANGES = {f.name: (f.low, f.high) for f in FIELDS}
 CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
                   "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
                   "lambda_min": "lambda_min", "lambda_base": "lambda_base", "device": "device",
-                  "label_noise": "label_noise"}
+                  "label_noise": "label_noise", "degrade": "degrade"}
 
 
 def load_preset(loss: str, dim: int):
@@ -102,6 +104,8 @@ def config_controls(loss: str):
                   key=ui.key(PAGE, "preset"))
         st.slider(ui.t("subcenter.noise.label"), *RANGES["label_noise"], step=0.05,
                   key=ui.key(PAGE, "label_noise"), help=ui.t("subcenter.noise.help"))
+        st.slider(ui.t("quality.degrade.label"), *RANGES["degrade"], step=0.05,
+                  key=ui.key(PAGE, "degrade"), help=ui.t("quality.degrade.help"))
         with st.expander(ui.t("playground.controls.training"), expanded=False):
             number_setting(ui.t("playground.controls.lr"), "lr", step=0.0005, format="%.4f")
             st.selectbox(ui.t("playground.controls.optimizer"), OPTIMIZERS,
@@ -254,6 +258,20 @@ def evaluation_metrics(snap):
         st.caption(ui.say(note))
     if ev.off_dominant is not None:
         st.caption(ui.say(subcenter_note(ev.off_dominant, snap.config.label_noise)))
+    if LOSSES[snap.config.loss].norm_margin:
+        quality_note(snap.config.loss, ev.quality_norms)
+
+
+def quality_note(loss: str, norms):
+    """What else MagFace or AdaFace changes, and the norms of clean and degraded test digits
+    (what both read as image quality), or where to degrade some."""
+    st.caption(ui.t(f"quality.explain.{loss}"))
+    if norms is None:
+        st.caption(ui.t("quality.norms.hint"))
+        return
+    clean, degraded = norms
+    st.caption(ui.t("quality.norms.caption", clean=clean, degraded=degraded,
+                    ratio=degraded / clean if clean > 0 else float("nan")))
 
 
 def snapshot_figures(snap, class_names) -> dict:
@@ -269,7 +287,7 @@ def feature_view(figures: tuple, snap, run: LiveRun) -> DigitPanel:
     """The features (a click picks a digit) and the picked digit beside them; returns the
     panel that takes the picked or drawn digit apart. In 2D the raw features and the circle
     are two charts in two columns: a phone stacks them, each as wide as the screen."""
-    dataset = run.dataset
+    dataset = as_evaluated(run.dataset, snap.config.degrade, snap.config.seed)
     digits = DigitPanel(PAGE, (snap.generation, snap.step), run.checkpoint, dataset,
                         snap.config.loss, snap.params)
     charts = digits.on_charts(figures)

@@ -33,8 +33,9 @@ def loss_section(section: dict, lang: str):
         st.page_link("pages/curves.py", label=ui.t("theory.ui.open_curves"),
                      icon=":material/show_chart:", query_params=to_curves)
     with margins:
-        if LOSSES[name].reweights_negatives:  # the decision-margin page cannot draw it
-            st.caption(ui.t("state.theory.no_margins"))
+        if not LOSSES[name].draws_decision_margins:  # say why the page cannot draw it
+            st.caption(ui.t("quality.no_margins" if LOSSES[name].norm_margin else
+                            "state.theory.no_margins"))
         else:
             st.page_link("pages/margins.py", label=ui.t("theory.ui.open_margins"),
                          icon=":material/join_inner:", query_params=to_margins)

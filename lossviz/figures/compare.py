@@ -20,7 +20,7 @@ COLUMNS = 4
 
 
 # how a parameter is written where the reader sees it (the code's names are not words to them)
-_SYMBOLS = {"lam": "λ", "sigma": "σ"}
+_SYMBOLS = {"lam": "λ", "sigma": "σ", "lambda_g": "λ_g"}
 
 
 def params_text(loss: str, params: dict, view: View = View()) -> str:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from lossviz.curves import (Curve, Variant, loss_gradient, margin_band, rising_intervals,
-                            target_curve, target_probability, variants)
+from lossviz.curves import (NORM_BAND_EDGES, Curve, Variant, loss_gradient, margin_band,
+                            rising_intervals, target_curve, target_probability, variants)
 from lossviz.losses import resolve_params
 from lossviz.figures.style import (CLASS_SYMBOLS, LOSS_STYLES, WARN_FILL, LineStyle, View,
                                    degree_axis, end_labels, layout, translucent)
@@ -137,8 +137,9 @@ def _turn_marks(curves: list[Curve], view: View) -> list[dict]:
 
 
 def _band_traces(curves: list[Curve], theta: np.ndarray, view: View) -> list[go.Scatter]:
-    """For a random margin, the band its curves fall in (95%), in the loss's hue, behind the
-    line of the mean margin; named, so that it is not told by its tint alone."""
+    """For a random margin, the band its curves fall in (95%), for a norm-dependent one the
+    band of its curves over every norm, in the loss's hue, behind the line of the mean margin
+    (middle norm); named, so that it is not told by its tint alone."""
     traces = []
     for curve in curves:
         band = margin_band(curve, theta)
@@ -147,7 +148,8 @@ def _band_traces(curves: list[Curve], theta: np.ndarray, view: View) -> list[go.
         upper, lower = band
         hue = LOSS_STYLES[curve.loss].color
         fill = translucent(hue, 0.18)
-        name = view.t("variants.figure.band", name=curve.label)
+        name = view.t("quality.band" if curve.loss in NORM_BAND_EDGES else
+                      "variants.figure.band", name=curve.label)
         edge = dict(mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
         traces += [go.Scatter(x=np.degrees(theta), y=upper, name=name, **edge),
                    go.Scatter(x=np.degrees(theta), y=lower, name=name, fill="tonexty",

@@ -96,6 +96,11 @@ LOSS_STYLES = {
     "adacos": LineStyle("#335555", "4px,2px"),
     # ArcFace's red darkened (its family), 16.6 apart from every other loss in each view
     "subcenter": LineStyle("#660000", "10px,2px,2px,2px"),
+    # The grid colours >= 4.6:1 farthest from the other losses in every view
+    # (scripts/palette_report.py): no view's closest pair of losses gets closer with them.
+    # Not #0000xx: Streamlit's Plotly theme takes those for its own colours (#000033 drew red)
+    "magface": LineStyle("#110044", "2px,2px,8px,2px"),
+    "adaface": LineStyle("#7711ff", "14px,3px,3px,3px,3px,3px"),
 }
 _MPL_DASHES = {"solid": "-", "dot": (0, (1, 1.5)), "dash": "--", "longdash": (0, (8, 3)),
                "dashdot": "-.", "longdashdot": (0, (10, 3, 2, 3))}

@@ -281,18 +281,30 @@ def curves_figure(history, loss: str = "softmax", view: View = View()) -> go.Fig
 
 
 def running_value_figure(history, loss: str, classes: int, view: View = View()) -> go.Figure:
-    """A loss's running value over training (CurricularFace's t, AdaCos's s) in the loss's
-    colour; for AdaCos, dotted beside it and named on the line, the s its fixed form keeps:
+    """A loss's running value over training (CurricularFace's t, AdaCos's s, AdaFace's mean
+    feature norm with its std as a band) in the loss's colour; for AdaCos, dotted beside it
+    and named on the line, the s its fixed form keeps:
     sqrt(2) ln(C - 1). No legend: the y axis names the one line (a legend would sit on the
     title of so short a figure)."""
     name = LOSSES[loss].state[0]
     points = [(epoch, values[name]) for epoch, values in zip(history.epochs, history.loss_state)
               if name in values]  # after a live switch of loss, the earlier loss's points
     style = LOSS_STYLES[loss]
+    # AdaFace's line is a feature norm: named as one, not by its state's name
+    shown = view.t("state.figure.norm_mean.axis") if loss == "adaface" else name
     traces = [go.Scatter(x=[e for e, _ in points], y=[v for _, v in points], mode="lines",
-                         name=name, showlegend=False,
+                         name=shown, showlegend=False,
                          line=dict(color=style.color, width=view.sizes.line * 0.8))]
     notes = []
+    if loss == "adaface":  # the running std as a band around the running mean
+        spread = [(epoch, values["norm_mean"], values["norm_std"])
+                  for epoch, values in zip(history.epochs, history.loss_state) if name in values]
+        band = [m + sd for _, m, sd in spread] + [m - sd for _, m, sd in reversed(spread)]
+        traces.insert(0, go.Scatter(
+            x=[e for e, _, _ in spread] + [e for e, _, _ in reversed(spread)], y=band,
+            fill="toself", mode="lines", line=dict(width=0), fillcolor=style.color,
+            opacity=0.2, name=view.t("state.figure.norm_mean.band"), showlegend=False,
+            hoverinfo="skip"))
     if loss == "adacos":
         fixed = adacos_fixed_scale(classes)
         label = view.t("state.figure.s.fixed", value=fixed)
@@ -306,7 +318,7 @@ def running_value_figure(history, loss: str, classes: int, view: View = View()) 
     return go.Figure(traces, layout(
         view.t(f"state.figure.{name}.title"), height=300, view=view, annotations=notes,
         xaxis=dict(title=view.t("playground.figures.epoch")),
-        yaxis=dict(title=name, rangemode="tozero")))
+        yaxis=dict(title=shown, rangemode="tozero")))
 
 
 # Blue and vermilion from Petroff's palette (style.CLASS_COLORS): told apart with every common

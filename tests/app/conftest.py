@@ -61,6 +61,7 @@ ALLOWED_LATIN = {
     "softmax", "sphereface", "normface", "cosface", "arcface", "elasticface", "curricularface",
     "adacos", "logit", "logits",
     "sub", "center", "eccv",  # Sub-center ArcFace, as its paper names it, and its venue
+    "magface", "adaface", "meng", "kim",
     "cos", "sin", "log", "exp", "max", "min", "png", "svg", "icml", "cvpr", "acm",
     "liu", "wang", "deng", "boutros", "cvprw", "huang", "zhang", "matplotlib", "lossviz",
     "english", "language",

@@ -167,3 +167,16 @@ def test_the_later_members_train_from_the_command_line_and_report_their_running_
     run = load_checkpoint((tmp_path / "curricular" / "checkpoint.pt").read_bytes(),
                           load_bundled())
     assert 0 < metrics["loss_state"]["t"] == run.loss_state["t"]  # the checkpoint keeps t
+
+
+def test_magface_trains_on_degraded_digits_from_the_command_line_and_compares_norms(tmp_path):
+    out = tmp_path / "magface"
+    metrics = json.loads(lossviz("train", "--loss", "magface", "--u_a", "20", "--degrade", "0.3",
+                                 "--epochs", "1", "--batch-size", "1000", "--json",
+                                 "--out", str(out)).stdout)
+    assert metrics["params"]["u_a"] == 20 and metrics["degrade"] == 0.3
+    assert metrics["norm_clean"] > 0 and metrics["norm_degraded"] > 0
+    run = load_checkpoint((out / "checkpoint.pt").read_bytes(), load_bundled())
+    assert run.config.degrade == 0.3
+    refused = lossviz("train", "--loss", "adaface", "--degrade", "0.7", check=False)
+    assert refused.returncode != 0 and "degrade" in refused.stderr

@@ -88,9 +88,14 @@ def sweep(dataset, combinations) -> dict:
 # through ArcFace's code (losses._arcface), whose sliders the sweep already covers; its own
 # sigma stays. CurricularFace's s scales as ArcFace's does; its m stays, since which negatives
 # are hard depends on it. AdaCos's two modes stay (its s comes from the batches). Sub-center
-# ArcFace's s and m are ArcFace's after its max over sub-centres; its K stays.
+# ArcFace's s and m are ArcFace's after its max over sub-centres; its K stays. MagFace's s and
+# margins l_m, u_m are ArcFace's per-sample margins (ElasticFace's path), and l_a clamps the norm
+# as u_a does: its u_a and lambda_g, which set the norms, stay. AdaFace's s scales as ArcFace's;
+# its m and h stay.
 SHARED_WITH_ARCFACE = {("elasticface", "s"), ("elasticface", "m"), ("curricularface", "s"),
-                       ("subcenter", "s"), ("subcenter", "m")}
+                       ("subcenter", "s"), ("subcenter", "m"), ("magface", "s"),
+                       ("magface", "l_m"), ("magface", "u_m"), ("magface", "l_a"),
+                       ("adaface", "s")}
 
 
 def test_every_parameter_end_trains_or_diverges_cleanly(small_set):

@@ -138,6 +138,7 @@ BAD_VALUES = {
     "device": ["tpu", None, 0],
     "held_out_classes": [-1, 9, 2.0, True, "2"],
     "label_noise": [-0.1, 0.51, math.nan, "0.1", True],
+    "degrade": [-0.1, 0.51, math.nan, "0.1", True],
 }
 
 
@@ -243,7 +244,7 @@ def test_learning_rate_decays_by_cosine_to_its_floor_and_stays(small_set):
 
 
 RESET_FIELDS = {"dim": 3, "seed": 1, "device": "cpu", "batch_size": 64, "shift": 0,
-                "held_out_classes": 2, "label_noise": 0.1}
+                "held_out_classes": 2, "label_noise": 0.1, "degrade": 0.1}
 LIVE_FIELDS = {"loss": "cosface", "params": {"s": 30.0}, "epochs": 5, "lr": 0.01,
                "lr_floor": 0.5, "weight_lr_scale": 0.5, "optimizer": "sgd", "warmup_steps": 100, "lambda_base": 500.0,
                "lambda_gamma": 0.5, "lambda_power": 2.0, "lambda_min": 1.0}
