@@ -51,9 +51,9 @@ MAP_LOSSES = tuple(name for name in LOSSES if len(map_params(name)) >= 2)
 
 def has_feasibility(loss: str) -> bool:
     """Whether the Decision margins page's feasibility limit means something for this loss:
-    CurricularFace re-weights its hard negatives by a t learnt in training, so whether a margin
-    can be met depends on t as well as on the target curve (that page leaves it out too)."""
-    return not LOSSES[loss].reweights_negatives
+    the losses that page leaves out (CurricularFace re-weights its hard negatives by a t learnt
+    in training; MagFace's and AdaFace's margins depend on each feature's norm) have none."""
+    return LOSSES[loss].draws_decision_margins
 
 
 def default_axes(loss: str) -> tuple[str, str]:
