@@ -56,11 +56,17 @@ def has_feasibility(loss: str) -> bool:
     return LOSSES[loss].draws_decision_margins
 
 
+# The margin a map lays across where it is not the loss's first other parameter: the combined
+# margin's additive angle (its m1 has no feasibility limit to draw), MagFace's largest margin
+# (its first, l_a, is a bound on the feature norm)
+FIRST_ACROSS = {"combined": "m2", "magface": "u_m"}
+
+
 def default_axes(loss: str) -> tuple[str, str]:
-    """(across, up): the scale up the side when the loss has one, its first margin across."""
+    """(across, up): the scale up the side when the loss has one, its margin across."""
     names = map_params(loss)
     up = next((n for n in names if n in SCALE_PARAMS), names[0])
-    return next(n for n in names if n != up), up
+    return FIRST_ACROSS.get(loss, next(n for n in names if n != up)), up
 
 
 def spaced(loss: str, param: str, low: float, high: float, count: int) -> tuple[float, ...]:

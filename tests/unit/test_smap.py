@@ -12,8 +12,9 @@ from lossviz.figures.style import View
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
-from lossviz.smap import (MAP_FOLDER, READY_LOSSES, MapGrid, default_grid, file_name,
-                          infeasible_cells, load_map, map_from_results, ready_map, save_map)
+from lossviz.smap import (MAP_FOLDER, MAP_LOSSES, READY_LOSSES, MapGrid, default_axes,
+                          default_grid, file_name, infeasible_cells, load_map, map_from_results,
+                          map_params, ready_map, save_map)
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +171,12 @@ def test_the_map_command_refuses_a_grid_it_cannot_make_in_one_line(args, message
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_the_default_axes_are_a_margin_against_the_scale():
+    assert default_axes("arcface") == ("m", "s")
+    assert default_axes("combined") == ("m2", "s")  # m1 has no feasibility limit to draw
+    assert default_axes("magface") == ("u_m", "s")  # not l_a, a bound on the feature norm
+    for loss in MAP_LOSSES:
+        across, up = default_axes(loss)
+        assert across != up and {across, up} <= set(map_params(loss))
