@@ -74,14 +74,16 @@ def record(summary: list[dict], settings: dict) -> dict:
 
 def summary_line(entry: dict) -> str:
     """One loss's numbers as the CLI prints them: mean ± standard deviation over seeds."""
-    def pm(column, scale=100):
+    def pm(column):
         value = entry.get(column)
         return "n/a" if value is None else \
-            f"{value['mean'] * scale:.1f} ± {value['std'] * scale:.1f}"
-    return (f"{entry['label']}: closed-set accuracy {pm('test_accuracy')}%, unseen classes "
-            f"TAR@FAR=1% {pm('unseen_tar_far1')}%, TAR@FAR=0.1% {pm('unseen_tar_far0.1')}%, "
-            f"EER {pm('unseen_eer')}%; known classes TAR@FAR=1% {pm('seen_tar_far1')}%, "
-            f"EER {pm('seen_eer')}% ({len(entry['seeds'])} seeds)")
+            f"{value['mean'] * 100:.1f} ± {value['std'] * 100:.1f}%"
+    line = f"{entry['label']}: closed-set accuracy {pm('test_accuracy')}"
+    if "unseen_eer" not in entry and "seen_eer" not in entry:
+        return f"{line} ({len(entry['seeds'])} seeds)"  # no class held out: nothing to verify
+    return (f"{line}, unseen classes TAR@FAR=1% {pm('unseen_tar_far1')}, TAR@FAR=0.1% "
+            f"{pm('unseen_tar_far0.1')}, EER {pm('unseen_eer')}; known classes TAR@FAR=1% "
+            f"{pm('seen_tar_far1')}, EER {pm('seen_eer')} ({len(entry['seeds'])} seeds)")
 
 
 def read_record(path: Path = EVIDENCE) -> dict | None:

@@ -90,3 +90,16 @@ def test_cli_compare_over_seeds_writes_a_summary(tmp_path, capsys):
     assert (tmp_path / "normface" / "seed-1" / "metrics.json").exists()
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["settings"]["seeds"] == [0, 1] and written["losses"] == summary
+
+
+def test_the_cli_line_says_n_a_only_where_a_number_is_missing():
+    from lossviz.openset import summary_line
+    numbers = {"test_accuracy": spread([0.95, 0.97]), "unseen_tar_far1": spread([0.1, 0.3]),
+               "unseen_eer": spread([0.2, 0.2]), "seen_tar_far1": spread([0.9]),
+               "seen_eer": spread([0.05])}
+    line = summary_line({"label": "ArcFace", "seeds": [0, 1], **numbers})
+    assert line.startswith("ArcFace: closed-set accuracy 96.0 ± 1.4%, unseen classes "
+                           "TAR@FAR=1% 20.0 ± 14.1%, TAR@FAR=0.1% n/a, EER 20.0 ± 0.0%")
+    assert "n/a%" not in line
+    closed = summary_line({"label": "ArcFace", "seeds": [0], "test_accuracy": spread([0.9])})
+    assert closed == "ArcFace: closed-set accuracy 90.0 ± 0.0% (1 seeds)"
