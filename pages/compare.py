@@ -127,15 +127,16 @@ def run_name(config, groups, names) -> str:
     return ui.t("compare.progress.seed", name=name, seed=config.seed)
 
 
-def progress_text(progress, configs) -> str:
-    """'1 of 3 runs done · training ArcFace, epoch 3 of 10', in the reader's language."""
+def progress_text(progress, configs, groups, names) -> str:
+    """'1 of 3 runs done · training ArcFace, epoch 3 of 10', in the reader's language;
+    groups, names: group_names(configs)."""
     text = ui.t("compare.progress.done", finished=len(progress.results), total=progress.total)
     if progress.waiting:
         return text + ui.t("compare.progress.waiting")
     if progress.current:
         config = configs[len(progress.results)]
-        return text + ui.t("compare.progress.training", name=run_name(config, *group_names(
-            configs)), epoch=progress.epoch, epochs=config.epochs)
+        return text + ui.t("compare.progress.training", name=run_name(config, groups, names),
+                           epoch=progress.epoch, epochs=config.epochs)
     return text
 
 
@@ -147,7 +148,7 @@ def results_view(job):
         progress = job.progress()
         groups, names = group_names(job.configs)
         st.progress(len(progress.results) / progress.total,
-                    text=progress_text(progress, job.configs))
+                    text=progress_text(progress, job.configs, groups, names))
         if progress.cancelled:
             st.info(ui.t("runs.compare.cancelled"))
         elif progress.error:  # the run after the finished ones stopped: say what to do
@@ -211,20 +212,19 @@ def steps_cell(steps: dict) -> str:
     return text
 
 
-def table_rows(groups, names, view) -> list[dict]:
-    """One line per compared run (over its seeds): what fits a 1280 px wide screen (the
-    widest class, and the CLI's other columns, are in its comparison.csv; the angular margin
-    says what the spread costs)."""
+def table_rows(groups, summaries, names, view) -> list[dict]:
+    """One line per compared run (over its seeds; summaries: group_summary of each): what fits
+    a 1280 px wide screen (the widest class, and the CLI's other columns, are in its
+    comparison.csv; the angular margin says what the spread costs)."""
     rows = []
-    for group, name in zip(groups, names, strict=True):
-        summary, first = group_summary(group), group[0]
+    for group, summary, name in zip(groups, summaries, names, strict=True):
+        cells = {column: table_cell(column, summary[number])
+                 for column, (number, _) in TABLE_NUMBERS.items()}
+        first = group[0]
         rows.append({"run": name, "params": params_text(first.config.loss, first.params, view),
-                     **{column: table_cell(column, summary[number])
-                        for column, (number, _) in TABLE_NUMBERS.items()},
-                     "steps": steps_cell(summary["steps_to_90"])})
-    # the grid's columns in the order the header reads
-    order = ("run", "params", "accuracy", "steps", "own_angle", "closest", "margin")
-    return [{column: row[column] for column in order} for row in rows]
+                     "accuracy": cells.pop("accuracy"),
+                     "steps": steps_cell(summary["steps_to_90"]), **cells})
+    return rows
 
 
 def results_table(rows: list[dict], seeds: int):
@@ -253,11 +253,11 @@ def draw_results(progress, names, class_names):
     if seeds > 1:
         st.plotly_chart(accuracy_spread_figure(groups, names, view), key=ui.key(PAGE, "spread"),
                         **ui.chart_options())
-    results_table(table_rows(groups, names, view), seeds)
+    summaries = [group_summary(group) for group in groups]
+    results_table(table_rows(groups, summaries, names, view), seeds)
     if progress.done and {r.config.loss for r in firsts} >= set(DIFFICULTY_RANKING):
-        medians = [{"loss": group[0].config.loss,
-                    "steps_to_90": group_summary(group)["steps_to_90"]["median"]}
-                   for group in groups]
+        medians = [{"loss": first.config.loss, "steps_to_90": summary["steps_to_90"]["median"]}
+                   for first, summary in zip(firsts, summaries, strict=True)]
         st.info(ui.say(difficulty_sentence(medians)))
     if progress.done:
         for name in ("features", "accuracy"):
