@@ -53,6 +53,12 @@ NAV_CSS = """<style>
 }
 </style>"""
 
+# The family's rows at half their usual padding: with the lecture's header and the family's
+# formula above them, seven (or six) rows fit a 1280x720 projector only so.
+FAMILY_CSS = """<style>
+.st-key-lecture-family td, .st-key-lecture-family th { padding-top: .3rem; padding-bottom: .3rem; }
+</style>"""
+
 
 def navigation(step: int):
     """Back, where we are, Next; the arrow keys and a clicker's Page Up / Down press them."""
@@ -239,18 +245,34 @@ def difficulty_step(at: Areas):
             st.caption(record.get("caveat", ""))
 
 
+def summary_table(losses, targets: dict, columns) -> str:
+    header = " | ".join(ui.t(f"lecture.steps.summary.columns.{c}") for c in columns)
+    rows = [f"| {ui.loss_short(loss)} | ${targets[loss]}$ | "
+            + " | ".join(ui.t(f"lecture.steps.summary.rows.{loss}.{c}") for c in columns[2:])
+            + " |" for loss in losses]
+    return "\n".join([f"| {header} |", "|" + " --- |" * len(columns), *rows])
+
+
 def summary_step(at: Areas):
     """The family's table across the page, its words under it: in the figure's column the
-    table ran under the words beside it (and squeezed Chinese to a character a line)."""
+    table ran under the words beside it (and squeezed Chinese to a character a line). The
+    lecture's seven and the later members sit in two tabs: all thirteen rows at once ran far
+    below a projector's screen."""
     texts = load_texts("lecture")["steps"]["summary"]
-    columns = ["loss", "target", "normalized", "margin", "typical"]
-    header = " | ".join(ui.t(f"lecture.steps.summary.columns.{c}") for c in columns)
-    rows = [f"| {ui.loss_short(loss)} | ${texts['targets'][loss]}$ | "
-            + " | ".join(ui.t(f"lecture.steps.summary.rows.{loss}.{c}") for c in columns[2:])
-            + " |" for loss in LOSSES]
+    taught = [step for step in STEPS if step in LOSSES]
+    later = [loss for loss in LOSSES if loss not in taught]
     with at.formula:
         words(None, texts["formula"], at)
-        st.markdown("\n".join([f"| {header} |", "|" + " --- |" * len(columns), *rows]))
+        st.html(FAMILY_CSS)
+        # all six later ones normalize features and weights: that column gives its room to
+        # their formulas
+        columns = ["loss", "target", "normalized", "margin", "typical"]
+        with st.container(key="lecture-family"):
+            seven, rest = st.tabs([ui.t("lecture.steps.summary.tabs.taught", count=len(taught)),
+                                   ui.t("lecture.steps.summary.tabs.later", count=len(later))])
+            seven.markdown(summary_table(taught, texts["targets"], columns))
+            rest.markdown(summary_table(later, texts["targets"], columns[:2] + columns[3:]))
+            rest.caption(ui.t("lecture.steps.summary.later_normalized"))
         if not ui.presenting():
             st.markdown(ui.t("lecture.steps.summary.text"))
         try_it("theory", {})

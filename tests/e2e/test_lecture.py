@@ -100,3 +100,20 @@ def test_an_arrow_key_on_a_slider_moves_the_slider_not_the_lecture(browser, app_
         shown(tab, 2)
     finally:
         context.close()
+
+
+def test_the_family_table_fits_a_projector_and_its_later_members_are_one_click_away(browser,
+                                                                                    app_url):
+    context, tab = open_lecture(browser, app_url)
+    try:
+        tab.goto(f"{app_url}/lecture?step={len(STEPS)}&present=1")
+        shown(tab, len(STEPS))
+        last_taught = tab.get_by_role("cell", name=text("losses.combined.short"), exact=True)
+        expect(last_taught).to_be_in_viewport(ratio=1)  # all seven rows on the screen
+        later = tab.get_by_role("cell", name=text("losses.adaface.short"), exact=True)
+        expect(later).to_be_hidden()
+        tab.get_by_role("tab", name=text("lecture.steps.summary.tabs.later", count=6)).click()
+        expect(later).to_be_in_viewport(ratio=1)
+        assert_no_exception(tab)
+    finally:
+        context.close()
