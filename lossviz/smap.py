@@ -359,10 +359,10 @@ def ready_map(grid: MapGrid, folder: Path = MAP_FOLDER) -> MetricMap | None:
 
 
 def how_made(amap: MetricMap) -> Message:
-    """What the screen says of a ready map: its runs, epochs, seed and the command."""
+    """What the screen says of a ready map: its runs, epochs, seed, open set and the command."""
     grid = amap.grid
     rows, columns = grid.shape
-    return Message("map.ready.label_open" if grid.open_set else "map.ready.label", {"loss": LOSSES[grid.loss].title, "dim": grid.dim,
-                                       "runs": rows * columns, "epochs": grid.epochs,
-                                       "seed": grid.seed,
-                                       "version": amap.meta.get("code_version", "?")})
+    return Message("map.ready.label_open" if grid.open_set else "map.ready.label",
+                   {"loss": LOSSES[grid.loss].title, "dim": grid.dim, "runs": rows * columns,
+                    "epochs": grid.epochs, "seed": grid.seed,
+                    "version": amap.meta.get("code_version", "?")})

@@ -22,7 +22,9 @@ FIELDS = [
     Field("loss", "arcface", "choice", choices=MAP_LOSSES),
     Field("dim", 2, "int", 2, 3),
     Field("open_set", False, "bool"),
-    Field("colour", "accuracy", "choice", choices=COLOUR_METRICS),  # open set only
+    # open set only (a closed-set map has accuracy alone); there, what the reader turned it on
+    # for, unless they choose accuracy
+    Field("colour", "tar", "choice", choices=COLOUR_METRICS),
     Field("across", "m", "choice", choices=PARAM_NAMES),
     Field("up", "s", "choice", choices=PARAM_NAMES),
     # an axis's range; None: the default range of this loss, parameter and dimension

@@ -1,8 +1,9 @@
 """The s-m map as a heatmap: one cell per run, coloured by one of its metrics (test accuracy,
 or in open set the unseen classes' TAR at FAR 1%) on viridis (a sequential scale, readable
 without colour and by the colour-blind, and apart from the class palette), that number written
-in the cell, the cells where the margin cannot be met hatched, the best cell by it framed. Cells sit at whole numbers (0, 1, ...) on both axes, the values they stand
-for written as the ticks, so a cell's outline is +-0.5 around it."""
+in the cell, the cells where the margin cannot be met hatched, the best cell by it framed.
+Cells sit at whole numbers (0, 1, ...) on both axes, the values they stand for written as the
+ticks, so a cell's outline is +-0.5 around it."""
 from __future__ import annotations
 
 import math
@@ -112,13 +113,11 @@ def _hover(amap: MetricMap, row: int, column: int, view: View) -> str:
     cell = amap.grid.label(row, column)
     if not amap.trained[row, column]:
         return view.t("map.figure.hover", cell=cell, accuracy=view.t("map.figure.waiting"))
-    numbers = {name: _percent(values[row, column], view) for name, values in amap.metrics.items()}
+    if math.isnan(amap.accuracy[row, column]):  # diverged: no number at all
+        return view.t("map.figure.hover", cell=cell, accuracy=view.t("map.figure.diverged"))
+    numbers = {name: f"{values[row, column]:.1%}" for name, values in amap.metrics.items()}
     return view.t("map.figure.hover_open" if amap.grid.open_set else "map.figure.hover",
                   cell=cell, **numbers)
-
-
-def _percent(value: float, view: View) -> str:
-    return view.t("map.figure.diverged") if math.isnan(value) else f"{value:.1%}"
 
 
 def _diverged_cells(amap: MetricMap, metric: str) -> list[tuple[int, int]]:
