@@ -108,18 +108,22 @@ def axis_values(axis: str, loss: str, param: str, size: int) -> tuple[float, ...
     return values
 
 
-def chosen_grid(controls, notes) -> MapGrid:
-    """The map the controls describe; a link's values that were clamped are said in notes."""
+def chosen_grid(controls, notes) -> tuple[MapGrid, str]:
+    """The map the controls describe and the metric to colour it by; a link's values that were
+    clamped are said in notes."""
     with controls:  # presenting: these in a row above the map, the rest hidden
         loss = st.selectbox(ui.t("map.controls.loss"), list(MAP_LOSSES),
                             key=ui.key(PAGE, "loss"), format_func=ui.loss_titles(),
                             on_change=reset_ranges)
         dim = st.radio(ui.t("compare.controls.dim"), (2, 3), key=ui.key(PAGE, "dim"),
                        horizontal=True, format_func=lambda d: f"{d}D", on_change=reset_ranges)
+    with st.sidebar:  # presenting: kept, hidden; the row has room for what colours the map only
         # the margin axis's default range follows the classes trained on: reset it too
         held_out = OPEN_SET_HELD_OUT if st.toggle(
             ui.t("map.controls.open_set"), key=ui.key(PAGE, "open_set"),
             help=ui.t("map.controls.open_set_help"), on_change=reset_ranges) else 0
+    with controls:
+        metric = colour_metric(held_out > 0)
     with st.sidebar:
         params = chosen_axes(loss)
         size = st.slider(ui.t("map.controls.size"), 2, 8, key=ui.key(PAGE, "size"),
@@ -133,18 +137,17 @@ def chosen_grid(controls, notes) -> MapGrid:
                                  key=ui.key(PAGE, "epochs"))
         seed = st.number_input(ui.t("compare.controls.seed"), 0, 1_000_000,
                                key=ui.key(PAGE, "seed"))
-    return MapGrid(loss, dim, params, values, epochs, seed, held_out)
+    return MapGrid(loss, dim, params, values, epochs, seed, held_out), metric
 
 
-def colour_metric(controls, grid: MapGrid) -> str:
+def colour_metric(open_set: bool) -> str:
     """What colours the map: test accuracy, or in open set the reader's choice of it and the
     unseen classes' TAR (a closed-set map has nothing else to offer: no control)."""
-    if not grid.open_set:
+    if not open_set:
         return "accuracy"
-    with controls:
-        return st.radio(ui.t("map.controls.colour"), COLOUR_METRICS, key=ui.key(PAGE, "colour"),
-                        horizontal=True,
-                        format_func=lambda metric: ui.t(f"{metric_text(grid, metric)}.choice"))
+    return st.radio(ui.t("map.controls.colour"), COLOUR_METRICS, key=ui.key(PAGE, "colour"),
+                    horizontal=True,
+                    format_func=lambda metric: ui.t(f"{metric_text(metric, True)}.choice"))
 
 
 def train_map(grid: MapGrid, dataset):
@@ -169,12 +172,13 @@ def draw_map(amap, metric: str):
     st.plotly_chart(map_figure(amap, infeasible_cells(grid), metric, ui.view()),
                     key=ui.key(PAGE, "figure"), **ui.chart_options())
     if not ui.presenting():
-        st.caption(ui.t("map.reading", metric=ui.t(f"{metric_text(grid, metric)}.name"),
+        st.caption(ui.t("map.reading", metric=ui.t(f"{metric_text(metric, grid.open_set)}.name"),
                         epochs=grid.epochs, classes=grid.classes, dim=grid.dim))
         if not has_feasibility(grid.loss):
             st.caption(ui.t("map.no_limit", loss=ui.loss_title(grid.loss)))
         if grid.open_set:  # what the TAR means, and why 2D has little to show
-            st.caption(f"{ui.t('map.tar_meaning')} {ui.t('verification.ui.dim_note')}")
+            st.caption(ui.t("map.tar_meaning"))
+            st.caption(ui.t("verification.ui.dim_note"))
 
 
 def live_view(job, grid: MapGrid, metric: str):
@@ -222,8 +226,7 @@ def ready_or_none(grid: MapGrid):
 def map_page():
     ui.open_page(PAGE, FIELDS, ui.t("map.title"), ui.t("map.intro"))
     notes, controls = st.container(), ui.controls()
-    grid = chosen_grid(controls, notes)
-    metric = colour_metric(controls, grid)
+    grid, metric = chosen_grid(controls, notes)
     dataset, _ = ui.shared_dataset("bundled", None)
     job = st.session_state.get(ui.key(PAGE, "job"))
     live = job is not None and st.session_state.get(ui.key(PAGE, "grid")) == grid

@@ -60,10 +60,10 @@ def limit_edges(infeasible: np.ndarray) -> tuple[list, list]:
     return xs, ys
 
 
-def metric_text(grid: MapGrid, metric: str) -> str:
-    """The translation entry that names metric on this grid's map (its .name, .choice and
-    .colorbar): accuracy in open set is of the trained classes only, and says so."""
-    return f"map.metrics.{metric}_open" if metric == "accuracy" and grid.open_set \
+def metric_text(metric: str, open_set: bool) -> str:
+    """The translation entry that names metric on a map (its .name, .choice and .colorbar):
+    accuracy in open set is of the trained classes only, and says so."""
+    return f"map.metrics.{metric}_open" if metric == "accuracy" and open_set \
         else f"map.metrics.{metric}"
 
 
@@ -99,7 +99,7 @@ def _heatmap(amap: MetricMap, metric: str, view: View) -> go.Heatmap:
     hover = [[_hover(amap, row, column, view) for column in range(grid.shape[1])]
              for row in range(grid.shape[0])]
     z = np.where(amap.trained, amap.metrics[metric] * 100, np.nan)
-    colorbar = dict(title=dict(text=view.t(f"{metric_text(grid, metric)}.colorbar",
+    colorbar = dict(title=dict(text=view.t(f"{metric_text(metric, grid.open_set)}.colorbar",
                                            epochs=grid.epochs), side="right"),
                     thickness=12, ticksuffix="%", outlinewidth=0,
                     tickfont=dict(size=view.sizes.tick))
@@ -160,7 +160,7 @@ def map_figure(amap: MetricMap, infeasible: np.ndarray | None, metric: str = "ac
             for name, param, values in zip(("xaxis", "yaxis"), grid.params, grid.values,
                                            strict=True)}
     title = view.t("map.figure.title", loss=view.t(f"losses.{grid.loss}.short"), dim=grid.dim,
-                   metric=view.t(f"{metric_text(grid, metric)}.name"))
+                   metric=view.t(f"{metric_text(metric, grid.open_set)}.name"))
     # room above the plot for the title and two rows of legend (a phone wraps it)
     top = view.sizes.title + 30 + 2 * (view.sizes.legend + 10)
     return go.Figure(traces, layout(title, 600, view, **axes, showlegend=True,
