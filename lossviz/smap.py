@@ -137,6 +137,12 @@ def default_range(loss: str, param: str, dim: int, count: int = SIZE,
     return start, min(spec.ui_high, start + step * (count - 1))
 
 
+def check_held_out(held_out: int) -> None:
+    """Two classes or more must be left to train on (and to judge the feasibility limit for)."""
+    if not 0 <= held_out <= CLASSES - 2:
+        raise LossvizError("map.errors.held_out", held_out=held_out, most=CLASSES - 2)
+
+
 @dataclass(frozen=True)
 class MapGrid:
     """One map's runs: the loss's preset in dim dimensions with params[0] set to each of
@@ -162,9 +168,7 @@ class MapGrid:
             if len(values) < 2 or not all(spec.low <= v <= spec.high for v in values):
                 raise LossvizError("map.errors.values", param=name, low=f"{spec.low:g}",
                                    high=f"{spec.high:g}")
-        if not 0 <= self.held_out <= CLASSES - 2:  # two classes or more left to train on
-            raise LossvizError("map.errors.held_out", held_out=self.held_out,
-                               most=CLASSES - 2)
+        check_held_out(self.held_out)
 
     @property
     def open_set(self) -> bool:
@@ -224,6 +228,7 @@ def default_grid(loss: str, dim: int, params: tuple[str, str] | None = None,
     open set."""
     if size < 2:
         raise LossvizError("map.errors.size", size=size)
+    check_held_out(held_out)  # before the ranges, which are judged for the classes left
     params = params or default_axes(loss)
     values = tuple(spaced(loss, name, *default_range(loss, name, dim, size,
                                                      CLASSES - held_out), size)

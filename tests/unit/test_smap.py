@@ -12,9 +12,10 @@ from lossviz.figures.style import View
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
-from lossviz.smap import (MAP_FOLDER, MAP_LOSSES, READY_LOSSES, MapGrid, default_axes,
-                          default_grid, feasibility_limit, file_name, infeasible_cells, load_map,
-                          map_from_results, map_params, ready_map, save_map)
+from lossviz.smap import (MAP_FOLDER, MAP_LOSSES, READY_LOSSES, MapGrid, MetricMap,
+                          default_axes, default_grid, feasibility_limit, file_name,
+                          infeasible_cells, load_map, map_from_results, map_params, ready_map,
+                          save_map)
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +97,12 @@ def test_an_open_set_map_coloured_by_tar_frames_the_best_tar(open_two_by_two):
     texts = next(t for t in figure.data if t.type == "scatter" and t.mode == "text").text
     assert list(texts) == [f"{100 * v:.0f}" for v in tar.ravel()]
     best = np.unravel_index(np.argmax(tar), tar.shape)
-    frame = next(t for t in figure.data if (t.name or "").startswith("best:"))
-    assert cells_inside(frame) == {tuple(int(i) for i in best)}
-    assert f"({tar[best]:.1%})" in frame.name
+    # the most accurate run made the least TAR: the frame follows the colour, not accuracy
+    flipped = MetricMap(grid, {**amap.metrics, "accuracy": 1 - tar}, amap.trained)
+    for framed in (figure, map_figure(flipped, None, "tar")):
+        frame = next(t for t in framed.data if (t.name or "").startswith("best:"))
+        assert cells_inside(frame) == {tuple(int(i) for i in best)}
+        assert f"({tar[best]:.1%})" in frame.name
     hover = figure.data[0].text[0][0]
     assert f"unseen TAR at FAR 1% {tar[0, 0]:.1%}" in hover
     assert f"EER {amap.metrics['eer'][0, 0]:.1%}" in hover
@@ -234,6 +238,8 @@ def test_the_best_cell_is_framed_and_named():
     (["--across", "m"], "--across and --up go together"),
     (["--across", "m", "--up", "m"], "varies two different parameters of s, m"),
     (["--size", "1"], "2 or more values per parameter, not 1"),
+    (["--held-out", "3"], "--held-out needs --open-set"),
+    (["--open-set", "--held-out", "9"], "holds out 0 to 8 classes, not 9"),
 ])
 def test_the_map_command_refuses_a_grid_it_cannot_make_in_one_line(args, message, tmp_path,
                                                                    capsys):
