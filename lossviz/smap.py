@@ -8,7 +8,7 @@ run verifies those unseen classes (TAR at FAR 1%, EER): the map can be coloured 
 The runs are Compare's runs (lossviz.compare): the page trains them through the same training
 slots and cache, the CLI (python -m lossviz map) in processes of its own. A ready map of each
 of ArcFace and CosFace in 2D and 3D ships in assets/maps/ as a small JSON file, so the page
-opens at once.
+opens at once; so does one open-set map, ArcFace 3D (python -m lossviz map --open-set).
 """
 from __future__ import annotations
 
