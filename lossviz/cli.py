@@ -189,7 +189,8 @@ def _add_bake(commands):
 def _add_map(commands):
     smap = commands.add_parser(
         "map", help="the s-m map: a grid of short runs over two parameters of one loss, each "
-                    "cell its test accuracy (JSON, as the page's ready maps in assets/maps)")
+                    "cell its test accuracy, and with --open-set also the held-out classes' "
+                    "TAR at FAR 1%% and EER (JSON, as the page's ready maps in assets/maps)")
     smap.add_argument("--loss", choices=MAP_LOSSES, required=True)
     smap.add_argument("--dim", type=int, choices=(2, 3), default=2)
     smap.add_argument("--across", help="the parameter across (default: the first margin)")
@@ -200,6 +201,7 @@ def _add_map(commands):
     smap.add_argument("--seed", type=int, default=0)
     smap.add_argument("--jobs", type=int, default=1,
                       help="runs trained at a time, each in its own process on one thread")
+    _add_open_set(smap)
     smap.add_argument("--out", type=Path, required=True, help="the JSON file to write")
 
 
@@ -447,7 +449,8 @@ def _map(args) -> int:
     if (args.across is None) != (args.up is None):
         raise ValueError("--across and --up go together (or neither: the page's default axes)")
     params = (args.across, args.up) if args.across else None
-    grid = default_grid(args.loss, args.dim, params, args.size, args.epochs, args.seed)
+    grid = default_grid(args.loss, args.dim, params, args.size, args.epochs, args.seed,
+                        _held_out(args))
     dataset = load_bundled()
     start = time.perf_counter()
     results = _train_all({(label, grid.seed): config for label, config in grid.configs().items()},
@@ -457,10 +460,15 @@ def _map(args) -> int:
         "jobs": args.jobs, "torch_threads": 1 if args.jobs > 1 else torch.get_num_threads(),
         "seconds": round(seconds, 1)})
     save_map(args.out, amap, dataset.name)
-    best = amap.best_cell()
-    print(f"{args.out}: {len(results)} runs in {seconds:.0f} s; best "
-          + (f"{grid.label(*best)} at {amap.accuracy[best]:.1%}" if best else "none (all diverged)"))
+    print(f"{args.out}: {len(results)} runs in {seconds:.0f} s; "
+          + "; ".join(_best_line(amap, metric) for metric in grid.metrics if metric != "eer"))
     return 0
+
+
+def _best_line(amap, metric: str) -> str:
+    best = amap.best_cell(metric)
+    return f"best by {metric} " + (f"{amap.grid.label(*best)} at {amap.metrics[metric][best]:.1%}"
+                                   if best else "none (all diverged)")
 
 
 def main(argv=None) -> int:

@@ -1,12 +1,14 @@
 """The s-m map: how to choose two parameters of one loss. A grid of short runs (for example s
 across 2..64 and m from none to past the margin's feasibility limit, 6 x 6), every run the
 loss's preset with those two values, the same seed, hence the same initial weights and data
-order; each cell is the run's test accuracy.
+order; each cell is the run's test accuracy. In open set (MapGrid.held_out > 0) the runs train
+without the last classes, as the Verification page's do, and each cell also records how well the
+run verifies those unseen classes (TAR at FAR 1%, EER): the map can be coloured by either.
 
 The runs are Compare's runs (lossviz.compare): the page trains them through the same training
 slots and cache, the CLI (python -m lossviz map) in processes of its own. A ready map of each
 of ArcFace and CosFace in 2D and 3D ships in assets/maps/ as a small JSON file, so the page
-opens at once.
+opens at once; so does one open-set map, ArcFace 3D (python -m lossviz map --open-set).
 """
 from __future__ import annotations
 
@@ -27,12 +29,19 @@ from lossviz.losses import LOSSES, SCALE_PARAMS
 from lossviz.margins import feasibility
 from lossviz.train import TrainConfig, preset_config
 
+# An open-set map adds "held_out" and its verification arrays ("tar", "eer"); a file without
+# them is a closed-set map, so the files written before open set load as they are
 FORMAT = "lossviz-map/1"
 MAP_FOLDER = Path(__file__).resolve().parent.parent / "assets" / "maps"
 READY_LOSSES = ("arcface", "cosface")  # the maps that ship, in 2D and 3D
 SIZE = 6  # cells along each axis by default
 EPOCHS = 3  # short runs: 36 of them bake in about a minute each map (see README)
-CLASSES = 10  # the digits: the feasibility limit is judged for this many classes
+CLASSES = 10  # the digits: the feasibility limit is judged for the classes a run trains on
+# What a cell records: the RunResult row's column of each. Accuracy is closed-set (the classes
+# trained on); tar and eer verify pairs of the held-out classes' digits, in open set only.
+METRIC_COLUMNS = {"accuracy": "test_accuracy", "tar": "unseen_tar_far1", "eer": "unseen_eer"}
+OPEN_SET_METRICS = ("tar", "eer")
+COLOUR_METRICS = ("accuracy", "tar")  # what a map can be coloured by: higher is better for both
 # A default margin range runs a quarter past the feasibility limit, so the map shows both sides
 PAST_LIMIT = 1.25
 # The scale's default range, spaced by factors of two: 2, 4, ..., 64 (the registry's top)
@@ -82,14 +91,14 @@ def spaced(loss: str, param: str, low: float, high: float, count: int) -> tuple[
     return tuple(float(f"{v:.4g}") for v in values)
 
 
-def feasibility_limit(loss: str, param: str, dim: int) -> float | None:
-    """The largest value of param (the others at the preset) at which CLASSES classes can all
+def feasibility_limit(loss: str, param: str, dim: int, classes: int = CLASSES) -> float | None:
+    """The largest value of param (the others at the preset) at which `classes` classes can all
     win with their margin in dim dimensions; None when every value in range can, or none."""
     spec = LOSSES[loss].param(param)
     start = spec.low if spec.neutral is None else spec.neutral
 
     def feasible(value: float) -> bool:
-        return _feasible(loss, {param: value}, dim)
+        return _feasible(loss, {param: value}, dim, classes)
 
     if not feasible(start) or feasible(spec.ui_high):
         return None
@@ -100,9 +109,9 @@ def feasibility_limit(loss: str, param: str, dim: int) -> float | None:
     return low
 
 
-def _feasible(loss: str, params: dict, dim: int) -> bool:
+def _feasible(loss: str, params: dict, dim: int, classes: int) -> bool:
     preset = dict(LOSSES[loss].presets.get(f"{dim}d", {}))
-    return feasibility(loss, {**preset, **params}, CLASSES, dim).feasible
+    return feasibility(loss, {**preset, **params}, classes, dim).feasible
 
 
 def _nice_step(step: float) -> float:
@@ -112,14 +121,15 @@ def _nice_step(step: float) -> float:
     return next(k * power for k in (1, 1.5, 2, 2.5, 3, 4, 5, 10) if k * power >= step * 0.999)
 
 
-def default_range(loss: str, param: str, dim: int, count: int = SIZE) -> tuple[float, float]:
+def default_range(loss: str, param: str, dim: int, count: int = SIZE,
+                  classes: int = CLASSES) -> tuple[float, float]:
     """Where an axis starts and ends unless the reader says otherwise: a scale from 2 to the
-    registry's top; a margin from none to a quarter past the feasibility limit (in round
-    steps); anything else over the registry's range."""
+    registry's top; a margin from none to a quarter past the feasibility limit of the classes
+    trained on (in round steps); anything else over the registry's range."""
     spec = LOSSES[loss].param(param)
     if param in SCALE_PARAMS and not spec.integer:
         return max(spec.low, SCALE_LOW), spec.ui_high
-    limit = feasibility_limit(loss, param, dim) if has_feasibility(loss) else None
+    limit = feasibility_limit(loss, param, dim, classes) if has_feasibility(loss) else None
     if limit is None:
         return spec.low, spec.ui_high
     start = spec.low if spec.neutral is None else spec.neutral
@@ -127,16 +137,24 @@ def default_range(loss: str, param: str, dim: int, count: int = SIZE) -> tuple[f
     return start, min(spec.ui_high, start + step * (count - 1))
 
 
+def check_held_out(held_out: int) -> None:
+    """Two classes or more must be left to train on (and to judge the feasibility limit for)."""
+    if not 0 <= held_out <= CLASSES - 2:
+        raise LossvizError("map.errors.held_out", held_out=held_out, most=CLASSES - 2)
+
+
 @dataclass(frozen=True)
 class MapGrid:
     """One map's runs: the loss's preset in dim dimensions with params[0] set to each of
-    values[0] (across) and params[1] to each of values[1] (up); epochs and seed shared."""
+    values[0] (across) and params[1] to each of values[1] (up); epochs and seed shared. With
+    held_out > 0 (open set) every run trains without the last held_out classes."""
     loss: str
     dim: int
     params: tuple[str, str]
     values: tuple[tuple[float, ...], tuple[float, ...]]
     epochs: int = EPOCHS
     seed: int = 0
+    held_out: int = 0
 
     def __post_init__(self):
         if self.loss not in MAP_LOSSES:
@@ -150,6 +168,21 @@ class MapGrid:
             if len(values) < 2 or not all(spec.low <= v <= spec.high for v in values):
                 raise LossvizError("map.errors.values", param=name, low=f"{spec.low:g}",
                                    high=f"{spec.high:g}")
+        check_held_out(self.held_out)
+
+    @property
+    def open_set(self) -> bool:
+        return self.held_out > 0
+
+    @property
+    def classes(self) -> int:
+        """The classes its runs train on: the ones the feasibility limit is judged for."""
+        return CLASSES - self.held_out
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """What each cell records (METRIC_COLUMNS' names)."""
+        return ("accuracy", *OPEN_SET_METRICS) if self.open_set else ("accuracy",)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -175,7 +208,8 @@ class MapGrid:
         return {self.label(*cell): preset_config(self.loss, self.dim,
                                                  params=self.cell_params(*cell),
                                                  epochs=self.epochs, seed=self.seed,
-                                                 device=device)
+                                                 device=device,
+                                                 held_out_classes=self.held_out)
                 for cell in self.cells()}
 
     def settings_hash(self, dataset_name: str) -> str:
@@ -188,80 +222,97 @@ class MapGrid:
 
 
 def default_grid(loss: str, dim: int, params: tuple[str, str] | None = None,
-                 size: int = SIZE, epochs: int = EPOCHS, seed: int = 0) -> MapGrid:
-    """The map the page asks for when the reader changes nothing but the loss and dimension."""
+                 size: int = SIZE, epochs: int = EPOCHS, seed: int = 0,
+                 held_out: int = 0) -> MapGrid:
+    """The map the page asks for when the reader changes nothing but the loss, dimension and
+    open set."""
     if size < 2:
         raise LossvizError("map.errors.size", size=size)
+    check_held_out(held_out)  # before the ranges, which are judged for the classes left
     params = params or default_axes(loss)
-    values = tuple(spaced(loss, name, *default_range(loss, name, dim, size), size)
+    values = tuple(spaced(loss, name, *default_range(loss, name, dim, size,
+                                                     CLASSES - held_out), size)
                    for name in params)
-    return MapGrid(loss, dim, tuple(params), values, epochs, seed)
+    return MapGrid(loss, dim, tuple(params), values, epochs, seed, held_out)
 
 
 def diverged(result: RunResult) -> bool:
     """The run stopped before its last epoch (its loss stayed non-finite) or ended without a
-    finite accuracy: its cell has no accuracy to show."""
+    finite accuracy: its cell has no number to show."""
     epochs = result.history[-1]["epoch"] if result.history else 0
     return epochs < result.config.epochs or not math.isfinite(result.row["test_accuracy"])
 
 
 @dataclass(frozen=True, eq=False)
-class AccuracyMap:
-    """A map's test accuracies, shape grid.shape: NaN where the run diverged; `trained` is
-    False for the cells not trained yet (a map under way)."""
+class MetricMap:
+    """A map's numbers: metrics[name] (each of grid.metrics) of shape grid.shape, NaN where the
+    run diverged; `trained` is False for the cells not trained yet (a map under way)."""
     grid: MapGrid
-    accuracy: np.ndarray
+    metrics: dict[str, np.ndarray]
     trained: np.ndarray
     meta: dict = field(default_factory=dict)  # how it was made: code version, data, time
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        return self.metrics["accuracy"]
 
     @property
     def complete(self) -> bool:
         return bool(self.trained.all())
 
-    def best_cell(self) -> tuple[int, int] | None:
-        """(row, column) of the most accurate run so far; None before any finite one."""
-        finite = np.where(self.trained & np.isfinite(self.accuracy), self.accuracy, -np.inf)
+    def best_cell(self, metric: str = "accuracy") -> tuple[int, int] | None:
+        """(row, column) of the run highest in metric so far; None before any finite one."""
+        values = self.metrics[metric]
+        finite = np.where(self.trained & np.isfinite(values), values, -np.inf)
         if not np.isfinite(finite).any():
             return None
         return tuple(int(i) for i in np.unravel_index(np.argmax(finite), finite.shape))
 
 
-def map_from_results(grid: MapGrid, results, meta: dict | None = None) -> AccuracyMap:
+def map_from_results(grid: MapGrid, results, meta: dict | None = None) -> MetricMap:
     """The map of the first len(results) cells in training order (a Comparison's results,
     finished so far); the rest untrained."""
-    accuracy = np.full(grid.shape, np.nan)
+    metrics = {name: np.full(grid.shape, np.nan) for name in grid.metrics}
     trained = np.zeros(grid.shape, bool)
     for (row, column), result in zip(grid.cells(), results):
         trained[row, column] = True
         if not diverged(result):
-            accuracy[row, column] = result.row["test_accuracy"]
-    return AccuracyMap(grid, accuracy, trained, dict(meta or {}))
+            for name, values in metrics.items():
+                values[row, column] = result.row.get(METRIC_COLUMNS[name], np.nan)
+    return MetricMap(grid, metrics, trained, dict(meta or {}))
 
 
 def infeasible_cells(grid: MapGrid) -> np.ndarray | None:
-    """True where CLASSES classes cannot all win with that cell's margin in grid.dim dimensions
-    (lossviz.margins.feasibility); None for a loss the limit does not apply to."""
+    """True where the grid's classes (those trained on) cannot all win with that cell's margin
+    in grid.dim dimensions (lossviz.margins.feasibility); None for a loss the limit does not
+    apply to."""
     if not has_feasibility(grid.loss):
         return None
     mask = np.zeros(grid.shape, bool)
     for row, column in grid.cells():
-        mask[row, column] = not _feasible(grid.loss, grid.cell_params(row, column), grid.dim)
+        mask[row, column] = not _feasible(grid.loss, grid.cell_params(row, column), grid.dim,
+                                          grid.classes)
     return mask
 
 
 # ----- Ready maps ----------------------------------------------------------------------------
 
-def file_name(loss: str, dim: int) -> str:
-    return f"{loss}-{dim}d.json"
+def file_name(loss: str, dim: int, held_out: int = 0) -> str:
+    return f"{loss}-{dim}d-openset.json" if held_out else f"{loss}-{dim}d.json"
 
 
-def save_map(path: Path, amap: AccuracyMap, dataset_name: str) -> Path:
-    """A complete map as a small JSON file (a diverged run's accuracy as null)."""
+def _cells_json(values: np.ndarray) -> list:
+    return [[None if math.isnan(v) else round(float(v), 5) for v in row] for row in values]
+
+
+def save_map(path: Path, amap: MetricMap, dataset_name: str) -> Path:
+    """A complete map as a small JSON file: each metric an array of rows (a diverged run's
+    number as null)."""
     grid = amap.grid
     record = {"format": FORMAT, "loss": grid.loss, "dim": grid.dim, "params": list(grid.params),
               "values": [list(v) for v in grid.values], "epochs": grid.epochs, "seed": grid.seed,
-              "accuracy": [[None if math.isnan(a) else round(float(a), 5) for a in row]
-                           for row in amap.accuracy],
+              "held_out": grid.held_out,
+              **{name: _cells_json(values) for name, values in amap.metrics.items()},
               "dataset": dataset_name, "code_version": lossviz.__version__,
               "settings_hash": grid.settings_hash(dataset_name), **amap.meta}
     text = json.dumps(record, indent=1)
@@ -269,9 +320,10 @@ def save_map(path: Path, amap: AccuracyMap, dataset_name: str) -> Path:
     return Path(path)
 
 
-def load_map(path: Path) -> AccuracyMap:
+def load_map(path: Path) -> MetricMap:
     """A map from its file, or a LossvizError that says why not (missing, not JSON, another
-    format, settings that make no grid, accuracies of the wrong shape or outside 0..1)."""
+    format, settings that make no grid, numbers of the wrong shape or outside 0..1). A file
+    without "held_out" is a closed-set map (all files written before open set)."""
     path = Path(path)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -285,35 +337,37 @@ def load_map(path: Path) -> AccuracyMap:
     try:
         grid = MapGrid(record["loss"], int(record["dim"]), tuple(record["params"]),
                        tuple(tuple(float(v) for v in values) for values in record["values"]),
-                       int(record["epochs"]), int(record["seed"]))
-        accuracy = np.array([[np.nan if a is None else float(a) for a in row]
-                             for row in record["accuracy"]], dtype=float)
+                       int(record["epochs"]), int(record["seed"]), int(record.get("held_out", 0)))
+        metrics = {name: np.array([[np.nan if v is None else float(v) for v in row]
+                                   for row in record[name]], dtype=float)
+                   for name in grid.metrics}
     except (KeyError, TypeError, ValueError) as err:
         raise LossvizError("map.ready.corrupt", file=path.name,
                            reason=getattr(err, "message", None) or repr(err)[:200]) from None
-    finite = accuracy[np.isfinite(accuracy)]
-    if accuracy.shape != grid.shape or not ((finite >= 0) & (finite <= 1)).all():
-        raise LossvizError("map.ready.corrupt", file=path.name,
-                           reason=f"accuracy of shape {accuracy.shape}, or outside 0..1")
-    meta = {k: v for k, v in record.items() if k not in ("format", "accuracy")}
-    return AccuracyMap(grid, accuracy, np.ones(grid.shape, bool), meta)
+    for name, values in metrics.items():
+        finite = values[np.isfinite(values)]
+        if values.shape != grid.shape or not ((finite >= 0) & (finite <= 1)).all():
+            raise LossvizError("map.ready.corrupt", file=path.name,
+                               reason=f"{name} of shape {values.shape}, or outside 0..1")
+    meta = {k: v for k, v in record.items() if k != "format" and k not in METRIC_COLUMNS}
+    return MetricMap(grid, metrics, np.ones(grid.shape, bool), meta)
 
 
-def ready_map(grid: MapGrid, folder: Path = MAP_FOLDER) -> AccuracyMap | None:
+def ready_map(grid: MapGrid, folder: Path = MAP_FOLDER) -> MetricMap | None:
     """The shipped map of exactly this grid, if there is one (None: train it live). A damaged
     file raises its LossvizError."""
-    path = Path(folder) / file_name(grid.loss, grid.dim)
+    path = Path(folder) / file_name(grid.loss, grid.dim, grid.held_out)
     if not path.is_file():
         return None
     amap = load_map(path)
     return amap if amap.grid == grid else None
 
 
-def how_made(amap: AccuracyMap) -> Message:
-    """What the screen says of a ready map: its runs, epochs, seed and the command."""
+def how_made(amap: MetricMap) -> Message:
+    """What the screen says of a ready map: its runs, epochs, seed, open set and the command."""
     grid = amap.grid
     rows, columns = grid.shape
-    return Message("map.ready.label", {"loss": LOSSES[grid.loss].title, "dim": grid.dim,
-                                       "runs": rows * columns, "epochs": grid.epochs,
-                                       "seed": grid.seed,
-                                       "version": amap.meta.get("code_version", "?")})
+    return Message("map.ready.label_open" if grid.open_set else "map.ready.label",
+                   {"loss": LOSSES[grid.loss].title, "dim": grid.dim, "runs": rows * columns,
+                    "epochs": grid.epochs, "seed": grid.seed,
+                    "version": amap.meta.get("code_version", "?")})

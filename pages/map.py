@@ -1,14 +1,16 @@
 """Choosing s and m: a grid of short runs over two parameters of one loss, coloured by test
-accuracy, with the margin's feasibility limit drawn on it."""
+accuracy (or, in open set, by the unseen classes' TAR at FAR 1%), with the margin's feasibility
+limit drawn on it."""
 import streamlit as st
 
 from lossviz import ui
-from lossviz.figures.smap import accuracy_map_figure
+from lossviz.figures.smap import map_figure, metric_text
 from lossviz.i18n import LossvizError, Message
 from lossviz.losses import LOSSES
-from lossviz.smap import (EPOCHS, MAP_LOSSES, SIZE, MapGrid, default_axes, default_range,
-                          has_feasibility, how_made, infeasible_cells, map_from_results,
-                          map_params, ready_map, spaced)
+from lossviz.smap import (CLASSES, COLOUR_METRICS, EPOCHS, MAP_LOSSES, SIZE, MapGrid,
+                          default_axes, default_range, has_feasibility, how_made,
+                          infeasible_cells, map_from_results, map_params, ready_map, spaced)
+from lossviz.train import OPEN_SET_HELD_OUT
 from lossviz.ui import runs as live_runs
 from lossviz.urlstate import Field
 
@@ -19,6 +21,10 @@ WIDEST = max(p.ui_high for loss in MAP_LOSSES for p in LOSSES[loss].params)
 FIELDS = [
     Field("loss", "arcface", "choice", choices=MAP_LOSSES),
     Field("dim", 2, "int", 2, 3),
+    Field("open_set", False, "bool"),
+    # open set only (a closed-set map has accuracy alone); there, what the reader turned it on
+    # for, unless they choose accuracy
+    Field("colour", "tar", "choice", choices=COLOUR_METRICS),
     Field("across", "m", "choice", choices=PARAM_NAMES),
     Field("up", "s", "choice", choices=PARAM_NAMES),
     # an axis's range; None: the default range of this loss, parameter and dimension
@@ -68,12 +74,13 @@ def axis_chosen(axis: str, names: list[str]):
     reset_ranges()
 
 
-def axis_bounds(axis: str, loss: str, param: str, dim: int, size: int) -> tuple[float, float]:
+def axis_bounds(axis: str, loss: str, param: str, dim: int, size: int,
+                classes: int) -> tuple[float, float]:
     """The axis's range as set (None: the default), kept inside the parameter's range; a
     value from a link outside it is clamped with the usual warning."""
     spec = LOSSES[loss].param(param)
     low, high = (ui.value(PAGE, f"{axis}_{end}") for end in ("from", "to"))
-    default = default_range(loss, param, dim, size)
+    default = default_range(loss, param, dim, size, classes)
     wanted = (default[0] if low is None else low, default[1] if high is None else high)
     number = int if spec.integer else float  # the slider's type: its bounds' and values' own
     bounded = tuple(sorted(number(min(max(v, spec.low), spec.ui_high)) for v in wanted))
@@ -101,28 +108,46 @@ def axis_values(axis: str, loss: str, param: str, size: int) -> tuple[float, ...
     return values
 
 
-def chosen_grid(controls, notes) -> MapGrid:
-    """The map the controls describe; a link's values that were clamped are said in notes."""
+def chosen_grid(controls, notes) -> tuple[MapGrid, str]:
+    """The map the controls describe and the metric to colour it by; a link's values that were
+    clamped are said in notes."""
     with controls:  # presenting: these in a row above the map, the rest hidden
         loss = st.selectbox(ui.t("map.controls.loss"), list(MAP_LOSSES),
                             key=ui.key(PAGE, "loss"), format_func=ui.loss_titles(),
                             on_change=reset_ranges)
         dim = st.radio(ui.t("compare.controls.dim"), (2, 3), key=ui.key(PAGE, "dim"),
                        horizontal=True, format_func=lambda d: f"{d}D", on_change=reset_ranges)
+    with st.sidebar:  # presenting: kept, hidden; the row has room for what colours the map only
+        # the margin axis's default range follows the classes trained on: reset it too
+        held_out = OPEN_SET_HELD_OUT if st.toggle(
+            ui.t("map.controls.open_set"), key=ui.key(PAGE, "open_set"),
+            help=ui.t("map.controls.open_set_help"), on_change=reset_ranges) else 0
+    with controls:
+        metric = colour_metric(held_out > 0)
     with st.sidebar:
         params = chosen_axes(loss)
         size = st.slider(ui.t("map.controls.size"), 2, 8, key=ui.key(PAGE, "size"),
                          on_change=reset_ranges)
         with notes:
             for axis, param in zip(AXES, params, strict=True):
-                axis_bounds(axis, loss, param, dim, size)
+                axis_bounds(axis, loss, param, dim, size, CLASSES - held_out)
         values = tuple(axis_values(axis, loss, param, size)
                        for axis, param in zip(AXES, params, strict=True))
         epochs = st.number_input(ui.t("compare.controls.epochs"), 1, 30,
                                  key=ui.key(PAGE, "epochs"))
         seed = st.number_input(ui.t("compare.controls.seed"), 0, 1_000_000,
                                key=ui.key(PAGE, "seed"))
-    return MapGrid(loss, dim, params, values, epochs, seed)
+    return MapGrid(loss, dim, params, values, epochs, seed, held_out), metric
+
+
+def colour_metric(open_set: bool) -> str:
+    """What colours the map: test accuracy, or in open set the reader's choice of it and the
+    unseen classes' TAR (a closed-set map has nothing else to offer: no control)."""
+    if not open_set:
+        return "accuracy"
+    return st.radio(ui.t("map.controls.colour"), COLOUR_METRICS, key=ui.key(PAGE, "colour"),
+                    horizontal=True,
+                    format_func=lambda metric: ui.t(f"{metric_text(metric, True)}.choice"))
 
 
 def train_map(grid: MapGrid, dataset):
@@ -142,17 +167,21 @@ def train_or_cancel(job, grid: MapGrid, dataset):
                   key=ui.key(PAGE, "train"), width="content")
 
 
-def draw_map(amap):
+def draw_map(amap, metric: str):
     grid = amap.grid
-    st.plotly_chart(accuracy_map_figure(amap, infeasible_cells(grid), ui.view()),
+    st.plotly_chart(map_figure(amap, infeasible_cells(grid), metric, ui.view()),
                     key=ui.key(PAGE, "figure"), **ui.chart_options())
     if not ui.presenting():
-        st.caption(ui.t("map.reading", epochs=grid.epochs, dim=grid.dim))
+        st.caption(ui.t("map.reading", metric=ui.t(f"{metric_text(metric, grid.open_set)}.name"),
+                        epochs=grid.epochs, classes=grid.classes, dim=grid.dim))
         if not has_feasibility(grid.loss):
             st.caption(ui.t("map.no_limit", loss=ui.loss_title(grid.loss)))
+        if grid.open_set:  # what the TAR means, and why 2D has little to show
+            st.caption(ui.t("map.tar_meaning"))
+            st.caption(ui.t("verification.ui.dim_note"))
 
 
-def live_view(job, grid: MapGrid):
+def live_view(job, grid: MapGrid, metric: str):
     polling = st.session_state.get(ui.key(PAGE, "polling"), False)
 
     @st.fragment(run_every=1.0 if polling else None)
@@ -172,7 +201,7 @@ def live_view(job, grid: MapGrid):
             stopped = grid.label(*grid.cells()[len(progress.results)])
             st.error(ui.t("notices.compare_failed", run=stopped, reason=progress.error,
                           button=ui.t("map.controls.train", runs=progress.total)))
-        draw_map(map_from_results(grid, progress.results))
+        draw_map(map_from_results(grid, progress.results), metric)
         if progress.done and polling:
             st.session_state[ui.key(PAGE, "polling")] = False
             st.rerun()  # one full rerun: the page stops polling and shows Train again
@@ -197,7 +226,7 @@ def ready_or_none(grid: MapGrid):
 def map_page():
     ui.open_page(PAGE, FIELDS, ui.t("map.title"), ui.t("map.intro"))
     notes, controls = st.container(), ui.controls()
-    grid = chosen_grid(controls, notes)
+    grid, metric = chosen_grid(controls, notes)
     dataset, _ = ui.shared_dataset("bundled", None)
     job = st.session_state.get(ui.key(PAGE, "job"))
     live = job is not None and st.session_state.get(ui.key(PAGE, "grid")) == grid
@@ -214,9 +243,9 @@ def map_page():
                         width="stretch")
             train_or_cancel(job, grid, dataset)
     if live:
-        live_view(job, grid)
+        live_view(job, grid, metric)
     elif amap is not None:
-        draw_map(amap)
+        draw_map(amap, metric)
     ui.write_url(PAGE, FIELDS)
 
 

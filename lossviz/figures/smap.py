@@ -1,8 +1,9 @@
-"""The s-m map as a heatmap: one cell per run, coloured by its test accuracy on viridis (a
-sequential scale, readable without colour and by the colour-blind, and apart from the class
-palette), the accuracy written in the cell, the cells where the margin cannot be met hatched,
-the best cell framed. Cells sit at whole numbers (0, 1, ...) on both axes, the values they stand
-for written as the ticks, so a cell's outline is +-0.5 around it."""
+"""The s-m map as a heatmap: one cell per run, coloured by one of its metrics (test accuracy,
+or in open set the unseen classes' TAR at FAR 1%) on viridis (a sequential scale, readable
+without colour and by the colour-blind, and apart from the class palette), that number written
+in the cell, the cells where the margin cannot be met hatched, the best cell by it framed.
+Cells sit at whole numbers (0, 1, ...) on both axes, the values they stand for written as the
+ticks, so a cell's outline is +-0.5 around it."""
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ import plotly.graph_objects as go
 
 from lossviz.figures.style import GAP_COLOR, TEXT_COLOR, View, layout
 from lossviz.losses import LOSSES
-from lossviz.smap import CLASSES, AccuracyMap
+from lossviz.smap import MapGrid, MetricMap
 
 COLORSCALE = "Viridis"
 DIVERGED_FILL = "#ffffff"  # no colour from the scale: a blank cell with a dash, named in the legend
@@ -59,99 +60,117 @@ def limit_edges(infeasible: np.ndarray) -> tuple[list, list]:
     return xs, ys
 
 
-def _cell_text(amap: AccuracyMap, view: View) -> tuple[list, list]:
+def metric_text(metric: str, open_set: bool) -> str:
+    """The translation entry that names metric on a map (its .name, .choice and .colorbar):
+    accuracy in open set is of the trained classes only, and says so."""
+    return f"map.metrics.{metric}_open" if metric == "accuracy" and open_set \
+        else f"map.metrics.{metric}"
+
+
+def _cell_text(amap: MetricMap, metric: str) -> tuple[list, list]:
     """What each cell says, and in which colour (white on viridis' dark half, dark on its
-    light half): its accuracy in whole percents, a dash where the run diverged, or nothing while it waits to be trained."""
-    low, high = _color_range(amap)
+    light half): the metric in whole percents, a dash where the run diverged, or nothing
+    while it waits to be trained."""
+    values = amap.metrics[metric]
+    low, high = _color_range(amap, metric)
     texts, colors = [], []
-    for accuracy, trained in zip(amap.accuracy.ravel(), amap.trained.ravel(), strict=True):
+    for value, trained in zip(values.ravel(), amap.trained.ravel(), strict=True):
         if not trained:
             texts.append("")
             colors.append(TEXT_COLOR)
-        elif math.isnan(accuracy):
+        elif math.isnan(value):
             texts.append(DIVERGED_MARK)
             colors.append(TEXT_COLOR)
         else:
-            texts.append(f"{100 * accuracy:.0f}")  # whole percents fit a phone's cells
-            share = (accuracy - low) / (high - low) if high > low else 1.0
+            texts.append(f"{100 * value:.0f}")  # whole percents fit a phone's cells
+            share = (value - low) / (high - low) if high > low else 1.0
             colors.append("#ffffff" if share < 0.55 else TEXT_COLOR)
     return texts, colors
 
 
-def _color_range(amap: AccuracyMap) -> tuple[float, float]:
-    finite = amap.accuracy[amap.trained & np.isfinite(amap.accuracy)]
+def _color_range(amap: MetricMap, metric: str) -> tuple[float, float]:
+    values = amap.metrics[metric]
+    finite = values[amap.trained & np.isfinite(values)]
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
-def _heatmap(amap: AccuracyMap, view: View) -> go.Heatmap:
-    grid, (low, high) = amap.grid, _color_range(amap)
-    hover = [[view.t("map.figure.hover", cell=grid.label(row, column),
-                     accuracy=_accuracy_words(amap, row, column, view))
-              for column in range(grid.shape[1])] for row in range(grid.shape[0])]
-    z = np.where(amap.trained, amap.accuracy * 100, np.nan)
-    colorbar = dict(title=dict(text=view.t("map.figure.colorbar", epochs=grid.epochs),
-                               side="right"), thickness=12, ticksuffix="%", outlinewidth=0,
+def _heatmap(amap: MetricMap, metric: str, view: View) -> go.Heatmap:
+    grid, (low, high) = amap.grid, _color_range(amap, metric)
+    hover = [[_hover(amap, row, column, view) for column in range(grid.shape[1])]
+             for row in range(grid.shape[0])]
+    z = np.where(amap.trained, amap.metrics[metric] * 100, np.nan)
+    colorbar = dict(title=dict(text=view.t(f"{metric_text(metric, grid.open_set)}.colorbar",
+                                           epochs=grid.epochs), side="right"),
+                    thickness=12, ticksuffix="%", outlinewidth=0,
                     tickfont=dict(size=view.sizes.tick))
     return go.Heatmap(z=z, zmin=100 * low, zmax=100 * high, colorscale=COLORSCALE, text=hover,
                       hovertemplate="%{text}<extra></extra>", xgap=2, ygap=2, showscale=True,
                       colorbar=colorbar)
 
 
-def _accuracy_words(amap: AccuracyMap, row: int, column: int, view: View) -> str:
+def _hover(amap: MetricMap, row: int, column: int, view: View) -> str:
+    """A cell's every number, whichever colours the map: accuracy, and in open set TAR, EER."""
+    cell = amap.grid.label(row, column)
     if not amap.trained[row, column]:
-        return view.t("map.figure.waiting")
-    accuracy = amap.accuracy[row, column]
-    return view.t("map.figure.diverged") if math.isnan(accuracy) else f"{accuracy:.1%}"
+        return view.t("map.figure.hover", cell=cell, accuracy=view.t("map.figure.waiting"))
+    if math.isnan(amap.accuracy[row, column]):  # diverged: no number at all
+        return view.t("map.figure.hover", cell=cell, accuracy=view.t("map.figure.diverged"))
+    numbers = {name: f"{values[row, column]:.1%}" for name, values in amap.metrics.items()}
+    return view.t("map.figure.hover_open" if amap.grid.open_set else "map.figure.hover",
+                  cell=cell, **numbers)
 
 
-def _diverged_cells(amap: AccuracyMap) -> list[tuple[int, int]]:
+def _diverged_cells(amap: MetricMap, metric: str) -> list[tuple[int, int]]:
     return [tuple(int(i) for i in cell) for cell in
-            np.argwhere(amap.trained & np.isnan(amap.accuracy))]
+            np.argwhere(amap.trained & np.isnan(amap.metrics[metric]))]
 
 
-def accuracy_map_figure(amap: AccuracyMap, infeasible: np.ndarray | None,
-                        view: View = View()) -> go.Figure:
-    """The map; infeasible (lossviz.smap.infeasible_cells) hatches the cells past the
-    feasibility limit, None draws no limit (a loss it does not apply to)."""
+def map_figure(amap: MetricMap, infeasible: np.ndarray | None, metric: str = "accuracy",
+               view: View = View()) -> go.Figure:
+    """The map coloured by metric (one of amap.grid.metrics); infeasible
+    (lossviz.smap.infeasible_cells) hatches the cells past the feasibility limit, None draws no
+    limit (a loss it does not apply to)."""
     grid = amap.grid
     rows, columns = grid.shape
-    traces = [_heatmap(amap, view)]
-    diverged = _diverged_cells(amap)
+    traces = [_heatmap(amap, metric, view)]
+    diverged = _diverged_cells(amap, metric)
     if diverged:
         xs, ys = _outlines(diverged)
         traces.append(go.Scatter(x=xs, y=ys, fill="toself", fillcolor=DIVERGED_FILL, mode="lines",
                                  line=dict(color=GAP_COLOR, width=1), hoverinfo="skip",
                                  name=view.t("map.figure.diverged")))
     if infeasible is not None and infeasible.any():
-        traces += _limit_traces(infeasible, grid.dim, view)
-    texts, colors = _cell_text(amap, view)
+        traces += _limit_traces(infeasible, grid, view)
+    texts, colors = _cell_text(amap, metric)
     traces.append(go.Scatter(
         x=[c for _ in range(rows) for c in range(columns)],
         y=[r for r in range(rows) for _ in range(columns)], mode="text", text=texts,
         textfont=dict(size=view.sizes.text, color=colors), hoverinfo="skip", showlegend=False))
-    best = amap.best_cell()
+    best = amap.best_cell(metric)
     if best is not None:
         xs, ys = cell_outline(*best)
         traces.append(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=BEST_COLOR, width=5),
                                  hoverinfo="skip", name=view.t(
                                      "map.figure.best", cell=grid.label(*best),
-                                     accuracy=f"{amap.accuracy[best]:.1%}")))
+                                     value=f"{amap.metrics[metric][best]:.1%}")))
     axes = {name: dict(title=dict(text=axis_title(grid.loss, param, view)),
                        tickmode="array", tickvals=list(range(len(values))),
                        ticktext=[f"{v:g}" for v in values], range=[-0.5, len(values) - 0.5],
                        showgrid=False, zeroline=False, fixedrange=True)
             for name, param, values in zip(("xaxis", "yaxis"), grid.params, grid.values,
                                            strict=True)}
-    title = view.t("map.figure.title", loss=view.t(f"losses.{grid.loss}.short"), dim=grid.dim)
+    title = view.t("map.figure.title", loss=view.t(f"losses.{grid.loss}.short"), dim=grid.dim,
+                   metric=view.t(f"{metric_text(metric, grid.open_set)}.name"))
     # room above the plot for the title and two rows of legend (a phone wraps it)
     top = view.sizes.title + 30 + 2 * (view.sizes.legend + 10)
     return go.Figure(traces, layout(title, 600, view, **axes, showlegend=True,
                                     margin=dict(t=top)))
 
 
-def _limit_traces(infeasible: np.ndarray, dim: int, view: View) -> list[go.Scatter]:
-    """The hatched cells past the limit, and the limit itself as a line, one legend entry."""
-    name = view.t("map.figure.infeasible", classes=CLASSES, dim=dim)
+def _limit_traces(infeasible: np.ndarray, grid: MapGrid, view: View) -> list[go.Scatter]:
+    """The hatched cells past the limit (for the classes trained on), and the limit itself as
+    a line, one legend entry."""
+    name = view.t("map.figure.infeasible", classes=grid.classes, dim=grid.dim)
     xs, ys = _outlines([tuple(int(i) for i in cell) for cell in np.argwhere(infeasible)])
     hatched = go.Scatter(x=xs, y=ys, fill="toself", fillcolor="rgba(0,0,0,0)", fillpattern=HATCH,
                          mode="lines", line=dict(width=0), hoverinfo="skip", name=name,

@@ -1,5 +1,12 @@
-from lossviz.smap import default_grid
+import numpy as np
+
+from lossviz.smap import MAP_FOLDER, default_grid, file_name, load_map
 from tests.app.conftest import english_words, figures
+
+
+def cell_numbers(figure: dict) -> list[str]:
+    """The numbers written in the map's cells, bottom row first."""
+    return next(t for t in figure["data"] if t.get("mode") == "text")["text"]
 
 
 def test_the_page_opens_with_the_ready_map_at_once(open_page):
@@ -41,3 +48,54 @@ def test_the_chinese_page_has_no_english(open_page):
     assert not at.exception
     assert english_words(at) == []
     assert figures(at)  # the ready CosFace 3D map, in Chinese
+
+
+def test_the_open_set_map_is_coloured_by_unseen_tar_and_says_what_it_means(open_page):
+    at = open_page("map", {"dim": "3", "open_set": "1"})
+    assert not at.exception
+    assert "map:job" not in at.session_state  # the ready open-set map: nothing trains
+    ready = load_map(MAP_FOLDER / file_name("arcface", 3, 2))
+    assert any(info.value.startswith("Ready map: ArcFace, 3D, open set") for info in at.info)
+    (figure,) = figures(at)
+    assert figure["layout"]["title"]["text"] == \
+        "ArcFace, 3D: unseen TAR at FAR 1%"
+    assert cell_numbers(figure) == [f"{100 * v:.0f}" for v in ready.metrics["tar"].ravel()]
+    tar = ready.metrics["tar"]
+    best = np.unravel_index(np.argmax(tar), tar.shape)
+    assert f"best: {default_grid('arcface', 3, held_out=2).label(*best)} ({tar[best]:.1%})" in \
+        [t.get("name") for t in figure["data"]]
+    assert "margin not feasible for 8 classes in 3D" in [t.get("name") for t in figure["data"]]
+    captions = " ".join(caption.value for caption in at.caption)
+    assert "Numbers: unseen TAR at FAR 1%, in % after 3 epochs" in captions
+    assert "TAR at FAR 1%: the threshold on the cosine of two features" in captions
+    assert "2D has no room for unseen classes" in captions
+    at.radio(key="map:colour").set_value("accuracy").run()
+    (figure,) = figures(at)
+    assert figure["layout"]["title"]["text"] == \
+        "ArcFace, 3D: accuracy on digits 0-7"
+    assert cell_numbers(figure) == [f"{100 * v:.0f}" for v in ready.accuracy.ravel()]
+    at.toggle(key="map:open_set").set_value(False).run()  # closed set: accuracy, no choice
+    assert not at.exception
+    (figure,) = figures(at)
+    assert figure["layout"]["title"]["text"] == "ArcFace, 3D: test accuracy"
+    assert "map:colour" not in [r.key for r in at.radio]  # nothing else to colour by
+
+
+def test_bad_open_set_link_values_get_the_link_warning(open_page):
+    at = open_page("map", {"open_set": "maybe", "colour": "purple"})
+    assert not at.exception
+    link_warnings = sorted(w.value for w in at.warning if w.value.startswith("Link setting:"))
+    assert link_warnings == [
+        "Link setting: colour='purple' is not one of accuracy, tar; it was ignored.",
+        "Link setting: open_set='maybe' is not on/off; it was ignored."]
+    assert at.toggle(key="map:open_set").value is False
+    assert figures(at)  # the closed-set ready map, as without the link's values
+
+
+def test_the_chinese_open_set_map_has_no_english(open_page):
+    at = open_page("map", {"lang": "zh", "dim": "3", "open_set": "1"})
+    assert not at.exception
+    assert english_words(at) == []
+    (figure,) = figures(at)
+    title = figure["layout"]["title"]["text"]
+    assert title == "ArcFace，3D：未见 TAR（FAR 1%）"

@@ -7,14 +7,15 @@ import pytest
 
 import lossviz
 from lossviz.compare import train_one
-from lossviz.figures.smap import accuracy_map_figure
+from lossviz.figures.smap import map_figure
 from lossviz.figures.style import View
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES
 from lossviz.margins import feasibility
-from lossviz.smap import (MAP_FOLDER, MAP_LOSSES, READY_LOSSES, MapGrid, default_axes,
-                          default_grid, file_name, infeasible_cells, load_map, map_from_results,
-                          map_params, ready_map, save_map)
+from lossviz.smap import (MAP_FOLDER, MAP_LOSSES, READY_LOSSES, MapGrid, MetricMap,
+                          default_axes, default_grid, feasibility_limit, file_name,
+                          infeasible_cells, load_map, map_from_results, map_params, ready_map,
+                          save_map)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,74 @@ def resolved(results, label) -> dict:
     return {name: result.config.params[name] for name in ("m", "s")}
 
 
+@pytest.fixture(scope="module")
+def open_two_by_two(small_set):
+    """The same 2 x 2 map in open set: each run trains on digits 0-7 only, then verifies pairs
+    of the test 8s and 9s."""
+    grid = MapGrid("arcface", 3, ("m", "s"), ((0.1, 0.5), (8.0, 32.0)), epochs=1, seed=0,
+                   held_out=2)
+    results = [train_one(label, config, small_set) for label, config in grid.configs().items()]
+    return grid, results
+
+
+def test_an_open_set_map_records_each_runs_own_verification(open_two_by_two, tmp_path):
+    grid, results = open_two_by_two
+    assert all(r.config.held_out_classes == 2 for r in results)
+    amap = map_from_results(grid, results)
+    assert set(amap.metrics) == {"accuracy", "tar", "eer"} and amap.complete
+    for (row, column), result in zip(grid.cells(), results, strict=True):
+        assert result.label == grid.label(row, column)
+        unseen = result.evaluation.verification.unseen
+        assert amap.metrics["tar"][row, column] == unseen.tar[0.01]
+        assert amap.metrics["eer"][row, column] == unseen.eer
+        assert amap.accuracy[row, column] == result.evaluation.accuracy  # digits 0-7 only
+    assert len(set(amap.metrics["tar"].ravel())) > 1  # the cells differ: not one number copied
+    path = save_map(tmp_path / file_name("arcface", 3, 2), amap, "small")
+    assert path.name == "arcface-3d-openset.json"
+    loaded = ready_map(grid, tmp_path)
+    assert loaded.grid == grid and loaded.grid.held_out == 2
+    for name in ("accuracy", "tar", "eer"):
+        np.testing.assert_allclose(loaded.metrics[name], amap.metrics[name], atol=1e-5)
+    assert ready_map(dataclasses.replace(grid, held_out=0), tmp_path) is None  # closed: another
+    assert grid.settings_hash("small") != dataclasses.replace(grid, held_out=0).settings_hash(
+        "small")
+
+
+def test_an_open_set_map_coloured_by_tar_frames_the_best_tar(open_two_by_two):
+    grid, results = open_two_by_two
+    amap = map_from_results(grid, results)
+    tar = amap.metrics["tar"]
+    figure = map_figure(amap, infeasible_cells(grid), "tar")
+    np.testing.assert_allclose(figure.data[0].z, tar * 100)
+    assert figure.layout.title.text == "ArcFace, 3D: unseen TAR at FAR 1%"
+    assert figure.data[0].colorbar.title.text == "% TAR (epochs: 1)"
+    texts = next(t for t in figure.data if t.type == "scatter" and t.mode == "text").text
+    assert list(texts) == [f"{100 * v:.0f}" for v in tar.ravel()]
+    best = np.unravel_index(np.argmax(tar), tar.shape)
+    # the most accurate run made the least TAR: the frame follows the colour, not accuracy
+    flipped = MetricMap(grid, {**amap.metrics, "accuracy": 1 - tar}, amap.trained)
+    for framed in (figure, map_figure(flipped, None, "tar")):
+        frame = next(t for t in framed.data if (t.name or "").startswith("best:"))
+        assert cells_inside(frame) == {tuple(int(i) for i in best)}
+        assert f"({tar[best]:.1%})" in frame.name
+    hover = figure.data[0].text[0][0]
+    assert f"unseen TAR at FAR 1% {tar[0, 0]:.1%}" in hover
+    assert f"EER {amap.metrics['eer'][0, 0]:.1%}" in hover
+    by_accuracy = map_figure(amap, None, "accuracy")
+    assert by_accuracy.layout.title.text == "ArcFace, 3D: accuracy on digits 0-7"
+
+
+def test_an_open_set_map_judges_the_margin_for_the_eight_classes_it_trains():
+    closed, open_ = default_grid("cosface", 2), default_grid("cosface", 2, held_out=2)
+    assert feasibility_limit("cosface", "m", 2, 8) > feasibility_limit("cosface", "m", 2)
+    assert open_.values[0][-1] > closed.values[0][-1]  # past the wider limit too
+    assert infeasible_cells(open_)[:, -1].all() and not infeasible_cells(open_)[:, 0].any()
+    same = dataclasses.replace(closed, held_out=2)  # the closed map's margins, 8 classes
+    assert infeasible_cells(same).sum() < infeasible_cells(closed).sum()
+    figure = map_figure(map_from_results(open_, []), infeasible_cells(open_))
+    assert "margin not feasible for 8 classes in 2D" in [t.name for t in figure.data]
+
+
 def test_a_map_under_way_has_its_first_cells_and_a_diverged_run_is_nan(two_by_two):
     grid, results = two_by_two
     stopped = dataclasses.replace(results[1], history=results[1].history[:0])  # no epoch ended
@@ -59,18 +128,21 @@ def test_a_map_under_way_has_its_first_cells_and_a_diverged_run_is_nan(two_by_tw
     assert amap.trained.tolist() == [[True, True], [False, False]]
     assert math.isnan(amap.accuracy[0, 1]) and math.isfinite(amap.accuracy[0, 0])
     assert amap.best_cell() == (0, 0)
-    figure = accuracy_map_figure(amap, None)
+    figure = map_figure(amap, None)
     texts = next(t for t in figure.data if t.type == "scatter" and t.mode == "text").text
     assert list(texts) == [f"{100 * amap.accuracy[0, 0]:.0f}", "—", "", ""]  # not 0
     blank = next(t for t in figure.data if t.name == "— diverged (no accuracy)")
     assert cells_inside(blank) == {(0, 1)}
 
 
-@pytest.mark.parametrize("loss", READY_LOSSES)
-@pytest.mark.parametrize("dim", (2, 3))
-def test_a_shipped_map_is_the_one_the_page_asks_for(loss, dim, bundled):
-    amap = load_map(MAP_FOLDER / file_name(loss, dim))
-    grid = default_grid(loss, dim)
+READY_MAPS = [(loss, dim, 0) for loss in READY_LOSSES for dim in (2, 3)] + [("arcface", 3, 2)]
+
+
+@pytest.mark.parametrize("loss, dim, held_out", READY_MAPS)
+def test_a_shipped_map_is_the_one_the_page_asks_for(loss, dim, held_out, bundled):
+    amap = load_map(MAP_FOLDER / file_name(loss, dim, held_out))
+    grid = default_grid(loss, dim, held_out=held_out)
+    assert set(amap.metrics) == set(grid.metrics)
     assert amap.grid == grid and amap.complete
     assert amap.meta["settings_hash"] == grid.settings_hash(bundled.name)  # today's presets
     assert amap.meta["dataset"] == bundled.name
@@ -106,6 +178,10 @@ def test_damaged_map_files_are_refused_with_why(tmp_path):
     path.write_text(json.dumps({**record, "params": ["m", "m"]}))
     with pytest.raises(LossvizError, match="two different parameters"):
         load_map(path)
+    path.write_text(json.dumps({**record, "accuracy": [[0.5, 0.6], [0.7, 0.8]], "held_out": 2,
+                                "tar": [[0.5, 0.6], [0.7, 0.8]]}))
+    with pytest.raises(LossvizError, match=r"KeyError\('eer'\)"):  # open set: each metric there
+        load_map(path)
     with pytest.raises(LossvizError, match="No ready map"):
         load_map(tmp_path / "absent.json")
 
@@ -128,7 +204,7 @@ def cells_inside(trace) -> set[tuple[int, int]]:
 def test_the_hatched_cells_are_where_the_margin_cannot_be_met(loss, dim):
     amap = load_map(MAP_FOLDER / file_name(loss, dim))
     grid = amap.grid
-    figure = accuracy_map_figure(amap, infeasible_cells(grid), View())
+    figure = map_figure(amap, infeasible_cells(grid))
     name = f"margin not feasible for 10 classes in {dim}D"
     hatched = next(t for t in figure.data if t.name == name and t.fillpattern.shape == "/")
     preset = LOSSES[loss].presets[f"{dim}d"]
@@ -149,7 +225,7 @@ def rows_times_columns(grid) -> int:
 def test_the_best_cell_is_framed_and_named():
     amap = load_map(MAP_FOLDER / file_name("arcface", 2))
     best = np.unravel_index(np.nanargmax(amap.accuracy), amap.accuracy.shape)
-    figure = accuracy_map_figure(amap, None, View("zh"))
+    figure = map_figure(amap, None, view=View("zh"))
     frame = next(t for t in figure.data if (t.name or "").startswith("最好"))
     assert cells_inside(frame) == {tuple(int(i) for i in best)}
     assert f"{amap.accuracy[best]:.1%}" in frame.name
@@ -162,6 +238,8 @@ def test_the_best_cell_is_framed_and_named():
     (["--across", "m"], "--across and --up go together"),
     (["--across", "m", "--up", "m"], "varies two different parameters of s, m"),
     (["--size", "1"], "2 or more values per parameter, not 1"),
+    (["--held-out", "3"], "--held-out needs --open-set"),
+    (["--open-set", "--held-out", "9"], "holds out 0 to 8 classes, not 9"),
 ])
 def test_the_map_command_refuses_a_grid_it_cannot_make_in_one_line(args, message, tmp_path,
                                                                    capsys):
