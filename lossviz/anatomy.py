@@ -10,7 +10,7 @@ trainer tomorrow) can serve it.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -37,6 +37,9 @@ class DigitModel:
     bias: np.ndarray | None  # (C,) the network's bias, if it has one: only softmax uses it
     step: int
     features_of: Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) uint8 -> (N, D) features
+    # the loss's running values at this step (CurricularFace's t, AdaCos's s, AdaFace's norm
+    # statistics): a digit is taken apart with them, as the next batch would be
+    state: dict = field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -63,7 +66,7 @@ def model_from_checkpoint(data: bytes, dataset: Dataset) -> DigitModel:
     # every loss on the same class weights)
     weights, _ = run.class_weights()
     return DigitModel(run.config.loss, params_in_force(run.config, run.step),
-                      weights.numpy().copy(), bias, run.step, features_of)
+                      weights.numpy().copy(), bias, run.step, features_of, dict(run.loss_state))
 
 
 @contextmanager
@@ -128,13 +131,17 @@ class Anatomy:
         return self.push - (self.push @ unit) * unit
 
 
-def take_apart(loss: str, params: dict, feature, weights, label: int, bias=None) -> Anatomy:
-    """The loss of one feature for class `label`, and every number on the way to it."""
+def take_apart(loss: str, params: dict, feature, weights, label: int, bias=None,
+               state: dict | None = None) -> Anatomy:
+    """The loss of one feature for class `label`, and every number on the way to it; state:
+    the loss's running values (without them, their start: t = 0, AdaCos's fixed s, AdaFace's
+    n = 0)."""
+    state = state or initial_state(loss, len(weights))
     params = resolve_params(loss, params)
     x = torch.tensor(np.asarray(feature, dtype=np.float64), requires_grad=True)
     w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
     b = None if bias is None else torch.as_tensor(np.asarray(bias, dtype=np.float64))
-    logits = margin_logits(loss, x[None], w, torch.tensor([label]), b, **params)[0]
+    logits = margin_logits(loss, x[None], w, torch.tensor([label]), b, state=state, **params)[0]
     value = F.cross_entropy(logits[None], torch.tensor([label])) \
         + norm_penalty(loss, x[None], **params)  # MagFace's regulariser of the norm
     (gradient,) = torch.autograd.grad(value, x)
@@ -142,12 +149,12 @@ def take_apart(loss: str, params: dict, feature, weights, label: int, bias=None)
     # The same logits with no margin anywhere: a class's column carries a margin only while it
     # is the target, so take the target's column from a run where another class is.
     other = (label + 1) % len(w)
-    plain = margin_logits(loss, x.detach()[None], w, torch.tensor([other]), b, **params)[0]
+    plain = margin_logits(loss, x.detach()[None], w, torch.tensor([other]), b, state=state,
+                          **params)[0]
     plain[other] = logits[other]
     cos = unit_rows(x.detach().numpy()[None]) @ unit_rows(w.numpy()).T
-    # MagFace's margin at this feature's norm; AdaFace's n as margin_logits takes it without a
-    # state (nothing seen: n = 0)
-    norm = norm_target_input(loss, x.detach()[None], params, initial_state(loss, len(w)))
+    # MagFace's margin at this feature's norm; AdaFace's n from the run's norm statistics
+    norm = norm_target_input(loss, x.detach()[None], params, state)
     target_term = target_from_cos(loss, torch.tensor(cos[0, label]), params,
                                   norm=None if norm is None else norm[0])
     return Anatomy(loss, params, int(label), x.detach().numpy().copy(), cos[0],
@@ -158,7 +165,7 @@ def take_apart(loss: str, params: dict, feature, weights, label: int, bias=None)
 def take_apart_with(model: DigitModel, feature, label: int) -> Anatomy:
     """One feature under the model's own loss, parameters, weights and bias."""
     return take_apart(model.loss, model.params, feature, model.weights, label,
-                      model.bias_for(model.loss))
+                      model.bias_for(model.loss), model.state)
 
 
 def family_params(loss: str, dim: int) -> dict:
@@ -175,7 +182,8 @@ def under_every_loss(model: DigitModel, feature, label: int,
     chosen = {model.loss: model.params} | (chosen or {})
     return tuple(
         take_apart(name, chosen[name] if name in chosen else family_params(name, model.dim),
-                   feature, model.weights, label, model.bias_for(name))
+                   feature, model.weights, label, model.bias_for(name),
+                   model.state if name == model.loss else None)  # the others never ran
         for name in LOSSES)
 
 

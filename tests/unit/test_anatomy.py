@@ -149,3 +149,31 @@ def test_every_loss_sees_the_same_feature(trained_run, small_set):
     assert by_name["normface"].loss_value == pytest.approx(cross_entropy(16 * cos, 3))
     assert by_name["softmax"].loss_value == pytest.approx(
         cross_entropy(model.weights @ feature, 3), rel=1e-5)
+
+
+def test_adaface_takes_a_digit_apart_with_the_runs_norm_statistics():
+    """The paper's rule written out: n = clip((||x|| - mean) / std * h, -1, 1), target
+    cos(theta - m n) - m n - m; not the start's n = 0 (CosFace's cos(theta) - m)."""
+    s, m, h = 16.0, 0.4, 0.333
+    state = {"norm_mean": 2.0, "norm_std": 1.5}  # ||FEATURE|| = 3: one std above the mean
+    n = min(1.0, max(-1.0, (3.0 - 2.0) / 1.5 * h))
+    theta = math.radians(30)
+    a = take_apart("adaface", {"s": s, "m": m, "h": h}, FEATURE, WEIGHTS, 0, state=state)
+    assert a.target_term == pytest.approx(math.cos(theta - m * n) - m * n - m)
+    assert a.logits[0] == pytest.approx(s * a.target_term)
+    start = take_apart("adaface", {"s": s, "m": m, "h": h}, FEATURE, WEIGHTS, 0)
+    assert start.target_term == pytest.approx(math.cos(theta) - m)
+
+
+@pytest.mark.parametrize("loss", ["adaface", "curricularface", "adacos"])
+def test_a_checkpoints_model_carries_its_runs_running_values(small_set, loss):
+    run = Run(TrainConfig(loss=loss, dim=2, batch_size=64), small_set)
+    for _ in range(3):
+        run.train_step()
+    model = model_from_checkpoint(checkpoint_bytes(run), small_set)
+    assert model.state == pytest.approx(run.loss_state)
+    assert model.state != pytest.approx(Run(run.config, small_set).loss_state)  # it moved
+    feature = model.features_of(small_set.test_images[:1])[0]
+    label = int(small_set.test_labels[0])
+    expected = take_apart(loss, model.params, feature, model.weights, label, state=run.loss_state)
+    assert take_apart_with(model, feature, label).logits == pytest.approx(expected.logits)
