@@ -9,7 +9,7 @@ import torch
 import plotly.graph_objects as go
 
 from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES, MARKER_OUTLINE,
-                                   TEXT_COLOR, View, class_symbols, layout, on_right,
+                                   TEXT_COLOR, View, band_trace, class_symbols, layout, on_right,
                                    readable_on, two_panels)
 from lossviz.losses import LOSSES, adacos_fixed_scale, class_cosines, target_from_cos
 from lossviz.metrics import own_and_nearest_other, unit_rows
@@ -299,12 +299,10 @@ def running_value_figure(history, loss: str, classes: int, view: View = View()) 
     if loss == "adaface":  # the running std as a band around the running mean
         spread = [(epoch, values["norm_mean"], values["norm_std"])
                   for epoch, values in zip(history.epochs, history.loss_state) if name in values]
-        band = [m + sd for _, m, sd in spread] + [m - sd for _, m, sd in reversed(spread)]
-        traces.insert(0, go.Scatter(
-            x=[e for e, _, _ in spread] + [e for e, _, _ in reversed(spread)], y=band,
-            fill="toself", mode="lines", line=dict(width=0), fillcolor=style.color,
-            opacity=0.2, name=view.t("state.figure.norm_mean.band"), showlegend=False,
-            hoverinfo="skip"))
+        epochs, means, stds = (np.array(column, dtype=float) for column in zip(*spread)) \
+            if spread else (np.array([]),) * 3
+        traces.insert(0, band_trace(epochs, means - stds, means + stds, style.color, 0.2,
+                                    name=view.t("state.figure.norm_mean.band")))
     if loss == "adacos":
         fixed = adacos_fixed_scale(classes)
         label = view.t("state.figure.s.fixed", value=fixed)

@@ -158,3 +158,15 @@ def test_running_value_figure_draws_the_loss_value_and_adacos_fixed_scale():
     curricular = running_value_figure(History(epochs=(1.0,), loss_state=({"t": 0.2},)),
                                       "curricularface", 10, View(lang="zh"))
     assert len(curricular.data) == 1 and curricular.layout.title.text == "CurricularFace 的 t 随训练的变化"
+
+
+def test_adafaces_running_norm_is_a_line_in_a_band_one_std_either_side():
+    from lossviz.figures.style import LOSS_STYLES, translucent
+    from lossviz.figures.training import running_value_figure
+    from lossviz.snapshot import History
+    history = History(epochs=(0.5, 1.0, 1.5), loss_state=(
+        {}, {"norm_mean": 10.0, "norm_std": 2.0}, {"norm_mean": 12.0, "norm_std": 1.0}))
+    band, line = running_value_figure(history, "adaface", 10).data
+    assert list(line.x) == [1.0, 1.5] and list(line.y) == [10.0, 12.0]
+    assert list(band.x) == [1.0, 1.5, 1.5, 1.0] and list(band.y) == [12.0, 13.0, 11.0, 8.0]
+    assert band.fill == "toself" and band.fillcolor == translucent(LOSS_STYLES["adaface"].color, 0.2)
