@@ -66,6 +66,15 @@ class LiveRun:
             self._last_seen = time.monotonic()
             self._sync()
 
+    def step_while_training(self):
+        """'One step' pressed while the run trains: it pauses after one more step. Streamlit
+        can deliver one press twice (a fragment's timer rerun on its way carries the button's
+        trigger too); the second finds the run no longer wanting to run and does nothing,
+        where step() would have taken another step."""
+        with self._lock:
+            if self._wanted_running:
+                self.step()
+
     def update(self, config: TrainConfig):
         """New loss, parameters or learning rate: in force from the next step."""
         with self._lock:

@@ -217,7 +217,8 @@ def start_pause(run: LiveRun, where=st):
 def control_buttons(run: LiveRun):
     start, step, reset = st.columns(3)
     start_pause(run, start)
-    step.button(ui.t("playground.controls.step"), icon=":material/skip_next:", on_click=run.step,
+    step.button(ui.t("playground.controls.step"), icon=":material/skip_next:",
+                on_click=run.step_while_training if run.wants_to_run else run.step,
                 key=ui.key(PAGE, "step"), width="stretch")
     reset.button(ui.t("playground.controls.reset"), icon=":material/restart_alt:",
                  on_click=lambda: run.reset(run.config), key=ui.key(PAGE, "reset"),

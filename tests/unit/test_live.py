@@ -121,6 +121,16 @@ def test_one_step_while_training_then_pause_settles_paused(run):
     wait_for(lambda: run.snapshot().step > stepped_to)
 
 
+def test_one_step_pressed_while_training_pauses_once_and_a_repeat_of_it_takes_no_step(run):
+    run.start()
+    wait_for(lambda: run.snapshot().status == RUNNING and run.snapshot().step > 2)
+    run.step_while_training()
+    wait_for(lambda: not run.busy and not run.wants_to_run, 30, "the run to pause")
+    paused_at = settled(run)
+    run.step_while_training()  # the same press delivered again, after the run paused
+    assert settled(run) == paused_at and not run.busy and run.snapshot().status == PAUSED
+
+
 def test_switching_optimizer_while_training(run):
     run.start()
     wait_for(lambda: run.snapshot().step > 2)
