@@ -10,7 +10,7 @@ PML's conventions, read from pytorch_metric_learning/losses/ (2.9.0):
   (D, C * K), class-major (column c * K + k is sub-centre k of class c: get_cosine views the
   cosines as (B, C, K)), so it is our (C, K, D) weight reshaped to (C * K, D), transposed.
 - ArcFace's margin is in degrees; past theta = pi - m it takes cos(theta) - m sin(m), our
-  "threshold" tail (test_pml_arcface_tail_is_the_threshold_fallback).
+  "threshold" tail (test_pml_implements_the_variant_we_say).
 - NormalizedSoftmaxLoss divides by a temperature: s = 1 / temperature.
 - LargeMarginSoftmaxLoss (L-Softmax) and SphereFaceLoss take an integer m and the paper's
   psi(theta) = (-1)^k cos(m theta) - 2k, with k from the angle where ours counts thresholds of
@@ -20,9 +20,10 @@ PML's conventions, read from pytorch_metric_learning/losses/ (2.9.0):
 
 Where PML's gradient is infinite and ours is not: ArcFace at theta = 0 exactly (PML takes
 acos of the cosine, whose slope at 1 is infinite; ours goes through sqrt(1 - cos^2) with an
-eps, see losses._sin_from_cos). Samples near 0 here sit 1e-3 rad away (0.05 degrees), where
-both are finite and equal to 1e-8; closer, both lose digits the same way, since an angle
-theta is known from its cosine only to about eps / theta (test_near_zero_...).
+eps, see losses._sin_from_cos). The sweep's nearest samples sit 0.05 degrees (1e-3 rad) from
+their weight, where both are finite and agree to 1e-8; closer, both lose digits the same way,
+since an angle theta is known from its rounded cosine only to about eps / theta
+(test_near_zero_both_agree_as_far_as_the_cosine_tells).
 """
 import math
 
@@ -59,12 +60,12 @@ def target_angles(m: float) -> np.ndarray:
     """The angles between a feature and its class weight: near 0, the body of the curve,
     either side of 90 degrees (the easy margin's edge), either side of pi - m (where
     cos(theta + m) turns back up and the tails part) and up to nearly pi. None closer than
-    1e-4 rad to pi - m: there the tails jump, and PML tests the angle, ours the cosine."""
+    1e-3 rad to pi - m: the threshold tail jumps there, and PML tests the angle where ours
+    tests the cosine, so a rounding could put a sample on either side."""
     degrees = np.radians([0.05, 0.5, 1, 5, 15, 30, 45, 60, 75, 89, 91, 105, 120, 135, 150, 165,
                           170, 175, 179, 179.9])
     around_turn = math.pi - m + np.array([-0.05, -1e-3, 1e-3, 0.05])
-    angles = np.concatenate([degrees, around_turn])
-    return angles[(angles > 0) & (angles < math.pi)]
+    return np.concatenate([degrees, around_turn])
 
 
 def class_weights(dim: int, rng: np.random.Generator) -> np.ndarray:
