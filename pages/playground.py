@@ -42,6 +42,7 @@ FIELDS = [
     Field("data", "bundled", "choice", choices=SOURCES),
     Field("label_noise", 0.0, "float", *RULES["label_noise"].bounds),
     Field("degrade", 0.0, "float", *RULES["degrade"].bounds),
+    Field("held_out", 0, "int", *RULES["held_out_classes"].bounds),
     *loss_param_fields(preset="2d"),
     Field("run", "", "id"),  # this session's run in the server's registry
     Field("watch", "", "id"),  # someone else's run, watched read-only
@@ -51,7 +52,8 @@ RANGES = {f.name: (f.low, f.high) for f in FIELDS}
 CONFIG_WIDGETS = {"loss": "loss", "dim": "dim", "lr": "lr", "optimizer": "optimizer",
                   "seed": "seed", "warmup": "warmup_steps", "epochs": "epochs",
                   "lambda_min": "lambda_min", "lambda_base": "lambda_base", "device": "device",
-                  "label_noise": "label_noise", "degrade": "degrade"}
+                  "label_noise": "label_noise", "degrade": "degrade",
+                  "held_out": "held_out_classes"}
 
 
 def load_preset(loss: str, dim: int):
@@ -106,6 +108,8 @@ def config_controls(loss: str):
                   key=ui.key(PAGE, "label_noise"), help=ui.t("subcenter.noise.help"))
         st.slider(ui.t("quality.degrade.label"), *RANGES["degrade"], step=0.05,
                   key=ui.key(PAGE, "degrade"), help=ui.t("quality.degrade.help"))
+        number_setting(ui.t("playground.open_set.label"), "held_out",
+                       help=ui.t("playground.open_set.help"))
         with st.expander(ui.t("playground.controls.training"), expanded=False):
             number_setting(ui.t("playground.controls.lr"), "lr", step=0.0005, format="%.4f")
             st.selectbox(ui.t("playground.controls.optimizer"), OPTIMIZERS,
@@ -196,7 +200,8 @@ def apply_sidebar(run: LiveRun) -> TrainConfig:
 
 
 def feasibility_note(config: TrainConfig):
-    result = feasibility(config.loss, settled_params(config), 10, config.dim)
+    classes = 10 - config.held_out_classes  # the classes the run trains on
+    result = feasibility(config.loss, settled_params(config), classes, config.dim)
     if not result.feasible:
         st.warning(ui.t("playground.feasibility.impossible", dim=config.dim), icon="⚠️")
     elif result.tight:
@@ -246,7 +251,7 @@ def progress_line(snap):
             (st.info if snap.status in (PAUSED, WAITING) else st.warning)(ui.say(snap.message))
 
 
-def evaluation_metrics(snap):
+def evaluation_metrics(snap, class_names):
     """How well the run does now, and, in 2D, why a normalized loss ends below Softmax."""
     ev = snap.evaluation
     columns = st.columns(4)
@@ -261,6 +266,23 @@ def evaluation_metrics(snap):
         st.caption(ui.say(subcenter_note(ev.off_dominant, snap.config.label_noise)))
     if LOSSES[snap.config.loss].norm_margin:
         quality_note(snap.config.loss, ev.quality_norms)
+    if snap.config.held_out_classes:
+        open_set_note(snap, class_names)
+
+
+def open_set_note(snap, class_names):
+    """In an open set: how well pairs of the never-seen classes' digits are told apart by the
+    cosine of their features, beside the same for the trained classes' test digits."""
+    unseen = ", ".join(class_names[-snap.config.held_out_classes:])
+    found = snap.evaluation.verification
+    if found is None:  # none of the evaluated digits is of a held-out class
+        st.caption(ui.t("playground.open_set.no_pairs", unseen=unseen))
+        return
+    st.caption(ui.t("playground.open_set.numbers", unseen=unseen, pairs=found.unseen.pairs,
+                    tar=found.unseen.tar[0.01], eer=found.unseen.eer,
+                    seen_tar=found.seen.tar[0.01], seen_eer=found.seen.eer))
+    if snap.config.dim == 2:
+        st.caption(ui.t("verification.ui.dim_note"))
 
 
 def quality_note(loss: str, norms):
@@ -336,7 +358,7 @@ def live_view(run: LiveRun, watcher: str | None = None):
         progress_line(snap)
         figures = snapshot_figures(snap, run.dataset.class_names)
         digits = feature_view(figures["features"], snap, run)
-        evaluation_metrics(snap)
+        evaluation_metrics(snap, run.dataset.class_names)
         digits.show(st.session_state.get(ui.key(PAGE, "picked")))
         curves, angles = st.columns(2)
         curves.plotly_chart(figures["curves"], key=ui.key(PAGE, "curves"), **ui.chart_options())

@@ -281,3 +281,26 @@ def test_label_noise_and_k_start_a_new_run_the_others_keep_theirs(open_page):
     snap = run.snapshot()
     assert snap.generation == 2 and snap.evaluation.subcenters.shape == (10, 2, 2)
     assert snap.config.label_noise == 0.2
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_open_set_run_trains_without_8_and_9_and_verifies_their_pairs(open_page, lang):
+    at = open_page("playground", {"held_out": "2", "dim": "3", "lang": lang})
+    assert not at.exception
+    at = one_step(at)
+    snap = page_run(at).snapshot()
+    assert snap.config.held_out_classes == 2 and snap.evaluation.weights.shape == (8, 3)
+    assert set(snap.evaluation.labels.tolist()) == set(range(8))  # the figures: trained classes
+    found = snap.evaluation.verification
+    expected = text("playground.open_set.numbers", lang, unseen="8, 9", pairs=found.unseen.pairs,
+                    tar=found.unseen.tar[0.01], eer=found.unseen.eer,
+                    seen_tar=found.seen.tar[0.01], seen_eer=found.seen.eer)
+    assert expected in [c.value for c in at.caption]
+    if lang == "zh":
+        assert english_words(at) == []
+
+
+def test_a_held_out_count_out_of_range_in_the_link_warns_and_is_clamped(open_page):
+    at = open_page("playground", {"held_out": "9"})
+    assert any("held_out" in w.value for w in at.warning)
+    assert page_run(at).config.held_out_classes == 8  # clamped to the most it can hold out
