@@ -252,9 +252,12 @@ def features_3d_figure(features, labels, predictions, weights, class_names, loss
          *_wrong_traces(unit, labels, predictions, True, mark_wrong, view),
          *weight_traces(weights, 1.3, class_names, three_d=True, view=view),
          *_subcenter_traces(subcenters, 1.15, class_names, True, view)],
-        # uirevision: keep the user's rotation across refreshes
+        # uirevision: keep the user's rotation across refreshes; the misclassified crosses'
+        # legend gets its own line under the title (the scene starts right under the margin,
+        # so the legend, placed above it, sat on the title)
         layout(view.t("playground.figures.sphere"), height=560, view=view, scene=scene,
-               uirevision="features-3d"))
+               uirevision="features-3d",
+               margin=dict(t=view.sizes.title + 26 + (view.sizes.legend + 14) * mark_wrong)))
 
 
 def curves_figure(history, loss: str = "softmax", view: View = View()) -> go.Figure:

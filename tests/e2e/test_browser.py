@@ -167,6 +167,10 @@ def test_playground_shows_the_sphere_in_3d(page, app_url):
     screenshot(page, "playground-3d")
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Start", exact=True).wait_for()
+    sphere = page.locator(".js-plotly-plot").first
+    sphere.locator(".legend").wait_for()  # the misclassified crosses' legend
+    title, legend = (sphere.locator(part).bounding_box() for part in (".gtitle", ".legend"))
+    assert legend["y"] >= title["y"] + title["height"]  # it once sat on the title
     assert_no_exception(page)
 
 
