@@ -160,8 +160,9 @@ def _add_pull(commands):
     pull.add_argument("--out", type=Path, required=True, help="the JSON file to write")
     pull.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     pull.add_argument("--dim", type=int, choices=(2, 3), default=3)
-    pull.add_argument("--epochs", type=int, default=2,
-                      help="2: Softmax reaches about 92%% and the angles have settled their order")
+    pull.add_argument("--epochs", type=int, default=10,
+                      help="10: the features have gathered near their weights (2 epochs left "
+                           "the order between the losses still changing with the seed)")
     pull.add_argument("--losses", default=",".join(PULL_LOSSES),
                       help="softmax first, then the margin losses to read against it")
     pull.add_argument("--eval-every", type=int, default=8,
