@@ -271,7 +271,8 @@ def summary_step(at: Areas):
             seven, rest = st.tabs([ui.t("lecture.steps.summary.tabs.taught", count=len(taught)),
                                    ui.t("lecture.steps.summary.tabs.later", count=len(later))])
             seven.markdown(summary_table(taught, texts["targets"], columns))
-            rest.markdown(summary_table(later, texts["targets"], columns[:2] + columns[3:]))
+            rest.markdown(summary_table(later, texts["targets"],
+                                        [c for c in columns if c != "normalized"]))
             rest.caption(ui.t("lecture.steps.summary.later_normalized"))
         if not ui.presenting():
             st.markdown(ui.t("lecture.steps.summary.text"))

@@ -212,13 +212,13 @@ def live_view(job, grid: MapGrid, metric: str):
 def ready_or_none(grid: MapGrid):
     """The shipped map of these settings and what to say of it (made ahead of time, and how),
     or no map and what to press instead; a damaged file is said as a warning."""
-    rows, columns = grid.shape
     try:
         amap = ready_map(grid)
     except LossvizError as err:
         st.warning(ui.say(err.message), icon="⚠️")
-        return None, ui.t("map.none", runs=rows * columns, epochs=grid.epochs)
+        amap = None
     if amap is None:
+        rows, columns = grid.shape
         return None, ui.t("map.none", runs=rows * columns, epochs=grid.epochs)
     return amap, f"{ui.say(how_made(amap))} {ui.t('map.ready.help')}"
 

@@ -35,6 +35,11 @@ def cell_outline(row: int, column: int) -> tuple[list, list]:
     return [x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0]
 
 
+def _cells(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(row, column) of each True cell."""
+    return [(int(row), int(column)) for row, column in np.argwhere(mask)]
+
+
 def _outlines(cells) -> tuple[list, list]:
     """Several cells' outlines in one trace, apart (None between them)."""
     xs, ys = [], []
@@ -121,8 +126,7 @@ def _hover(amap: MetricMap, row: int, column: int, view: View) -> str:
 
 
 def _diverged_cells(amap: MetricMap, metric: str) -> list[tuple[int, int]]:
-    return [tuple(int(i) for i in cell) for cell in
-            np.argwhere(amap.trained & np.isnan(amap.metrics[metric]))]
+    return _cells(amap.trained & np.isnan(amap.metrics[metric]))
 
 
 def map_figure(amap: MetricMap, infeasible: np.ndarray | None, metric: str = "accuracy",
@@ -171,7 +175,7 @@ def _limit_traces(infeasible: np.ndarray, grid: MapGrid, view: View) -> list[go.
     """The hatched cells past the limit (for the classes trained on), and the limit itself as
     a line, one legend entry."""
     name = view.t("map.figure.infeasible", classes=grid.classes, dim=grid.dim)
-    xs, ys = _outlines([tuple(int(i) for i in cell) for cell in np.argwhere(infeasible)])
+    xs, ys = _outlines(_cells(infeasible))
     hatched = go.Scatter(x=xs, y=ys, fill="toself", fillcolor="rgba(0,0,0,0)", fillpattern=HATCH,
                          mode="lines", line=dict(width=0), hoverinfo="skip", name=name,
                          legendgroup="limit")

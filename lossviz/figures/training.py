@@ -215,8 +215,14 @@ def _panel_layout(title: str, limits: list, name: str, view: View, legend: bool)
     # Plotly's toolbar stands upright at the chart's right edge: with the usual narrow margin
     # it lay over the raw panel's rightmost points, which then could not be hovered or clicked
     spec["margin"]["r"] = 40
-    if legend:
-        spec["margin"]["t"] += view.sizes.legend + 14
+    return _legend_line(spec, view) if legend else spec
+
+
+def _legend_line(spec: dict, view: View) -> dict:
+    """The misclassified crosses' legend on a line of its own under the title: layout() puts
+    it just above the plot, which starts right under the title's margin (a 3D scene fills the
+    whole plot), so the legend sat on the title."""
+    spec["margin"]["t"] += view.sizes.legend + 14
     return spec
 
 
@@ -246,18 +252,16 @@ def features_3d_figure(features, labels, predictions, weights, class_names, loss
     distance = 1.0 if view.present else 1.35
     scene = dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
                  camera=dict(eye=dict(x=distance, y=distance, z=0.7 * distance)))
+    # uirevision: keep the user's rotation across refreshes
+    spec = layout(view.t("playground.figures.sphere"), height=560, view=view, scene=scene,
+                  uirevision="features-3d")
     return go.Figure(
         [_sphere_surface(loss, params, weights if subcenters is None else subcenters, view),
          feature_trace(unit, labels, predictions, class_names, three_d=True, view=view),
          *_wrong_traces(unit, labels, predictions, True, mark_wrong, view),
          *weight_traces(weights, 1.3, class_names, three_d=True, view=view),
          *_subcenter_traces(subcenters, 1.15, class_names, True, view)],
-        # uirevision: keep the user's rotation across refreshes; the misclassified crosses'
-        # legend gets its own line under the title (the scene starts right under the margin,
-        # so the legend, placed above it, sat on the title)
-        layout(view.t("playground.figures.sphere"), height=560, view=view, scene=scene,
-               uirevision="features-3d",
-               margin=dict(t=view.sizes.title + 26 + (view.sizes.legend + 14) * mark_wrong)))
+        _legend_line(spec, view) if mark_wrong else spec)
 
 
 def curves_figure(history, loss: str = "softmax", view: View = View()) -> go.Figure:
@@ -302,8 +306,7 @@ def running_value_figure(history, loss: str, classes: int, view: View = View()) 
     if loss == "adaface":  # the running std as a band around the running mean
         spread = [(epoch, values["norm_mean"], values["norm_std"])
                   for epoch, values in zip(history.epochs, history.loss_state) if name in values]
-        epochs, means, stds = (np.array(column, dtype=float) for column in zip(*spread)) \
-            if spread else (np.array([]),) * 3
+        epochs, means, stds = np.array(spread, dtype=float).reshape(-1, 3).T
         traces.insert(0, band_trace(epochs, means - stds, means + stds, style.color, 0.2,
                                     name=view.t("state.figure.norm_mean.band")))
     if loss == "adacos":
