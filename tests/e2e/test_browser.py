@@ -124,6 +124,15 @@ SURFACE_SHOWN = """() => {
 }"""
 
 
+TITLE_AND_LEGEND_OF_THE_SPHERE = """() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  const title = plot && plot.querySelector('.gtitle'), legend = plot && plot.querySelector('.legend');
+  if (!title || !legend) return null;  // the misclassified crosses' legend not drawn yet
+  const t = title.getBoundingClientRect(), l = legend.getBoundingClientRect();
+  return t.height && l.height ? [t.bottom, l.top] : null;
+}"""
+
+
 def progress_text(page):
     return page.locator("[data-testid='stProgress']").inner_text()
 
@@ -167,10 +176,11 @@ def test_playground_shows_the_sphere_in_3d(page, app_url):
     screenshot(page, "playground-3d")
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Start", exact=True).wait_for()
-    sphere = page.locator(".js-plotly-plot").first
-    sphere.locator(".legend").wait_for()  # the misclassified crosses' legend
-    title, legend = (sphere.locator(part).bounding_box() for part in (".gtitle", ".legend"))
-    assert legend["y"] >= title["y"] + title["height"]  # it once sat on the title
+    wait_idle(page)
+    # Read both boxes in one go from the page: the rerun after Pause can replace the chart
+    # between two separate reads (CI saw a box of None).
+    title_bottom, legend_top = page.wait_for_function(TITLE_AND_LEGEND_OF_THE_SPHERE).json_value()
+    assert legend_top >= title_bottom  # it once sat on the title
     assert_no_exception(page)
 
 
