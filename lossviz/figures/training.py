@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from lossviz.figures.style import (CLASS_COLORS, GAP_COLOR, LOSS_STYLES, MARKER_OUTLINE,
                                    TEXT_COLOR, View, band_trace, class_symbols, layout, on_right,
-                                   readable_on, two_panels)
+                                   readable_on, steady_margins, two_panels)
 from lossviz.losses import LOSSES, adacos_fixed_scale, class_cosines, target_from_cos
 from lossviz.metrics import own_and_nearest_other, unit_rows
 
@@ -215,6 +215,7 @@ def _panel_layout(title: str, limits: list, name: str, view: View, legend: bool)
     # Plotly's toolbar stands upright at the chart's right edge: with the usual narrow margin
     # it lay over the raw panel's rightmost points, which then could not be hovered or clicked
     spec["margin"]["r"] = 40
+    spec = steady_margins(spec, view)
     return _legend_line(spec, view) if legend else spec
 
 
@@ -280,11 +281,16 @@ def curves_figure(history, loss: str = "softmax", view: View = View()) -> go.Fig
         traces += on_right([go.Scatter(x=x, y=accuracy, name=name, legendgroup=name,
                                        showlegend=False, line=line)])
     panels = two_panels((view.t("playground.figures.loss"), view.t("playground.figures.accuracy")),
-                        gap=0.1, view=view)
+                        gap=0.16, view=view)  # room for the accuracy's "100%" between panels
     panels["xaxis"].update(title=view.t("playground.figures.epoch"))
     panels["xaxis2"].update(title=view.t("playground.figures.epoch"))
     panels["yaxis2"].update(range=[0, 1.01], tickformat=".0%")
-    return go.Figure(traces, layout("", height=360, view=view, **panels))
+    spec = steady_margins(layout("", height=360, view=view, **panels), view)
+    # the legend on the top line and the panel titles under it: both just above the plot,
+    # "train" sat on "Loss"
+    spec["legend"].update(yref="container", y=1.0, yanchor="top")
+    spec["margin"]["t"] = view.sizes.legend + view.sizes.axis_title + 28
+    return go.Figure(traces, spec)
 
 
 def running_value_figure(history, loss: str, classes: int, view: View = View()) -> go.Figure:
@@ -319,10 +325,10 @@ def running_value_figure(history, loss: str, classes: int, view: View = View()) 
         notes.append(dict(text=label, x=0, xref="paper", xanchor="left", y=fixed,
                           yanchor="bottom", showarrow=False,
                           font=dict(size=view.sizes.label, color=TEXT_COLOR)))
-    return go.Figure(traces, layout(
+    return go.Figure(traces, steady_margins(layout(
         view.t(f"state.figure.{name}.title"), height=300, view=view, annotations=notes,
         xaxis=dict(title=view.t("playground.figures.epoch")),
-        yaxis=dict(title=shown, rangemode="tozero")))
+        yaxis=dict(title=shown, rangemode="tozero")), view))
 
 
 # Blue and vermilion from Petroff's palette (style.CLASS_COLORS): told apart with every common
@@ -338,10 +344,10 @@ def angle_histogram_figure(features, labels, weights, view: View = View()) -> go
                       marker_color=OWN_COLOR, opacity=0.7),
          go.Histogram(x=nearest_other, name=view.t("playground.figures.other"), xbins=bins,
                       marker_color=OTHER_COLOR, opacity=0.7)],
-        layout(view.t("playground.figures.angles"), height=360, view=view, barmode="overlay",
-               xaxis=dict(title=view.t("playground.figures.angle_axis"), range=[0, 180],
-                          dtick=30),
-               yaxis=dict(title=view.t("playground.figures.count_axis"))))
+        steady_margins(layout(
+            view.t("playground.figures.angles"), height=360, view=view, barmode="overlay",
+            xaxis=dict(title=view.t("playground.figures.angle_axis"), range=[0, 180], dtick=30),
+            yaxis=dict(title=view.t("playground.figures.count_axis"))), view))
     # room under the title for the legend, which takes two lines in a narrow column (it ran
     # over the title)
     return fig.update_layout(margin_t=fig.layout.margin.t + 2 * (view.sizes.legend + 8) + 6)

@@ -151,3 +151,31 @@ def test_the_lectures_long_formulas_wrap_within_a_phones_width(browser, app_url)
                 assert formula.evaluate("f => f.scrollWidth <= f.clientWidth + 4")
             no_sideways_scroll(tab, PHONE[0])
             screenshot(tab, f"lecture-{step}-formula-phone")
+
+
+def test_the_playgrounds_charts_keep_legends_panel_titles_and_tick_labels_apart(browser,
+                                                                               app_url):
+    for size in (PHONE, PROJECTOR):
+        with opened_at(browser, app_url, size, "?dim=2") as tab:
+            tab.get_by_role("button", name="One step", exact=True).click()  # curves to show
+            expect(tab.locator("[data-testid='stProgress']")).to_contain_text("step 1 ")
+            wait_idle(tab)
+            curves = tab.locator(".st-key-playground-curves .js-plotly-plot")
+            curves.locator(".legend").wait_for()
+            legend = curves.locator(".legend").bounding_box()
+            titles = curves.locator(".annotation")  # "Loss" and "Accuracy" over their panels
+            expect(titles).to_have_count(2)
+            for title in titles.all():  # "train" once sat on "Loss"
+                assert legend["y"] + legend["height"] <= title.bounding_box()["y"]
+            # the live charts' margins are fixed (no automargin): tick labels and axis titles
+            # must fit
+            charts = tab.locator("[data-testid='stMain'] .js-plotly-plot")
+            for chart in charts.all():
+                outer = chart.bounding_box()
+                for label in chart.locator(
+                        ".ytick text, .xtick text, text[class$='title']").all():
+                    box = label.bounding_box()
+                    assert box is None or (box["x"] >= outer["x"] and box["y"] + box["height"]
+                                           <= outer["y"] + outer["height"]), (
+                        size, label.text_content())
+            assert_no_exception(tab)

@@ -170,3 +170,22 @@ def test_adafaces_running_norm_is_a_line_in_a_band_one_std_either_side():
     assert list(line.x) == [1.0, 1.5] and list(line.y) == [10.0, 12.0]
     assert list(band.x) == [1.0, 1.5, 1.5, 1.0] and list(band.y) == [12.0, 13.0, 11.0, 8.0]
     assert band.fill == "toself" and band.fillcolor == translucent(LOSS_STYLES["adaface"].color, 0.2)
+
+
+@pytest.mark.parametrize("loss", ["arcface", "adacos"])
+def test_the_live_figures_leave_plotly_no_margin_to_measure(small_set, loss):
+    """The playground redraws these twice a second: with automargin Plotly measures every label
+    and may draw a figure twice per update (a quarter of the browser's time in a profile)."""
+    from lossviz.figures.training import running_value_figure
+    from lossviz.snapshot import fresh_snapshot
+    from lossviz.train import Run, TrainConfig
+    run = Run(TrainConfig(loss=loss, dim=2), small_set)
+    run.train_step()
+    snap = fresh_snapshot(run)
+    figures, _ = playground_figures(snap, small_set.class_names)
+    live = [*every_figure(figures),
+            running_value_figure(snap.history, loss, 10) if loss == "adacos" else None]
+    for figure in filter(None, live):
+        axes = [name for name in figure.layout.to_plotly_json() if name[1:5] == "axis"]
+        assert axes and all(figure.layout[name].automargin is False for name in axes), axes
+        assert figure.layout.margin.l >= 40 and figure.layout.margin.b >= 30
