@@ -260,7 +260,8 @@ def evaluation_metrics(snap, class_names):
     columns[2].metric(ui.t("playground.metrics.own_angle"), f"{ev.mean_own_angle:.1f}°")
     columns[3].metric(ui.t("playground.metrics.closest"), f"{ev.min_weight_angle:.1f}°")
     note = LOSSES[snap.config.loss].note_2d
-    if snap.config.dim == 2 and note is not None:
+    # its numbers are from runs on all 10 classes: they say nothing of an open set
+    if snap.config.dim == 2 and note is not None and not snap.config.held_out_classes:
         st.caption(ui.say(note))
     if ev.off_dominant is not None:
         st.caption(ui.say(subcenter_note(ev.off_dominant, snap.config.label_noise)))

@@ -123,7 +123,10 @@ def difficulty_figure(series: list[dict], thresholds: list[float], last_step: fl
                    _median_line(steps, band["median"], run["style"], run["name"], view, True)]
     lines = [dict(type="line", xref="paper", x0=0, x1=1, y0=level, y1=level,
                   line=dict(color=GAP_COLOR, dash="dot", width=1.5),
-                  label=dict(text=f"{level:.0%}", textposition="end", yanchor="top",
+                  # at the left, where training has not reached them yet (at the right end
+                  # the labels sat on the curves), the highest above its line, others below
+                  label=dict(text=f"{level:.0%}", textposition="start",
+                             yanchor="bottom" if level == max(thresholds) else "top",
                              font=dict(size=view.sizes.text, color=TEXT_COLOR)))
              for level in thresholds]
     fig_layout = layout(

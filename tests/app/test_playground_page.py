@@ -212,6 +212,9 @@ def test_why_a_normalized_loss_ends_below_softmax_is_said_in_2d_only(open_page, 
     assert note.render("zh") in [c.value for c in at.caption]
     at = open_page("playground", {"loss": loss, "dim": "3"})
     assert note.render("en") not in [c.value for c in at.caption]
+    # its numbers are for all 10 classes, not for a run with some held out
+    at = open_page("playground", {"loss": loss, "held_out": "2"})
+    assert note.render("en") not in [c.value for c in at.caption]
 
 
 def test_softmax_has_no_note_in_2d(open_page):

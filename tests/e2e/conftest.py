@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -125,3 +125,22 @@ def screenshot(page, name):
 
 def assert_no_exception(page):
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def assert_playground_labels_apart(tab):
+    """The playground's curves keep their legend above both panel titles ("train" once sat on
+    "Loss"), and every chart's tick labels and axis titles lie inside it: the live charts'
+    margins are fixed, not measured by Plotly (lossviz.figures.style.steady_margins)."""
+    curves = tab.locator(".st-key-playground-curves .js-plotly-plot")
+    curves.locator(".legend").wait_for()
+    legend = curves.locator(".legend").bounding_box()
+    titles = curves.locator(".annotation")  # "Loss" and "Accuracy" over their panels
+    expect(titles).to_have_count(2)
+    for title in titles.all():
+        assert legend["y"] + legend["height"] <= title.bounding_box()["y"]
+    for chart in tab.locator("[data-testid='stMain'] .js-plotly-plot").all():
+        outer = chart.bounding_box()
+        for label in chart.locator(".ytick text, .xtick text, text[class$='title']").all():
+            box = label.bounding_box()
+            assert box is None or (box["x"] >= outer["x"] and box["y"] + box["height"]
+                                   <= outer["y"] + outer["height"]), label.text_content()

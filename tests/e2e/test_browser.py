@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from lossviz.i18n import text
 from lossviz.losses import LOSSES
 from tests.conftest import process_dead, wait_for
-from tests.e2e.conftest import (assert_no_exception, current_url, open_app, screenshot,
+from tests.e2e.conftest import (assert_no_exception, assert_playground_labels_apart,
+                                current_url, open_app, screenshot,
                                 start_server, wait_idle)
 
 TRACE_Y = """([index, name]) => {
@@ -164,6 +165,8 @@ def test_playground_trains_pauses_and_resets_in_2d(page, app_url):
     screenshot(page, "playground-2d")
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Start", exact=True).wait_for()
+    wait_idle(page)
+    assert_playground_labels_apart(page)
     page.get_by_role("button", name="Reset", exact=True).click()
     wait_for_change(lambda: "step 0 " in progress_text(page), False)
     assert_no_exception(page)
