@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -127,20 +127,33 @@ def assert_no_exception(page):
     assert page.locator("[data-testid='stException']").count() == 0
 
 
+# Every box in one read from the page: a rerun can replace a chart between two reads
+PLAYGROUND_LABEL_BOXES = """() => {
+  const box = e => { const r = e.getBoundingClientRect();
+                     return {x: r.x, y: r.y, width: r.width, height: r.height}; };
+  const curves = document.querySelector('.st-key-playground-curves .js-plotly-plot');
+  const legend = curves && curves.querySelector('.legend');
+  const titles = curves ? [...curves.querySelectorAll('.annotation')] : [];
+  if (!legend || titles.length !== 2) return null;  // not drawn yet
+  const charts = [...document.querySelectorAll("[data-testid='stMain'] .js-plotly-plot")];
+  return {legend: box(legend), titles: titles.map(box), charts: charts.map(chart => ({
+    outer: box(chart),
+    labels: [...chart.querySelectorAll(".ytick text, .xtick text, text[class$='title']")]
+      .map(text => ({...box(text), text: text.textContent}))}))};
+}"""
+
+
 def assert_playground_labels_apart(tab):
     """The playground's curves keep their legend above both panel titles ("train" once sat on
     "Loss"), and every chart's tick labels and axis titles lie inside it: the live charts'
     margins are fixed, not measured by Plotly (lossviz.figures.style.steady_margins)."""
-    curves = tab.locator(".st-key-playground-curves .js-plotly-plot")
-    curves.locator(".legend").wait_for()
-    legend = curves.locator(".legend").bounding_box()
-    titles = curves.locator(".annotation")  # "Loss" and "Accuracy" over their panels
-    expect(titles).to_have_count(2)
-    for title in titles.all():
-        assert legend["y"] + legend["height"] <= title.bounding_box()["y"]
-    for chart in tab.locator("[data-testid='stMain'] .js-plotly-plot").all():
-        outer = chart.bounding_box()
-        for label in chart.locator(".ytick text, .xtick text, text[class$='title']").all():
-            box = label.bounding_box()
-            assert box is None or (box["x"] >= outer["x"] and box["y"] + box["height"]
-                                   <= outer["y"] + outer["height"]), label.text_content()
+    found = tab.wait_for_function(PLAYGROUND_LABEL_BOXES).json_value()
+    legend = found["legend"]
+    for title in found["titles"]:  # "Loss" and "Accuracy" over their panels
+        assert legend["y"] + legend["height"] <= title["y"]
+    for chart in found["charts"]:
+        outer = chart["outer"]
+        for label in chart["labels"]:
+            if label["width"] and label["height"]:  # not an empty or hidden one
+                assert label["x"] >= outer["x"] and (label["y"] + label["height"]
+                                                     <= outer["y"] + outer["height"]), label
