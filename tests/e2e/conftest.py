@@ -105,6 +105,14 @@ def wait_idle(page):
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
 
 
+def comparison_settled(tab):
+    """After a comparison's last run the page reruns once in full to stop polling, and until
+    that run is over the old table or chart can stand beside the new one: the Run button
+    comes back only in that run."""
+    tab.locator(".st-key-compare-run button").wait_for()
+    wait_idle(tab)
+
+
 def open_app(page, app_url, path=""):
     page.goto(f"{app_url}/{path}")
     wait_idle(page)

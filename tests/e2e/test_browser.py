@@ -12,7 +12,7 @@ from lossviz.i18n import text
 from lossviz.losses import LOSSES
 from tests.conftest import process_dead, wait_for
 from tests.e2e.conftest import (assert_no_exception, assert_playground_labels_apart,
-                                current_url, open_app, screenshot,
+                                comparison_settled, current_url, open_app, screenshot,
                                 start_server, wait_idle)
 
 TRACE_Y = """([index, name]) => {
@@ -215,8 +215,8 @@ def test_compare_two_short_runs(page, app_url):
     open_app(page, app_url, "compare?losses=softmax,arcface&epochs=1")
     page.get_by_role("button", name="Run the comparison").click()
     page.get_by_text("2 of 2 runs done").wait_for(timeout=240_000)
-    wait_idle(page)
-    page.locator("[data-testid='stDataFrame']").wait_for()
+    comparison_settled(page)
+    expect(page.locator("[data-testid='stDataFrame']")).to_have_count(1)
     expect(page.locator(".js-plotly-plot")).to_have_count(3)  # a panel per run, the accuracy
     assert_no_exception(page)
     screenshot(page, "compare")
@@ -345,7 +345,8 @@ def test_compare_can_be_cancelled(page, app_url):
     page.get_by_role("button", name="Run the comparison").click()
     page.get_by_text("training Softmax, epoch").wait_for()
     page.get_by_role("button", name="Cancel the comparison").click()
-    page.get_by_text("The comparison was cancelled").wait_for()
+    # drawn by the last poll and again by the full rerun after it: wait for one
+    expect(page.get_by_text("The comparison was cancelled")).to_have_count(1)
     page.get_by_role("button", name="Run the comparison").wait_for()
     assert_no_exception(page)
 

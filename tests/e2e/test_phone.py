@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from lossviz.losses import LOSSES
 
 from tests.e2e.conftest import (assert_no_exception, assert_playground_labels_apart,
-                                screenshot, wait_idle)
+                                comparison_settled, screenshot, wait_idle)
 
 PHONE, PROJECTOR = (390, 844), (1280, 720)
 
@@ -37,7 +37,7 @@ def test_compare_results_fit_a_phone_without_scrolling_sideways(browser, app_url
         tab.locator(".st-key-compare-run button").click()
         expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
             "已完成 2 / 2 次训练", timeout=600_000)
-        wait_idle(tab)
+        comparison_settled(tab)
         cards = tab.locator(".run-cards section")
         expect(cards).to_have_count(2)  # one card per run instead of the seven-column grid
         expect(tab.locator("[data-testid='stDataFrame']")).to_be_hidden()

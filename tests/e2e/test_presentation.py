@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lossviz.i18n import text
-from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, comparison_settled, screenshot, wait_idle
 
 SIZES = {"projector": (1280, 720), "tablet": (1024, 768), "phone": (390, 844)}
 # what each page shows once drawn; the playground is the app's default page, at its root
@@ -150,8 +150,8 @@ def test_compare_runs_from_the_presentation_row_and_shows_its_runs_above_the_fol
         controls.get_by_role("button", name="Run the comparison").click()  # a real click
         expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
             "2 of 2 runs done", timeout=600_000)
-        wait_idle(tab)
-        expect(tab.locator(".js-plotly-plot").first).to_be_visible()  # drawn, then measured
+        comparison_settled(tab)
+        expect(tab.locator(".js-plotly-plot")).to_have_count(3)  # drawn, then measured
         assert first_chart_bottom(tab) <= 720
         no_sideways_scroll(tab, 1280)
         assert_no_exception(tab)
@@ -167,6 +167,7 @@ def test_compare_table_shows_every_column_at_1280(browser, app_url):
         tab.locator(".st-key-compare-run button").click()
         expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
             "已完成 2 / 2 次训练", timeout=600_000)
+        comparison_settled(tab)
         # the ready comparison's table goes when the finished run's is drawn: one table
         grid = tab.locator("[data-testid='stDataFrame'] .dvn-scroller")
         expect(grid).to_have_count(1)
