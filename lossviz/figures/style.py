@@ -5,7 +5,8 @@ viewers (so nothing is said by colour alone), and readers of Chinese.
 What a figure builder uses:
 - View: the reader's language and whether the figure is projected (presentation mode);
   view.t(key) for every title, axis label and legend name, view.sizes for every size.
-- layout(title, height, view=..., **more): the layout every Plotly figure starts from.
+- layout(title, height, view=..., **more): the layout every Plotly figure starts from;
+  steady_margins(spec, view) for a figure redrawn while a run trains (fixed margins).
 - LOSS_STYLES[loss]: the one color and dash of each loss, on every page and in every export.
 - CLASS_COLORS / CLASS_SYMBOLS / MPL_CLASS_MARKERS: one color and one marker per class.
 - end_labels(...): names written at the right end of lines instead of a legend below the fold.
@@ -201,10 +202,10 @@ def layout(title: str, height: int = 460, view: View = View(), **more) -> dict:
 
 def steady_margins(spec: dict, view: View = View(), widest_tick: str = "−0000") -> dict:
     """spec (a layout() dict) with Plotly's automargin off and margins that fit tick labels as
-    wide as widest_tick and the axis titles. For the figures a training run redraws twice a
-    second: automargin measures every label after each draw and draws the figure again when a
-    width changed (a count going from 99 to 100); that was a quarter of the browser's time
-    while a run trained, and the page kept up with about 0.8 of its 2 updates a second."""
+    wide as widest_tick and the axis titles. For the figures redrawn while a run trains:
+    automargin measures every label after each draw and draws the figure again when a width
+    changed (a count going from 99 to 100), a quarter of the browser's main thread in a
+    profile of a training 2D run."""
     sizes = view.sizes
     axes = {name: axis for name, axis in spec.items() if name.startswith(("xaxis", "yaxis"))}
     for axis in axes.values():
