@@ -134,8 +134,18 @@ TITLE_AND_LEGEND_OF_THE_SPHERE = """() => {
 }"""
 
 
+# The progress line of the page as drawn now: during a rerun Streamlit can keep the old bar
+# (its container marked stale) beside the new one, and a strict locator would raise there
+PROGRESS_TEXT = """() => {
+  const bars = [...document.querySelectorAll("[data-testid='stProgress']")];
+  const fresh = bars.filter(bar => !bar.closest("[data-stale='true']"));
+  const bar = (fresh.length ? fresh : bars).at(-1);
+  return bar ? bar.innerText : '';
+}"""
+
+
 def progress_text(page):
-    return page.locator("[data-testid='stProgress']").inner_text()
+    return page.evaluate(PROGRESS_TEXT)
 
 
 def shown_step(page) -> int:
