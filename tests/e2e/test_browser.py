@@ -15,23 +15,26 @@ from tests.e2e.conftest import (assert_no_exception, assert_playground_labels_ap
                                 comparison_settled, current_url, open_app, screenshot,
                                 start_server, wait_idle)
 
+# Both give null while a rerun has the chart without its data: the readers below wait it out
 TRACE_Y = """([index, name]) => {
   const plot = document.querySelectorAll('.js-plotly-plot')[index];
-  const trace = plot.data.find(t => t.name === name);
-  return JSON.stringify(trace.y);  // a plain array, or plotly's {dtype, bdata} typed array
+  const trace = plot && plot.data && plot.data.find(t => t.name === name);
+  return trace ? JSON.stringify(trace.y) : null;  // a plain array, or {dtype, bdata}
 }"""
 
 
-FIRST_TRACE_X = """(index) => JSON.stringify(
-  document.querySelectorAll('.js-plotly-plot')[index].data[0].x)"""
+FIRST_TRACE_X = """(index) => {
+  const plot = document.querySelectorAll('.js-plotly-plot')[index];
+  return plot && plot.data && plot.data.length ? JSON.stringify(plot.data[0].x) : null;
+}"""
 
 
 def chart_values(page, index, name):
-    return page.evaluate(TRACE_Y, [index, name])
+    return page.wait_for_function(TRACE_Y, arg=[index, name]).json_value()
 
 
 def first_trace_x(page, index=0):
-    return page.evaluate(FIRST_TRACE_X, index)
+    return page.wait_for_function(FIRST_TRACE_X, arg=index).json_value()
 
 
 def url_value(page, name):
