@@ -60,9 +60,8 @@ def test_a_drawn_digit_lands_on_the_sphere_and_is_taken_apart(sized_page, app_ur
     page.wait_for_selector(".js-plotly-plot")
     assert your_digit(page) is None
     draw(page)
-    page.wait_for_function(YOUR_DIGIT_ON)
     wait_idle(page)
-    x, y, z = your_digit(page)
+    x, y, z = page.wait_for_function(YOUR_DIGIT_ON).json_value()
     assert math.isclose(math.hypot(x, y, z), 1.04, rel_tol=1e-3)  # on the sphere, just outside
     page.get_by_text("Your digit, taken as the predicted class").wait_for()
     page.get_by_text("What the network sees (28×28)").wait_for()
@@ -75,7 +74,8 @@ def test_a_drawn_digit_lands_on_the_sphere_and_is_taken_apart(sized_page, app_ur
     meant.get_by_role("radio", name="7", exact=True).click()
     page.get_by_text("Your digit, taken as a 7").wait_for()
     wait_idle(page)
-    assert your_digit(page) == [x, y, z]  # the same point: only the target class changed
+    # the same point: only the target class changed (read when drawn: a rerun redraws it)
+    assert page.wait_for_function(YOUR_DIGIT_ON).json_value() == [x, y, z]
     # wiping the canvas takes the point away and says why the panel is empty
     page.get_by_role("button", name="Reset canvas & history").click()
     page.get_by_text("The canvas is empty: draw a digit on it.").wait_for()
