@@ -14,7 +14,7 @@ import torch
 from lossviz.data import Dataset
 from lossviz.i18n import LossvizError
 from lossviz.losses import LOSSES, STATE_RANGES
-from lossviz.train import Run, TrainConfig, build_model
+from lossviz.train import Run, TrainConfig, build_model, trained_classes
 
 FORMAT = "lossviz-checkpoint/1"
 MAX_BYTES = 16 * 2**20  # the model is ~0.3 MB; anything this big is not ours
@@ -124,8 +124,7 @@ def load_checkpoint(data: bytes, dataset: Dataset, device: str = "auto") -> Run:
 def _restored_run(data: bytes, dataset: Dataset, device: str) -> Run:
     payload = _read_payload(data)
     config = _config_from(payload.get("config"), device)
-    state = _checked_state(payload.get("state_dict"), config,
-                           len(dataset.class_names) - config.held_out_classes)
+    state = _checked_state(payload.get("state_dict"), config, trained_classes(config, dataset))
     loss_state = _checked_loss_state(payload.get("loss_state"), config)
     step = payload.get("step")
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:

@@ -189,6 +189,11 @@ def subcenters(config: TrainConfig) -> int:
     return resolve_params(config.loss, config.params)["k"]
 
 
+def trained_classes(config: TrainConfig, dataset: Dataset) -> int:
+    """How many classes a run trains on: all but the last held_out_classes (an open set)."""
+    return len(dataset.class_names) - config.held_out_classes
+
+
 def build_model(config: TrainConfig, classes: int) -> FeatureNet:
     return FeatureNet(config.dim, classes, bias=config.loss == "softmax",
                       subcenters=subcenters(config))
@@ -318,7 +323,7 @@ class Run:
         self.config = config
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        self.known_classes = len(dataset.class_names) - config.held_out_classes
+        self.known_classes = trained_classes(config, dataset)
         self.model = build_model(config, self.known_classes)
         # channels-last convolutions: 1.25x faster training steps and 2x faster evaluation on
         # this CPU (measured: 5,000 against 4,000 samples/s); the 1-channel input is the same

@@ -20,7 +20,7 @@ from lossviz.replay import replay_of_snapshot
 from lossviz.settings import PARAMS, edited, settings_of, within
 from lossviz.snapshot import PAUSED, WAITING
 from lossviz.train import (DEVICES, OPTIMIZERS, RULES, TrainConfig, needs_reset,
-                           resolve_device, settled_params, subcenter_note)
+                           resolve_device, settled_params, subcenter_note, trained_classes)
 from lossviz.ui import runs as live_runs
 from lossviz.ui.digit_panel import DigitPanel
 from lossviz.ui.replay import show_ready_replay, show_replay
@@ -199,9 +199,9 @@ def apply_sidebar(run: LiveRun) -> TrainConfig:
     return config
 
 
-def feasibility_note(config: TrainConfig):
-    classes = 10 - config.held_out_classes  # the classes the run trains on
-    result = feasibility(config.loss, settled_params(config), classes, config.dim)
+def feasibility_note(config: TrainConfig, dataset):
+    result = feasibility(config.loss, settled_params(config), trained_classes(config, dataset),
+                         config.dim)
     if not result.feasible:
         st.warning(ui.t("playground.feasibility.impossible", dim=config.dim), icon="⚠️")
     elif result.tight:
@@ -463,7 +463,7 @@ def own_view():
     with control_area:
         if ui.presenting():
             start_pause(run)
-        feasibility_note(config)
+        feasibility_note(config, run.dataset)
     with figure_area:
         if not ui.presenting():
             control_buttons(run)

@@ -307,3 +307,12 @@ def test_a_held_out_count_out_of_range_in_the_link_warns_and_is_clamped(open_pag
     at = open_page("playground", {"held_out": "9"})
     assert any("held_out" in w.value for w in at.warning)
     assert page_run(at).config.held_out_classes == 8  # clamped to the most it can hold out
+
+
+def test_the_margins_feasibility_is_judged_for_the_classes_trained_on(open_page):
+    # ArcFace m = 0.5 in 2D: tight for 10 classes (36 degrees apart), roomy for 8 (45 degrees)
+    tight = text("playground.feasibility.tight", dim=2, halfwidth=0.0)[:20]
+    at = open_page("playground", {"loss": "arcface", "arcface.m": "0.5"})
+    assert any(tight in w.value for w in at.warning)
+    at = open_page("playground", {"loss": "arcface", "arcface.m": "0.5", "held_out": "2"})
+    assert not any(tight in w.value for w in at.warning)
