@@ -200,10 +200,11 @@ def apply_sidebar(run: LiveRun) -> TrainConfig:
 
 
 def feasibility_note(config: TrainConfig, dataset):
-    result = feasibility(config.loss, settled_params(config), trained_classes(config, dataset),
-                         config.dim)
+    classes = trained_classes(config, dataset)
+    result = feasibility(config.loss, settled_params(config), classes, config.dim)
     if not result.feasible:
-        st.warning(ui.t("playground.feasibility.impossible", dim=config.dim), icon="⚠️")
+        st.warning(ui.t("playground.feasibility.impossible", classes=classes, dim=config.dim),
+                   icon="⚠️")
     elif result.tight:
         st.warning(ui.t("playground.feasibility.tight", dim=config.dim,
                         halfwidth=math.degrees(result.halfwidth)), icon="⚠️")

@@ -316,3 +316,10 @@ def test_the_margins_feasibility_is_judged_for_the_classes_trained_on(open_page)
     assert any(tight in w.value for w in at.warning)
     at = open_page("playground", {"loss": "arcface", "arcface.m": "0.5", "held_out": "2"})
     assert not any(tight in w.value for w in at.warning)
+
+
+def test_an_impossible_margin_names_the_classes_trained_on(open_page):
+    # ArcFace m = 0.8 in 2D cannot be met by 8 classes either; the warning said "10 classes"
+    at = open_page("playground", {"loss": "arcface", "arcface.m": "0.8", "held_out": "2"})
+    said = text("playground.feasibility.impossible", classes=8, dim=2)
+    assert "by 8 classes" in said and said in [w.value for w in at.warning]
