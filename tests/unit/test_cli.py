@@ -12,21 +12,25 @@ import pytest
 from lossviz.checkpoint import load_checkpoint
 from lossviz.cli import main as cli_main
 from lossviz.data import load_bundled
+from tests.cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def lossviz(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "lossviz", *args], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli(*args)
     if check:
         assert result.returncode == 0, result.stderr
     return result
 
 
 def test_train_prints_only_json_and_writes_its_folder(tmp_path):
-    result = lossviz("train", "--loss", "arcface", "--dim", "2", "--epochs", "1", "--s", "10",
-                     "--json", "--out", str(tmp_path / "run"))
+    # the real command line, in a process of its own: the other tests call it in-process
+    result = subprocess.run([sys.executable, "-m", "lossviz", "train", "--loss", "arcface",
+                             "--dim", "2", "--epochs", "1", "--s", "10", "--json",
+                             "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)  # stdout is the JSON object and nothing else
     assert metrics["params"]["s"] == 10.0 and not metrics["nan"]
     assert "epoch 1/1" in result.stderr

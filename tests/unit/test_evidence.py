@@ -2,9 +2,6 @@
 the difficulty subcommand end to end at a tiny size."""
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +9,7 @@ from lossviz.evidence import (POINT_FIELDS, REFERENCES, dim_finding, matched_var
                               pull_finding, spread, steps_to, trace_run)
 from lossviz.margins import feasibility
 from lossviz.train import params_in_force, preset_config, settled_params
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli_run import run_cli
 
 
 @pytest.mark.parametrize("dim", [2, 3])
@@ -84,10 +80,9 @@ def test_a_trace_starts_at_step_zero_and_ends_at_the_last_step(small_set):
 
 def test_difficulty_subcommand_writes_a_record_whose_numbers_agree(tmp_path):
     out = tmp_path / "evidence" / "difficulty.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "lossviz", "difficulty", "--out", str(out), "--seeds", "0",
-         "--dims", "3", "--epochs", "1", "--eval-every", "8", "--eval-points", "200",
-         "--thresholds", "0.3,0.99"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = run_cli("difficulty", "--out", str(out), "--seeds", "0", "--dims", "3",
+                     "--epochs", "1", "--eval-every", "8", "--eval-points", "200",
+                     "--thresholds", "0.3,0.99")
     assert result.returncode == 0, result.stderr
     record = json.loads(out.read_text())
     assert record["point_fields"] == list(POINT_FIELDS) and record["settings"]["seeds"] == [0]
@@ -114,10 +109,8 @@ def test_difficulty_subcommand_writes_a_record_whose_numbers_agree(tmp_path):
 
 def test_pull_subcommand_writes_a_record_whose_numbers_agree(tmp_path):
     out = tmp_path / "pull.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "lossviz", "pull", "--out", str(out), "--seeds", "0",
-         "--epochs", "1", "--losses", "softmax,arcface", "--eval-every", "8",
-         "--eval-points", "200"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = run_cli("pull", "--out", str(out), "--seeds", "0", "--epochs", "1",
+                     "--losses", "softmax,arcface", "--eval-every", "8", "--eval-points", "200")
     assert result.returncode == 0, result.stderr
     record = json.loads(out.read_text())
     assert record["point_fields"] == list(POINT_FIELDS) and record["settings"]["seeds"] == [0]
@@ -136,8 +129,6 @@ def test_pull_subcommand_writes_a_record_whose_numbers_agree(tmp_path):
 
 
 def test_pull_subcommand_refuses_a_study_without_softmax_first(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "lossviz", "pull", "--out", str(tmp_path / "p.json"),
-         "--losses", "arcface,softmax"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = run_cli("pull", "--out", str(tmp_path / "p.json"), "--losses", "arcface,softmax")
     assert result.returncode == 2 and "softmax first" in result.stderr
     assert not (tmp_path / "p.json").exists()
