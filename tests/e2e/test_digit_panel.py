@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tests.e2e.conftest import SHOTS, assert_no_exception, open_app, wait_idle
+from tests.e2e.conftest import SHOTS, assert_no_exception, open_app, open_tab, wait_idle
 
 YOUR_DIGIT_ON = """() => {
   for (const plot of document.querySelectorAll('.js-plotly-plot')) {
@@ -39,13 +39,11 @@ def your_digit(page):
 
 
 @pytest.fixture(params=[(1280, 720), (390, 844)], ids=["projector", "phone"])
-def sized_page(request, browser, app_url):
+def sized_page(request, tabs, app_url):
     width, height = request.param
-    context = browser.new_context(viewport={"width": width, "height": height})
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
+    tab = open_tab(tabs, width, height)
     yield tab, f"{width}x{height}"
-    context.close()
+    tab.close()
 
 
 def shoot(page, locator, name):

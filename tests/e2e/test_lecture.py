@@ -9,20 +9,18 @@ from playwright.sync_api import expect
 
 from lossviz.i18n import text
 from lossviz.lecture import STEPS
-from tests.e2e.conftest import assert_no_exception, current_url, wait_idle
+from tests.e2e.conftest import assert_no_exception, current_url, open_tab, wait_idle
 
 # what each step's figure is on the page: a Plotly chart, or step 10's summary table
 FIGURE = {step: "table" if name == "summary" else ".js-plotly-plot"
           for step, name in enumerate(STEPS, start=1)}
 
 
-def open_lecture(browser, app_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
+def open_lecture(tabs, app_url):
+    tab = open_tab(tabs, 1280, 720)
     tab.goto(f"{app_url}/lecture")
     wait_idle(tab)
-    return context, tab
+    return tab
 
 
 def indicator(step: int) -> str:
@@ -57,21 +55,21 @@ def walk(tab, advance, tmp_path, label: str) -> dict:
     return times
 
 
-def test_the_next_button_walks_the_lecture(browser, app_url, tmp_path):
-    context, tab = open_lecture(browser, app_url)
+def test_the_next_button_walks_the_lecture(tabs, app_url, tmp_path):
+    tab = open_lecture(tabs, app_url)
     try:
         walk(tab, lambda: tab.get_by_role("button", name=text("lecture.ui.next")).click(),
              tmp_path, "next")
         assert tab.get_by_role("button", name=text("lecture.ui.next")).is_disabled()
         assert len(list(tmp_path.glob("next-step-*.png"))) == len(STEPS)
     finally:
-        context.close()
+        tab.close()
 
 
 @pytest.mark.parametrize("forward, back", [("ArrowRight", "ArrowLeft"),
                                            ("PageDown", "PageUp")])
-def test_the_keys_walk_the_lecture_and_back(browser, app_url, tmp_path, forward, back):
-    context, tab = open_lecture(browser, app_url)
+def test_the_keys_walk_the_lecture_and_back(tabs, app_url, tmp_path, forward, back):
+    tab = open_lecture(tabs, app_url)
     try:
         # a real key press on the page, as a keyboard or a presentation clicker sends it
         walk(tab, lambda: tab.keyboard.press(forward), tmp_path, forward)
@@ -79,11 +77,11 @@ def test_the_keys_walk_the_lecture_and_back(browser, app_url, tmp_path, forward,
         shown(tab, len(STEPS) - 1)
         assert f"step={len(STEPS) - 1}" in current_url(tab)
     finally:
-        context.close()
+        tab.close()
 
 
-def test_an_arrow_key_on_a_slider_moves_the_slider_not_the_lecture(browser, app_url):
-    context, tab = open_lecture(browser, app_url)
+def test_an_arrow_key_on_a_slider_moves_the_slider_not_the_lecture(tabs, app_url):
+    tab = open_lecture(tabs, app_url)
     try:
         shown(tab, 1)
         thumb = tab.locator("[data-testid='stMain'] [data-testid='stSlider']").first \
@@ -99,12 +97,12 @@ def test_an_arrow_key_on_a_slider_moves_the_slider_not_the_lecture(browser, app_
         tab.keyboard.press("ArrowRight")  # now the arrow is the lecture's again
         shown(tab, 2)
     finally:
-        context.close()
+        tab.close()
 
 
-def test_the_family_table_fits_a_projector_and_its_later_members_are_one_click_away(browser,
+def test_the_family_table_fits_a_projector_and_its_later_members_are_one_click_away(tabs,
                                                                                     app_url):
-    context, tab = open_lecture(browser, app_url)
+    tab = open_lecture(tabs, app_url)
     try:
         tab.goto(f"{app_url}/lecture?step={len(STEPS)}&present=1")
         shown(tab, len(STEPS))
@@ -116,4 +114,4 @@ def test_the_family_table_fits_a_projector_and_its_later_members_are_one_click_a
         expect(later).to_be_in_viewport(ratio=1)
         assert_no_exception(tab)
     finally:
-        context.close()
+        tab.close()

@@ -7,32 +7,30 @@ from playwright.sync_api import expect
 from lossviz.losses import LOSSES
 
 from tests.e2e.conftest import (assert_no_exception, assert_playground_labels_apart,
-                                comparison_settled, screenshot, wait_idle)
+                                comparison_settled, open_tab, screenshot, wait_idle)
 
 PHONE, PROJECTOR = (390, 844), (1280, 720)
 
 
 @contextmanager
-def opened_at(browser, app_url, size, path):
-    """A tab of its own browser context at that screen size, on that page; closed after."""
-    context = browser.new_context(viewport=dict(zip(("width", "height"), size)))
+def opened_at(tabs, app_url, size, path):
+    """A tab at that screen size, on that page; closed after."""
+    tab = open_tab(tabs, *size)
     try:
-        tab = context.new_page()
-        tab.set_default_timeout(60_000)
         tab.goto(f"{app_url}/{path}")
         wait_idle(tab)
         tab.wait_for_selector("[data-testid='stMain']")
         yield tab
     finally:
-        context.close()
+        tab.close()
 
 
 def no_sideways_scroll(tab, width):
     assert tab.evaluate("() => document.documentElement.scrollWidth") <= width
 
 
-def test_compare_results_fit_a_phone_without_scrolling_sideways(browser, app_url):
-    with opened_at(browser, app_url, PHONE,
+def test_compare_results_fit_a_phone_without_scrolling_sideways(tabs, app_url):
+    with opened_at(tabs, app_url, PHONE,
                    "compare?lang=zh&epochs=1&losses=softmax,combined") as tab:
         tab.locator(".st-key-compare-run button").click()
         expect(tab.locator("[data-testid='stProgress']")).to_contain_text(
@@ -57,8 +55,8 @@ def box(tab, selector):
     return tab.locator(selector).first.bounding_box()
 
 
-def test_the_lectures_back_and_next_share_a_row_on_a_phone(browser, app_url):
-    with opened_at(browser, app_url, PHONE, "lecture?step=2&lang=zh") as tab:
+def test_the_lectures_back_and_next_share_a_row_on_a_phone(tabs, app_url):
+    with opened_at(tabs, app_url, PHONE, "lecture?step=2&lang=zh") as tab:
         tab.locator(".st-key-lecture-nav [data-testid='stMarkdown']").wait_for()
         back, next_ = box(tab, ".st-key-lecture-back button"), box(tab, ".st-key-lecture-next button")
         assert abs(back["y"] - next_["y"]) < 2  # one row, where a thumb finds both
@@ -70,8 +68,8 @@ def test_the_lectures_back_and_next_share_a_row_on_a_phone(browser, app_url):
         screenshot(tab, "lecture-phone-zh")
 
 
-def test_the_lectures_first_step_shows_every_control_on_a_projector(browser, app_url):
-    with opened_at(browser, app_url, PROJECTOR, "lecture?present=1&step=1") as tab:
+def test_the_lectures_first_step_shows_every_control_on_a_projector(tabs, app_url):
+    with opened_at(tabs, app_url, PROJECTOR, "lecture?present=1&step=1") as tab:
         tab.locator(".js-plotly-plot").first.wait_for()
         controls = tab.locator("[data-testid='stMain'] .st-key-present-controls")
         expect(controls.locator("[data-testid='stSlider']")).to_have_count(5)
@@ -84,8 +82,8 @@ def test_the_lectures_first_step_shows_every_control_on_a_projector(browser, app
         screenshot(tab, "lecture-present-1280x720")
 
 
-def test_the_playgrounds_2d_panels_each_take_a_phones_width(browser, app_url):
-    with opened_at(browser, app_url, PHONE, "?dim=2&lang=zh") as tab:
+def test_the_playgrounds_2d_panels_each_take_a_phones_width(tabs, app_url):
+    with opened_at(tabs, app_url, PHONE, "?dim=2&lang=zh") as tab:
         tab.locator(".st-key-playground-step button").click()  # for the curves and crosses
         expect(tab.locator("[data-testid='stProgress']")).to_contain_text("第 1 步")
         wait_idle(tab)
@@ -102,8 +100,8 @@ def test_the_playgrounds_2d_panels_each_take_a_phones_width(browser, app_url):
         screenshot(tab, "playground-phone-zh")
 
 
-def test_compares_ready_panels_each_take_a_phones_width(browser, app_url):
-    with opened_at(browser, app_url, PHONE, "compare?dim=2") as tab:
+def test_compares_ready_panels_each_take_a_phones_width(tabs, app_url):
+    with opened_at(tabs, app_url, PHONE, "compare?dim=2") as tab:
         charts = tab.locator("[data-testid='stMain'] .js-plotly-plot")
         # a figure per run (it was one figure of four to a row: each circle about 85 px wide),
         # and the accuracy
@@ -116,8 +114,8 @@ def test_compares_ready_panels_each_take_a_phones_width(browser, app_url):
         screenshot(tab, "compare-panels-phone")
 
 
-def test_the_lectures_probability_legend_leaves_its_title_readable_on_a_phone(browser, app_url):
-    with opened_at(browser, app_url, PHONE, "lecture?step=1") as tab:
+def test_the_lectures_probability_legend_leaves_its_title_readable_on_a_phone(tabs, app_url):
+    with opened_at(tabs, app_url, PHONE, "lecture?step=1") as tab:
         chart = tab.locator(".js-plotly-plot").first
         chart.locator(".legend").wait_for()
         title, legend = chart.locator(".gtitle").bounding_box(), chart.locator(
@@ -129,8 +127,8 @@ def test_the_lectures_probability_legend_leaves_its_title_readable_on_a_phone(br
         screenshot(tab, "lecture-step1-phone")
 
 
-def test_the_file_uploader_speaks_chinese(browser, app_url):
-    with opened_at(browser, app_url, PHONE, "?lang=zh") as tab:
+def test_the_file_uploader_speaks_chinese(tabs, app_url):
+    with opened_at(tabs, app_url, PHONE, "?lang=zh") as tab:
         zone = tab.locator("[data-testid='stFileUploaderDropzone']").first
         zone.scroll_into_view_if_needed()
         # Streamlit's own words: the button's comes from our tables, the English limits line goes
@@ -144,9 +142,9 @@ def test_the_file_uploader_speaks_chinese(browser, app_url):
         screenshot(tab, "uploader-phone-zh")
 
 
-def test_the_lectures_long_formulas_wrap_within_a_phones_width(browser, app_url):
+def test_the_lectures_long_formulas_wrap_within_a_phones_width(tabs, app_url):
     for step in (1, 2):
-        with opened_at(browser, app_url, PHONE, f"lecture?step={step}") as tab:
+        with opened_at(tabs, app_url, PHONE, f"lecture?step={step}") as tab:
             formulas = tab.locator("[data-testid='stMain'] .katex-display")
             expect(formulas).to_have_count(2)  # the two parts of the formula, one per line
             for formula in formulas.all():

@@ -4,7 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from lossviz.i18n import text
-from tests.e2e.conftest import assert_no_exception, comparison_settled, screenshot, wait_idle
+from tests.e2e.conftest import (assert_no_exception, comparison_settled, open_tab, screenshot,
+                                wait_idle)
 
 SIZES = {"projector": (1280, 720), "tablet": (1024, 768), "phone": (390, 844)}
 # what each page shows once drawn; the playground is the app's default page, at its root
@@ -23,15 +24,13 @@ CJK_LOADED = """() => document.fonts.ready.then(() =>
   [...document.fonts].some(f => f.family.includes('lossviz-cjk') && f.status === 'loaded'))"""
 
 
-def open_at(browser, app_url, size, path):
-    context = browser.new_context(viewport=dict(zip(("width", "height"), SIZES[size])))
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
+def open_at(tabs, app_url, size, path):
+    tab = open_tab(tabs, *SIZES[size])
     page, _, query = path.partition("?")
     tab.goto(f"{app_url}/{URLS.get(page, page)}" + (f"?{query}" if query else ""))
     wait_idle(tab)
     tab.wait_for_selector(PAGES[page])
-    return context, tab
+    return tab
 
 
 def sidebar(tab):
@@ -42,8 +41,8 @@ def first_chart_bottom(tab) -> float:
     return tab.evaluate(BOXES)[0]["bottom"]
 
 
-def test_presentation_mode_is_switched_on_and_off_with_real_clicks(browser, app_url):
-    context, tab = open_at(browser, app_url, "projector", "margins")
+def test_presentation_mode_is_switched_on_and_off_with_real_clicks(tabs, app_url):
+    tab = open_at(tabs, app_url, "projector", "margins")
     try:
         assert sidebar(tab).is_visible()
         tab.get_by_text(text("ui.present.toggle"), exact=True).click()
@@ -63,11 +62,11 @@ def test_presentation_mode_is_switched_on_and_off_with_real_clicks(browser, app_
         expect(controls).to_have_count(0)
         assert_no_exception(tab)
     finally:
-        context.close()
+        tab.close()
 
 
-def test_a_shared_presentation_link_opens_presenting(browser, app_url):
-    context, tab = open_at(browser, app_url, "projector", "curves?present=1&lang=zh")
+def test_a_shared_presentation_link_opens_presenting(tabs, app_url):
+    tab = open_at(tabs, app_url, "projector", "curves?present=1&lang=zh")
     try:
         assert not sidebar(tab).is_visible()
         assert tab.get_by_role("button", name=text("ui.present.leave", "zh")).is_visible()
@@ -75,7 +74,7 @@ def test_a_shared_presentation_link_opens_presenting(browser, app_url):
         assert tab.evaluate(CJK_LOADED)
         screenshot(tab, "curves-presenting-zh-1280x720")
     finally:
-        context.close()
+        tab.close()
 
 
 # The brief's two screens in CI; the tablet between them in the slow group (-m slow): CI's
@@ -83,8 +82,8 @@ def test_a_shared_presentation_link_opens_presenting(browser, app_url):
 @pytest.mark.parametrize("size", [pytest.param(size, marks=pytest.mark.slow)
                                   if size == "tablet" else size for size in SIZES])
 @pytest.mark.parametrize("path", list(PAGES))
-def test_pages_fit_every_screen(browser, app_url, path, size):
-    context, tab = open_at(browser, app_url, size, f"{path}?lang=zh" if size == "phone" else path)
+def test_pages_fit_every_screen(tabs, app_url, path, size):
+    tab = open_at(tabs, app_url, size, f"{path}?lang=zh" if size == "phone" else path)
     try:
         width = SIZES[size][0]
         assert tab.evaluate("() => document.documentElement.scrollWidth") <= width  # no sideways scroll
@@ -97,11 +96,11 @@ def test_pages_fit_every_screen(browser, app_url, path, size):
         assert_no_exception(tab)
         screenshot(tab, f"{path}-{size}")
     finally:
-        context.close()
+        tab.close()
 
 
-def test_toolbar_does_not_cover_a_chart_title(browser, app_url):
-    context, tab = open_at(browser, app_url, "tablet", "margins")
+def test_toolbar_does_not_cover_a_chart_title(tabs, app_url):
+    tab = open_at(tabs, app_url, "tablet", "margins")
     try:
         plot = tab.locator(".js-plotly-plot").first
         plot.hover()
@@ -112,7 +111,7 @@ def test_toolbar_does_not_cover_a_chart_title(browser, app_url):
         overlap_y = bar["y"] < title["y"] + title["height"] and title["y"] < bar["y"] + bar["height"]
         assert not (overlap_x and overlap_y)
     finally:
-        context.close()
+        tab.close()
 
 
 def present_controls(tab):
@@ -124,8 +123,8 @@ def no_sideways_scroll(tab, width):
 
 
 @pytest.mark.parametrize("dim", [2, 3])
-def test_the_playground_presents_its_features_above_the_fold(browser, app_url, dim):
-    context, tab = open_at(browser, app_url, "projector", f"playground?present=1&dim={dim}")
+def test_the_playground_presents_its_features_above_the_fold(tabs, app_url, dim):
+    tab = open_at(tabs, app_url, "projector", f"playground?present=1&dim={dim}")
     try:
         assert not sidebar(tab).is_visible()
         controls = present_controls(tab)
@@ -138,12 +137,12 @@ def test_the_playground_presents_its_features_above_the_fold(browser, app_url, d
         assert_no_exception(tab)
         screenshot(tab, f"playground-present-{dim}d-1280x720")
     finally:
-        context.close()
+        tab.close()
 
 
 def test_compare_runs_from_the_presentation_row_and_shows_its_runs_above_the_fold(
-        browser, app_url):
-    context, tab = open_at(browser, app_url, "projector",
+        tabs, app_url):
+    tab = open_at(tabs, app_url, "projector",
                            "compare?present=1&epochs=1&losses=softmax,arcface")
     try:
         controls = present_controls(tab)
@@ -158,11 +157,11 @@ def test_compare_runs_from_the_presentation_row_and_shows_its_runs_above_the_fol
         assert_no_exception(tab)
         screenshot(tab, "compare-present-1280x720")
     finally:
-        context.close()
+        tab.close()
 
 
-def test_compare_table_shows_every_column_at_1280(browser, app_url):
-    context, tab = open_at(browser, app_url, "projector",
+def test_compare_table_shows_every_column_at_1280(tabs, app_url):
+    tab = open_at(tabs, app_url, "projector",
                            "compare?epochs=1&losses=softmax,arcface&lang=zh")
     try:
         tab.locator(".st-key-compare-run button").click()
@@ -175,4 +174,4 @@ def test_compare_table_shows_every_column_at_1280(browser, app_url):
         assert grid.evaluate("g => g.scrollWidth <= g.clientWidth")  # nothing cut off
         screenshot(tab, "compare-zh-1280x720")
     finally:
-        context.close()
+        tab.close()

@@ -2,7 +2,7 @@
 ready evidence drawn at 1280x720 and 390x844, and the histogram's loss chosen with real clicks."""
 
 from lossviz.i18n import text
-from tests.e2e.conftest import assert_no_exception, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, open_tab, screenshot, wait_idle
 
 CHART_TITLES = ("() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
                 ".map(t => t.textContent)")
@@ -10,21 +10,19 @@ WIDEST = ("() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')]"
           ".map(p => p.getBoundingClientRect().right))")
 
 
-def open_sized(browser, url, width, height):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    tab = context.new_page()
-    tab.set_default_timeout(90_000)
+def open_sized(tabs, url, width, height):
+    tab = open_tab(tabs, width, height, timeout=90_000)
     tab.goto(url)
     wait_idle(tab)
-    return context, tab
+    return tab
 
 
 def charts_drawn(tab, count=3):
     tab.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .gtitle').length >= {count}")
 
 
-def test_reached_from_the_navigation_and_the_histogram_follows_the_chosen_loss(browser, app_url):
-    context, tab = open_sized(browser, app_url, 1280, 720)
+def test_reached_from_the_navigation_and_the_histogram_follows_the_chosen_loss(tabs, app_url):
+    tab = open_sized(tabs, app_url, 1280, 720)
     try:
         tab.get_by_role("link", name=text("verification.nav")).click()
         tab.wait_for_url("**/verification**")
@@ -44,18 +42,18 @@ def test_reached_from_the_navigation_and_the_histogram_follows_the_chosen_loss(b
         tab.evaluate("window.scrollTo(0, 0)")
         screenshot(tab, "verification-1280x720")
     finally:
-        context.close()
+        tab.close()
 
 
-def test_a_phone_sees_every_chart_within_its_width(browser, app_url):
-    context, tab = open_sized(browser, f"{app_url}/verification?lang=zh", 390, 844)
+def test_a_phone_sees_every_chart_within_its_width(tabs, app_url):
+    tab = open_sized(tabs, f"{app_url}/verification?lang=zh", 390, 844)
     try:
         charts_drawn(tab)
         assert_no_exception(tab)
         assert tab.evaluate(WIDEST) <= 390
         assert text("verification.ui.title", "zh") in tab.locator("h1").first.inner_text()
     finally:
-        context.close()
+        tab.close()
 
 
 def inside(inner, outer):
@@ -64,12 +62,12 @@ def inside(inner, outer):
             and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1)
 
 
-def test_the_roc_and_histogram_keep_titles_legends_and_axis_titles_apart(browser, app_url):
+def test_the_roc_and_histogram_keep_titles_legends_and_axis_titles_apart(tabs, app_url):
     """A review found, on a phone and on the projector, both legends over their chart titles,
     the FAR axis title cut ('(log sc…') and the TAR axis title running into it."""
     for query, size in (("lang=zh", (390, 844)), ("present=1", (1280, 720)),
                         ("lang=zh&present=1", (1280, 720))):
-        context, tab = open_sized(browser, f"{app_url}/verification?{query}", *size)
+        tab = open_sized(tabs, f"{app_url}/verification?{query}", *size)
         try:
             charts_drawn(tab)
             for chart in tab.locator(".js-plotly-plot").all()[1:]:  # the ROC, the histogram
@@ -85,4 +83,4 @@ def test_the_roc_and_histogram_keep_titles_legends_and_axis_titles_apart(browser
                 assert y_title["y"] + y_title["height"] <= x_title["y"], query
             assert_no_exception(tab)
         finally:
-            context.close()
+            tab.close()
