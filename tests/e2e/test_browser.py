@@ -82,11 +82,13 @@ def test_target_logit_page_redraws_on_slider(page, app_url):
 def test_decision_margins_page_redraws_on_slider(page, app_url):
     open_app(page, app_url, "margins?loss=cosface")  # its gap depends on the weights' angle
     page.wait_for_selector(".js-plotly-plot")
-    metric = page.locator("[data-testid='stMetricValue']")
+    # every metric's value in one read (a strict read raises if a rerun shows an old one too)
+    metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts
     class_1 = text("figures.margins.class_1")
-    before, wedges = metric.inner_text(), chart_values(page, 0, class_1)
+    before, wedges = metrics(), chart_values(page, 0, class_1)
+    assert before  # the gap is shown
     nudge_slider(page, "angle between W", presses=3)
-    wait_for_change(metric.inner_text, before)
+    wait_for_change(lambda: metrics() or before, before)  # none drawn for a moment: unchanged
     wait_for_change(lambda: chart_values(page, 0, class_1), wedges)
     expect(page.locator(".js-plotly-plot")).to_have_count(2)
     wait_for(lambda: url_value(page, "phi") == "93", 30,  # 90 degrees and three steps of 1
