@@ -82,8 +82,8 @@ def start_latency(browser, url) -> float:
 def server_memory(server) -> float:
     """PSS of the streamlit server and its children (the training process), in MB."""
     from benchmarks.bench_memory import rollup
-    from tests.e2e.test_browser import children_of
-    return sum(rollup(pid)[1] for pid in [server.pid, *children_of(server.pid)]) / 2 ** 20
+    from tests.e2e.test_browser import descendants_of
+    return sum(rollup(pid)[1] for pid in [server.pid, *descendants_of(server.pid)]) / 2 ** 20
 
 
 def live_rates(browser, server, url, sessions: int, seconds: float) -> tuple[list[dict], float]:

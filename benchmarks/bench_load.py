@@ -41,7 +41,7 @@ from websockets.sync.client import connect
 from benchmarks.bench_memory import rollup
 from lossviz.i18n import text
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, start_server
-from tests.e2e.test_browser import children_of
+from tests.e2e.test_browser import descendants_of, generations_under
 
 START_KEY = "playground:start"  # the Start button's widget key (pages/playground.py)
 STEP = re.compile(r"step (\d+)")
@@ -204,15 +204,13 @@ def read_probes(pages: list, sessions: list[Session]):
 
 
 # ---- the server, watched all along --------------------------------------------------------------
-def descendants(pid: int) -> list[int]:
-    found = children_of(pid)
-    return found + [grandchild for child in found for grandchild in descendants(child)]
-
-
 def training_processes(server_pid: int) -> list[int]:
-    """The spawned training process(es); multiprocessing's resource tracker is not one."""
-    found = []
-    for pid in descendants(server_pid):
+    """The training processes: forks of the fork server (the server's grandchildren), or
+    spawned children where the system has no fork server; neither the fork server itself nor
+    multiprocessing's resource tracker is one."""
+    generations = generations_under(server_pid)
+    found = [pid for generation in generations[1:] for pid in generation]
+    for pid in generations[0] if generations else []:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
                 if b"spawn_main" in cmdline.read():
@@ -261,7 +259,7 @@ class Monitor(threading.Thread):
 
     def sample(self) -> dict:
         pss = 0
-        for pid in [self.server_pid, *descendants(self.server_pid)]:
+        for pid in [self.server_pid, *descendants_of(self.server_pid)]:
             try:
                 pss += rollup(pid)[1]
             except (FileNotFoundError, ProcessLookupError, KeyError):

@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 
 from lossviz import protocol as p
-from lossviz.host import SPAWN, Host
+from lossviz.host import TRAINING_START, Host
 from lossviz.live import LiveRun
 from lossviz.snapshot import Snapshot, fresh_snapshot
 from lossviz.train import Run, TrainConfig
@@ -99,8 +99,9 @@ class Registry:
 
     def __init__(self, slots: int | None = None, pause_after: float = 15.0,
                  park_after: float = 20.0, keep_for: float = 3600.0,
-                 host_idle: float | None = None, tick_every: float = 0.25, context=SPAWN,
-                 eval_budget: float = 0.1, refresh: tuple[float, float] = (0.4, 1.0)):
+                 host_idle: float | None = None, tick_every: float = 0.25,
+                 context=TRAINING_START, eval_budget: float = 0.1,
+                 refresh: tuple[float, float] = (0.4, 1.0)):
         self.slots = Slots(slots or max_trainers())
         self.pause_after, self.park_after, self.keep_for = pause_after, park_after, keep_for
         self.host_idle = host_idle if host_idle is not None else host_idle_seconds()

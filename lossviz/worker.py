@@ -59,8 +59,9 @@ def _warm_up():
 
 def _exit_with_parent(every: float = 0.5):
     """The web server killed outright (SIGKILL) closes our pipe, which the loop notices between
-    two steps; this also catches a step that never ends. A daemon thread, so it costs nothing
-    while training."""
+    two steps; this also catches a step that never ends. Our parent is the web server (spawn)
+    or the fork server (lossviz.host.training_start), which exits as soon as the web server
+    is gone. A daemon thread, so it costs nothing while training."""
     parent = os.getppid()
 
     def watch():

@@ -389,16 +389,24 @@ def test_a_cli_checkpoint_with_unshown_settings_carries_on_as_saved(page, app_ur
     assert_no_exception(page)
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
+def generations_under(pid: int) -> list[list[int]]:
+    """The processes under pid, its children first, then theirs: training processes are
+    forked by the fork server, a child of the web server (lossviz.host.training_start)."""
+    parents = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{entry}/stat") as stat:
-                if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry))
+                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
         except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
             continue
-    return found
+    generations = [[pid]]
+    while below := [child for child, parent in parents.items() if parent in generations[-1]]:
+        generations.append(below)
+    return generations[1:]
+
+
+def descendants_of(pid: int) -> list[int]:
+    return [found for generation in generations_under(pid) for found in generation]
 
 
 def test_training_ends_when_the_web_server_is_killed(new_page):
@@ -407,8 +415,9 @@ def test_training_ends_when_the_web_server_is_killed(new_page):
         page = new_page()
         open_app(page, url, "?dim=2")
         train_for_a_moment(page, steps=3)
-        trainers = children_of(server.pid)
-        assert trainers, "no training process under the server"
+        under = generations_under(server.pid)
+        assert len(under) >= 2, "no training process under the fork server"
+        trainers = [found for generation in under for found in generation]
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         wait_for(lambda: all(process_dead(pid) for pid in trainers), 10,

@@ -1,4 +1,6 @@
-"""The training process starts from lossviz.worker alone, whatever __main__ the server has."""
+"""The training process starts from lossviz.worker alone, whatever __main__ the server has, and
+without importing torch again."""
+import os
 import sys
 import types
 
@@ -25,3 +27,21 @@ def test_the_training_process_does_not_run_the_page_script(make_registry, small_
     run.pause()
     assert not marker.exists()
     assert sys.modules["__main__"] is page  # put back after the start
+
+
+def test_training_processes_are_forks_of_a_server_that_imported_torch_once(make_registry,
+                                                                           small_set):
+    # Spawn imported torch and torch._dynamo again for every training process (2.4 s to
+    # Ready here); a fork of the fork server has them already (0.2 s).
+    first, second = make_registry(), make_registry()
+    for registry in (first, second):
+        registry.create(TrainConfig(loss="softmax", dim=2, epochs=1), small_set).step()
+    wait_for(lambda: first.process_ids and second.process_ids, 60, "two training processes")
+    parents = {parent_of(pid) for pid in first.process_ids + second.process_ids}
+    (server,) = parents  # one server forked both, and it is not this process
+    assert server != os.getpid() and parent_of(server) == os.getpid()
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
