@@ -22,13 +22,12 @@ from lossviz import protocol as p
 from lossviz.worker import serve
 
 
-
 def training_start():
     """How training processes start. Never a plain fork: a fork of the web server would copy
     its threads' locks mid-use. Where the system has it, forkserver: one clean process, started
     from nothing once, imports torch and the worker (torch._dynamo too, which the first
     optimizer imports: about 2 s), and every training process is a fork of it, Ready in about
-    0.2 s instead of 2.4 s (spawn, which imports all that again each time) and sharing those
+    0.2 s instead of 2 to 3 s (spawn, which imports all that again each time) and sharing those
     pages with its siblings. Elsewhere, spawn. Nothing may run torch in that server: a fork
     must not copy torch's thread pools."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
@@ -59,11 +58,11 @@ _MAIN_SWAP = threading.Lock()
 
 def start_without_main(process):
     """Start process without the parent's __main__. Spawn and forkserver run that module again
-    in the child before the target; in a Streamlit server it is the page script last run (Streamlit installs
-    each script run as __main__), so the training process ran app.py and through it a page,
-    bare: Streamlit, plotly and pandas imported, 2,000 modules, seconds before Ready. The
-    target (lossviz.worker.serve) needs nothing from __main__; script threads keep their own
-    globals, and a script run that installed itself meanwhile is left in place."""
+    in the child before the target; in a Streamlit server it is the page script last run
+    (Streamlit installs each script run as __main__), so the training process ran app.py and
+    through it a page, bare: Streamlit, plotly and pandas imported, 2,000 modules, seconds
+    before Ready. The target (lossviz.worker.serve) needs nothing from __main__; script threads
+    keep their own globals, and a script run that installed itself meanwhile is left in place."""
     with _MAIN_SWAP:
         main, bare = sys.modules.get("__main__"), types.ModuleType("__main__")
         sys.modules["__main__"] = bare
