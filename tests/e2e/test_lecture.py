@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from lossviz.i18n import text
 from lossviz.lecture import STEPS
-from tests.e2e.conftest import assert_no_exception, current_url, open_tab, wait_idle
+from tests.e2e.conftest import assert_no_exception, current_url, open_app, open_tab, wait_idle
 
 # what each step's figure is on the page: a Plotly chart, or step 10's summary table
 FIGURE = {step: "table" if name == "summary" else ".js-plotly-plot"
@@ -18,8 +18,7 @@ FIGURE = {step: "table" if name == "summary" else ".js-plotly-plot"
 
 def open_lecture(tabs, app_url):
     tab = open_tab(tabs, 1280, 720)
-    tab.goto(f"{app_url}/lecture")
-    wait_idle(tab)
+    open_app(tab, app_url, "lecture")
     return tab
 
 

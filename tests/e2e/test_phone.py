@@ -7,7 +7,8 @@ from playwright.sync_api import expect
 from lossviz.losses import LOSSES
 
 from tests.e2e.conftest import (assert_no_exception, assert_playground_labels_apart,
-                                comparison_settled, open_tab, screenshot, wait_idle)
+                                comparison_settled, open_app, open_tab, screenshot,
+                                wait_idle)
 
 PHONE, PROJECTOR = (390, 844), (1280, 720)
 
@@ -17,9 +18,7 @@ def opened_at(tabs, app_url, size, path):
     """A tab at that screen size, on that page; closed after."""
     tab = open_tab(tabs, *size)
     try:
-        tab.goto(f"{app_url}/{path}")
-        wait_idle(tab)
-        tab.wait_for_selector("[data-testid='stMain']")
+        open_app(tab, app_url, path)
         yield tab
     finally:
         tab.close()

@@ -4,8 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from lossviz.i18n import text
-from tests.e2e.conftest import (assert_no_exception, comparison_settled, open_tab, screenshot,
-                                wait_idle)
+from tests.e2e.conftest import (assert_no_exception, comparison_settled, open_app, open_tab,
+                                screenshot, wait_idle)
 
 SIZES = {"projector": (1280, 720), "tablet": (1024, 768), "phone": (390, 844)}
 # what each page shows once drawn; the playground is the app's default page, at its root
@@ -27,8 +27,7 @@ CJK_LOADED = """() => document.fonts.ready.then(() =>
 def open_at(tabs, app_url, size, path):
     tab = open_tab(tabs, *SIZES[size])
     page, _, query = path.partition("?")
-    tab.goto(f"{app_url}/{URLS.get(page, page)}" + (f"?{query}" if query else ""))
-    wait_idle(tab)
+    open_app(tab, app_url, URLS.get(page, page) + (f"?{query}" if query else ""))
     tab.wait_for_selector(PAGES[page])
     return tab
 

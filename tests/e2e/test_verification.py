@@ -2,7 +2,7 @@
 ready evidence drawn at 1280x720 and 390x844, and the histogram's loss chosen with real clicks."""
 
 from lossviz.i18n import text
-from tests.e2e.conftest import assert_no_exception, open_tab, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, open_app, open_tab, screenshot, wait_idle
 
 CHART_TITLES = ("() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
                 ".map(t => t.textContent)")
@@ -10,10 +10,9 @@ WIDEST = ("() => Math.max(...[...document.querySelectorAll('.js-plotly-plot')]"
           ".map(p => p.getBoundingClientRect().right))")
 
 
-def open_sized(tabs, url, width, height):
+def open_sized(tabs, app_url, path, width, height):
     tab = open_tab(tabs, width, height, timeout=90_000)
-    tab.goto(url)
-    wait_idle(tab)
+    open_app(tab, app_url, path)
     return tab
 
 
@@ -22,7 +21,7 @@ def charts_drawn(tab, count=3):
 
 
 def test_reached_from_the_navigation_and_the_histogram_follows_the_chosen_loss(tabs, app_url):
-    tab = open_sized(tabs, app_url, 1280, 720)
+    tab = open_sized(tabs, app_url, "", 1280, 720)
     try:
         tab.get_by_role("link", name=text("verification.nav")).click()
         tab.wait_for_url("**/verification**")
@@ -46,7 +45,7 @@ def test_reached_from_the_navigation_and_the_histogram_follows_the_chosen_loss(t
 
 
 def test_a_phone_sees_every_chart_within_its_width(tabs, app_url):
-    tab = open_sized(tabs, f"{app_url}/verification?lang=zh", 390, 844)
+    tab = open_sized(tabs, app_url, "verification?lang=zh", 390, 844)
     try:
         charts_drawn(tab)
         assert_no_exception(tab)
@@ -67,7 +66,7 @@ def test_the_roc_and_histogram_keep_titles_legends_and_axis_titles_apart(tabs, a
     the FAR axis title cut ('(log sc…') and the TAR axis title running into it."""
     for query, size in (("lang=zh", (390, 844)), ("present=1", (1280, 720)),
                         ("lang=zh&present=1", (1280, 720))):
-        tab = open_sized(tabs, f"{app_url}/verification?{query}", *size)
+        tab = open_sized(tabs, app_url, f"verification?{query}", *size)
         try:
             charts_drawn(tab)
             for chart in tab.locator(".js-plotly-plot").all()[1:]:  # the ROC, the histogram
