@@ -27,6 +27,7 @@ from unittest import mock
 from benchmarks.bench_memory import rollup
 from lossviz import host as host_module
 from lossviz.host import TRAINING_START, Host
+from tests.conftest import parent_of
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -65,11 +66,6 @@ def start_once(context, hide_main: bool) -> tuple[float, float]:
         return seconds, sum(rollup(pid)[1] for pid in pids) / 2 ** 20
     finally:
         host.stop()
-
-
-def parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
 def main():

@@ -31,6 +31,12 @@ def process_gone(pid: int) -> bool:
     return not os.path.exists(f"/proc/{pid}")
 
 
+def parent_of(pid: int) -> int:
+    """The parent's process id, from /proc (after the command's name, which may hold spaces)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
 def process_dead(pid: int) -> bool:
     """Ended, reaped or not: an orphan handed to an init that does not reap (a container's)
     stays a zombie."""

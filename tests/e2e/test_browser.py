@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from lossviz.i18n import text
 from lossviz.losses import LOSSES
-from tests.conftest import process_dead, wait_for
+from tests.conftest import parent_of, process_dead, wait_for
 from tests.e2e.conftest import (assert_no_exception, assert_playground_labels_apart,
                                 comparison_settled, current_url, open_app, screenshot,
                                 start_server, wait_idle)
@@ -395,8 +395,7 @@ def generations_under(pid: int) -> list[list[int]]:
     parents = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            parents[int(entry)] = parent_of(int(entry))
         except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
             continue
     generations = [[pid]]

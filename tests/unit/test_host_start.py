@@ -5,7 +5,7 @@ import sys
 import types
 
 from lossviz.train import TrainConfig
-from tests.conftest import wait_for
+from tests.conftest import parent_of, wait_for
 
 
 def test_the_training_process_does_not_run_the_page_script(make_registry, small_set, tmp_path,
@@ -40,8 +40,3 @@ def test_training_processes_are_forks_of_a_server_that_imported_torch_once(make_
     parents = {parent_of(pid) for pid in first.process_ids + second.process_ids}
     (server,) = parents  # one server forked both, and it is not this process
     assert server != os.getpid() and parent_of(server) == os.getpid()
-
-
-def parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
