@@ -177,10 +177,10 @@ def test_playground_trains_pauses_and_resets_in_2d(page, app_url):
     train_for_a_moment(page)
     assert "step 0 " not in progress_text(page)
     wait_for_change(lambda: first_trace_x(page), before)  # the digits' features moved
-    screenshot(page, "playground-2d")
-    page.get_by_role("button", name="Pause", exact=True).click()
-    page.get_by_role("button", name="Start", exact=True).wait_for()
+    pause(page)
     wait_idle(page)
+    # after the pause: while the run trains, a screenshot waits seconds for the busy page
+    screenshot(page, "playground-2d")
     assert_playground_labels_apart(page)
     page.get_by_role("button", name="Reset", exact=True).click()
     wait_for_change(lambda: "step 0 " in progress_text(page), False)
@@ -189,12 +189,13 @@ def test_playground_trains_pauses_and_resets_in_2d(page, app_url):
 
 def test_playground_shows_the_sphere_in_3d(page, app_url):
     open_app(page, app_url, "?dim=3&loss=cosface")
-    train_for_a_moment(page)
+    # a few steps: the crosses' legend, the box checked below, comes with the first step;
+    # every step more only keeps the page busy redrawing the sphere (Pause then waits on it)
+    train_for_a_moment(page, steps=3)
+    pause(page)
+    wait_idle(page)
     page.wait_for_function(SURFACE_SHOWN)
     screenshot(page, "playground-3d")
-    page.get_by_role("button", name="Pause", exact=True).click()
-    page.get_by_role("button", name="Start", exact=True).wait_for()
-    wait_idle(page)
     # Read both boxes in one go from the page: the rerun after Pause can replace the chart
     # between two separate reads (CI saw a box of None).
     title_bottom, legend_top = page.wait_for_function(TITLE_AND_LEGEND_OF_THE_SPHERE).json_value()
@@ -344,8 +345,8 @@ def test_a_class_watches_the_teachers_run(page, new_page, app_url):
     before = shown_step(student)
     train_for_a_moment(page, steps=5)
     wait_for_step(student, max(before, 5))  # it moves for the watcher, without a click there
-    screenshot(student, "playground-watch")
     pause(page)
+    screenshot(student, "playground-watch")
     page.get_by_text("1 watching").wait_for()
     student.get_by_role("button", name="Take a copy into my playground").click()
     student.get_by_role("button", name="Start", exact=True).wait_for()

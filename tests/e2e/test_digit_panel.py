@@ -88,7 +88,7 @@ def test_drawing_while_training_keeps_the_point_on_the_moving_chart(page, app_ur
     page.get_by_role("button", name="Start", exact=True).click()
     page.get_by_role("button", name="Pause", exact=True).wait_for()
     wait_idle(page)  # the Start click's run redraws the canvas: draw after it
-    draw(page)
+    draw(page, steps=4)  # each move waits on a page busy redrawing: fewer, longer strokes
     first = page.wait_for_function(YOUR_DIGIT_ON).json_value()
     # the network learns, so the same drawing moves: the point follows the live model
     moved = f"(first) => {{ const now = ({YOUR_DIGIT_ON})(); " \

@@ -29,8 +29,13 @@ def test_reached_from_the_navigation_and_the_histogram_follows_the_chosen_loss(t
         assert_no_exception(tab)
         scores_title = text("verification.figures.scores_title", loss="ArcFace")
         assert scores_title in tab.evaluate(CHART_TITLES)
-        tab.locator("[data-testid='stSidebar']").get_by_role(
-            "combobox", name=text("verification.ui.shown")).click()
+        shown = tab.locator("[data-testid='stSidebar']").get_by_role(
+            "combobox", name=text("verification.ui.shown"))
+        # Scrolled to first, as a reader does. The box sits below the sidebar's fold; a click
+        # that had to scroll it into view itself only focused it, its list never opened (in
+        # every probe here, and in a full browser run), while a click after the scroll opens it.
+        shown.scroll_into_view_if_needed()
+        shown.click()
         tab.get_by_role("option", name=text("losses.cosface.title")).click()
         tab.wait_for_url("**shown=cosface**")
         tab.wait_for_function(
