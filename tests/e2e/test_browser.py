@@ -5,6 +5,7 @@ import signal
 import time
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
@@ -227,6 +228,9 @@ def test_checkpoint_import_good_and_bad(page, app_url, tmp_path):
     screenshot(page, "playground-import")
 
 
+# slow: the presentation suite runs the same comparison with a real click and checks the same
+# table and charts (test_compare_runs_from_the_presentation_row_and_shows_its_runs_above_the_fold)
+@pytest.mark.slow
 def test_compare_two_short_runs(page, app_url):
     open_app(page, app_url, "compare?losses=softmax,arcface&epochs=1")
     page.get_by_role("button", name="Run the comparison").click()
@@ -409,6 +413,9 @@ def descendants_of(pid: int) -> list[int]:
     return [found for generation in generations_under(pid) for found in generation]
 
 
+# slow: a server of its own costs a cold start; tests/unit/test_live.py kills a server that
+# holds the same registry and fork server (test_training_processes_end_when_the_server_is_killed)
+@pytest.mark.slow
 def test_training_ends_when_the_web_server_is_killed(new_page):
     server, url = start_server()
     try:

@@ -72,6 +72,7 @@ def test_play_pause_and_the_slider_move_the_replay(new_page, demo_url):
     assert_no_exception(page)
 
 
+@pytest.mark.slow  # the same player as the 2D replay, whose real clicks and slider run in CI
 def test_a_3d_replay_on_a_phone(new_page, demo_url):
     page = new_page()
     page.set_viewport_size({"width": 390, "height": 844})
