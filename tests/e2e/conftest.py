@@ -156,6 +156,24 @@ def assert_no_exception(page):
     assert page.locator("[data-testid='stException']").count() == 0
 
 
+# KaTeX draws a formula it cannot parse as red source text (class katex-error), and an unknown
+# command in one that parses as its name in red (in the MathML: mstyle mathcolor="#cc0000");
+# it raises for neither. No formula of the app sets a colour of its own.
+KATEX_ERRORS = """() => [...document.querySelectorAll(
+    '.katex-error, .katex mstyle[mathcolor="#cc0000"]')]
+  .map(e => e.getAttribute('title') || e.textContent)"""
+
+
+def formulas_typeset(tab) -> int:
+    """Wait until the page's formulas are drawn; how many there are. Fails, quoting KaTeX's
+    own message or the unknown command, on any that KaTeX could not typeset (only a browser
+    runs KaTeX)."""
+    formulas = tab.locator("[data-testid='stMain'] .katex")
+    formulas.first.wait_for()
+    assert tab.evaluate(KATEX_ERRORS) == [], current_url(tab)
+    return formulas.count()
+
+
 # Every box in one read from the page: a rerun can replace a chart between two reads
 PLAYGROUND_LABEL_BOXES = """() => {
   const box = e => { const r = e.getBoundingClientRect();

@@ -1,6 +1,6 @@
 """The lecture in a real browser at projector size: walked from the first step to the last with
-the Next button and with the arrow key (and back with Page Up, what a clicker sends), a
-screenshot of each step, and how long each step's figure took to appear after the click or key
+the Next button (in both languages, every step's formulas typeset) and with the arrow key (and
+back with Page Up, what a clicker sends), a screenshot of each step, and how long each step's figure took to appear after the click or key
 press (printed, never asserted: timings go in reports, not pass/fail)."""
 import time
 
@@ -9,43 +9,49 @@ from playwright.sync_api import expect
 
 from lossviz.i18n import text
 from lossviz.lecture import STEPS
-from tests.e2e.conftest import assert_no_exception, current_url, open_app, open_tab, wait_idle
+from tests.e2e.conftest import (assert_no_exception, current_url, formulas_typeset, open_app,
+                                open_tab, wait_idle)
 
 # what each step's figure is on the page: a Plotly chart, or step 10's summary table
 FIGURE = {step: "table" if name == "summary" else ".js-plotly-plot"
           for step, name in enumerate(STEPS, start=1)}
 
 
-def open_lecture(tabs, app_url):
+def open_lecture(tabs, app_url, lang="en"):
     tab = open_tab(tabs, 1280, 720)
-    open_app(tab, app_url, "lecture")
+    open_app(tab, app_url, f"lecture?lang={lang}")
     return tab
 
 
-def indicator(step: int) -> str:
-    return text("lecture.ui.indicator", step=step, total=len(STEPS),
-                title=text(f"lecture.steps.{STEPS[step - 1]}.title"))
+def indicator(step: int, lang="en") -> str:
+    return text("lecture.ui.indicator", lang, step=step, total=len(STEPS),
+                title=text(f"lecture.steps.{STEPS[step - 1]}.title", lang))
 
 
-def shown(tab, step: int) -> float:
+def shown(tab, step: int, lang="en") -> float:
     """Wait until step's indicator and figure are on screen and the run has finished; the
     seconds that took."""
     start = time.perf_counter()
-    tab.get_by_text(indicator(step), exact=True).wait_for()
+    tab.get_by_text(indicator(step, lang), exact=True).wait_for()
     wait_idle(tab)  # the run that drew this step is over: no earlier step's chart is left
     tab.locator(f"[data-testid='stMain'] {FIGURE[step]}").first.wait_for()
     return time.perf_counter() - start
 
 
-def walk(tab, advance, tmp_path, label: str) -> dict:
-    """From step 1 to the last, advance() once per step; each step's figure time."""
-    times = {1: shown(tab, 1)}
+def walk(tab, advance, tmp_path, label: str, lang="en", formulas=False) -> dict:
+    """From step 1 to the last, advance() once per step; each step's figure time. formulas:
+    check that each step's formulas typeset (every step has some)."""
+    times = {1: shown(tab, 1, lang)}
+    if formulas:
+        formulas_typeset(tab)
     tab.screenshot(path=str(tmp_path / f"{label}-step-1.png"))
     for step in range(2, len(STEPS) + 1):
         advance()
-        times[step] = shown(tab, step)
+        times[step] = shown(tab, step, lang)
         assert f"step={step}" in current_url(tab)
         assert_no_exception(tab)
+        if formulas:
+            formulas_typeset(tab)
         tab.screenshot(path=str(tmp_path / f"{label}-step-{step}.png"))
     slowest = max(times, key=times.get)
     print(f"\n{label}: figure after the click, seconds per step: "
@@ -54,12 +60,13 @@ def walk(tab, advance, tmp_path, label: str) -> dict:
     return times
 
 
-def test_the_next_button_walks_the_lecture(tabs, app_url, tmp_path):
-    tab = open_lecture(tabs, app_url)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_next_button_walks_the_lecture(tabs, app_url, tmp_path, lang):
+    tab = open_lecture(tabs, app_url, lang)
+    next_button = tab.get_by_role("button", name=text("lecture.ui.next", lang))
     try:
-        walk(tab, lambda: tab.get_by_role("button", name=text("lecture.ui.next")).click(),
-             tmp_path, "next")
-        assert tab.get_by_role("button", name=text("lecture.ui.next")).is_disabled()
+        walk(tab, next_button.click, tmp_path, "next", lang, formulas=True)
+        assert next_button.is_disabled()
         assert len(list(tmp_path.glob("next-step-*.png"))) == len(STEPS)
     finally:
         tab.close()
