@@ -4,8 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from lossviz.i18n import text
-from tests.e2e.conftest import (assert_no_exception, comparison_settled, open_app, open_tab,
-                                screenshot, wait_idle)
+from tests.e2e.conftest import (KATEX_ERRORS, assert_no_exception, comparison_settled,
+                                open_app, open_tab, screenshot, wait_idle)
 
 SIZES = {"projector": (1280, 720), "tablet": (1024, 768), "phone": (390, 844)}
 # what each page shows once drawn; the playground is the app's default page, at its root
@@ -92,6 +92,7 @@ def test_pages_fit_every_screen(tabs, app_url, path, size):
                 assert box["left"] <= box["title"]["left"] and box["title"]["right"] <= box["right"]
         if size == "phone":
             assert tab.evaluate(CJK_LOADED)
+        assert tab.evaluate(KATEX_ERRORS) == []  # the inline maths of each page's texts
         assert_no_exception(tab)
         screenshot(tab, f"{path}-{size}")
     finally:
