@@ -68,13 +68,20 @@ def app_url():
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    """The suite's one Playwright: a second sync_playwright() in the same process raises
+    ("Sync API inside the asyncio loop"), so a test that drives browsers itself takes this."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (see README)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,13 @@
 """benchmarks/bench_load end to end, small: a real Chromium page and a light websocket client
 open the Playground, press Start and hold a few seconds (slow group: not in CI)."""
 import pytest
-from playwright.sync_api import sync_playwright
 
 from benchmarks.bench_load import run_class
 
 
 @pytest.mark.slow
-def test_bench_load_holds_two_sessions():
-    with sync_playwright() as playwright:
-        found = run_class(playwright, 2, browsers=1, hold=5.0, exit_wait=1.0)
+def test_bench_load_holds_two_sessions(playwright):
+    found = run_class(playwright, 2, browsers=1, hold=5.0, exit_wait=1.0)
     assert (found["chromium"], found["websocket"]) == (1, 1)
     assert len(found["waits_s"]) == 2  # both pressed Start
     assert not found["page_exceptions"] and not found["client_failures"]
