@@ -82,7 +82,7 @@ def start_latency(browser, url) -> float:
 def server_memory(server) -> float:
     """PSS of the streamlit server and its children (the training process), in MB."""
     from benchmarks.bench_memory import rollup
-    from tests.e2e.test_browser import descendants_of
+    from tests.conftest import descendants_of
     return sum(rollup(pid)[1] for pid in [server.pid, *descendants_of(server.pid)]) / 2 ** 20
 
 

@@ -40,8 +40,8 @@ from websockets.sync.client import connect
 
 from benchmarks.bench_memory import rollup
 from lossviz.i18n import text
+from tests.conftest import descendants_of, generations_under
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, start_server
-from tests.e2e.test_browser import descendants_of, generations_under
 
 START_KEY = "playground:start"  # the Start button's widget key (pages/playground.py)
 STEP = re.compile(r"step (\d+)")

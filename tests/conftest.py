@@ -31,20 +31,43 @@ def process_gone(pid: int) -> bool:
     return not os.path.exists(f"/proc/{pid}")
 
 
-def parent_of(pid: int) -> int:
-    """The parent's process id, from /proc (after the command's name, which may hold spaces)."""
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command's name (which may hold spaces): the state,
+    then the parent's id, ..."""
     with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def parent_of(pid: int) -> int:
+    return int(_stat_fields(pid)[1])
 
 
 def process_dead(pid: int) -> bool:
     """Ended, reaped or not: an orphan handed to an init that does not reap (a container's)
     stays a zombie."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+        return _stat_fields(pid)[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def generations_under(pid: int) -> list[list[int]]:
+    """The processes under pid, its children first, then theirs: training processes are
+    forked by the fork server, a child of the web server (lossviz.host.training_start)."""
+    parents = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parents[int(entry)] = parent_of(int(entry))
+        except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+            continue
+    generations = [[pid]]
+    while below := [child for child, parent in parents.items() if parent in generations[-1]]:
+        generations.append(below)
+    return generations[1:]
+
+
+def descendants_of(pid: int) -> list[int]:
+    return [found for generation in generations_under(pid) for found in generation]
 
 
 @pytest.fixture

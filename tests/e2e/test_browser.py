@@ -1,5 +1,4 @@
 """Every page in headless Chromium: it renders, a slider redraws its chart, nothing raises."""
-import os
 import re
 import signal
 import time
@@ -11,7 +10,7 @@ from playwright.sync_api import expect
 
 from lossviz.i18n import text
 from lossviz.losses import LOSSES
-from tests.conftest import parent_of, process_dead, wait_for
+from tests.conftest import generations_under, process_dead, wait_for
 from tests.e2e.conftest import (assert_no_exception, assert_playground_labels_apart,
                                 comparison_settled, current_url, open_app, screenshot,
                                 start_server, wait_idle)
@@ -392,25 +391,6 @@ def test_a_cli_checkpoint_with_unshown_settings_carries_on_as_saved(page, app_ur
     lr = float(re.search(r"lr ([0-9.]+)", progress_text(page)).group(1))
     assert lr > 0.4  # the run's own 0.5 (cosine decay), not the old widget's top of 0.1
     assert_no_exception(page)
-
-
-def generations_under(pid: int) -> list[list[int]]:
-    """The processes under pid, its children first, then theirs: training processes are
-    forked by the fork server, a child of the web server (lossviz.host.training_start)."""
-    parents = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            parents[int(entry)] = parent_of(int(entry))
-        except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
-            continue
-    generations = [[pid]]
-    while below := [child for child, parent in parents.items() if parent in generations[-1]]:
-        generations.append(below)
-    return generations[1:]
-
-
-def descendants_of(pid: int) -> list[int]:
-    return [found for generation in generations_under(pid) for found in generation]
 
 
 # slow: a server of its own costs a cold start; tests/unit/test_live.py kills a server that
