@@ -170,6 +170,13 @@ def train_for_a_moment(page, steps: int):
     wait_for_step(page, steps)
 
 
+def one_step(page, to: int, what: str):
+    """Press One step and wait until the page shows step `to` (a count known in advance,
+    unlike a pause's)."""
+    page.get_by_role("button", name="One step", exact=True).click()
+    wait_for(lambda: shown_step(page) == to, 60, what)
+
+
 def test_playground_trains_pauses_and_resets_in_2d(page, app_url):
     open_app(page, app_url, "?dim=2")
     page.wait_for_selector(".js-plotly-plot")
@@ -192,13 +199,12 @@ def test_playground_shows_the_sphere_in_3d(page, app_url):
     # One step: the crosses' legend, the box checked below, comes with the first step. Start
     # and Pause are the 2D test's buttons; here, with the sphere redrawn in software at every
     # update, Pause waited 8-10 s for the busy page in CI.
-    page.get_by_role("button", name="One step", exact=True).click()
-    wait_for(lambda: shown_step(page) == 1, 60, "the first step")
+    one_step(page, 1, "the first step")
     wait_idle(page)
     page.wait_for_function(SURFACE_SHOWN)
     screenshot(page, "playground-3d")
-    # Read both boxes in one go from the page: the rerun after Pause can replace the chart
-    # between two separate reads (CI saw a box of None).
+    # Read both boxes in one go from the page: a rerun can replace the chart between two
+    # separate reads (CI saw a box of None).
     title_bottom, legend_top = page.wait_for_function(TITLE_AND_LEGEND_OF_THE_SPHERE).json_value()
     assert legend_top >= title_bottom  # it once sat on the title
     assert_no_exception(page)
@@ -319,9 +325,8 @@ def test_a_reload_keeps_the_run(page, app_url):
     open_app(page, app_url, "?dim=2")
     page.wait_for_selector(".js-plotly-plot")
     untrained = first_trace_x(page)
-    page.get_by_role("button", name="One step", exact=True).click()
-    settled = 1  # a count known in advance, unlike a pause's
-    wait_for(lambda: shown_step(page) == settled, 60, "the first step")
+    settled = 1
+    one_step(page, settled, "the first step")
     wait_for(lambda: "run=" in current_url(page))
     reload_page(page)
     wait_for(lambda: shown_step(page) == settled, 30, "the run's step after the reload")
@@ -330,8 +335,7 @@ def test_a_reload_keeps_the_run(page, app_url):
     reload_page(page)  # the features drawn from the run the server kept, not from the tab
     wait_for(lambda: shown_step(page) == settled and first_trace_x(page) == trained, 30,
              "the same features after another reload")
-    page.get_by_role("button", name="One step", exact=True).click()
-    wait_for_step(page, settled)  # and it carries on from there
+    one_step(page, settled + 1, "the next step")  # and it carries on from there
     assert_no_exception(page)
 
 
@@ -386,8 +390,7 @@ def test_a_cli_checkpoint_with_unshown_settings_carries_on_as_saved(page, app_ur
     checkpoint_uploader(page).set_input_files(str(saved))
     page.get_by_text(f"Loaded cli.pt: {LOSSES['sphereface'].title}, 2D, step 37").wait_for()
     wait_for(lambda: shown_step(page) == 37, 30, "the loaded run's step")
-    page.get_by_role("button", name="One step", exact=True).click()
-    wait_for(lambda: shown_step(page) == 38, 60, "one step on from the loaded run")
+    one_step(page, 38, "one step on from the loaded run")
     lr = float(re.search(r"lr ([0-9.]+)", progress_text(page)).group(1))
     assert lr > 0.4  # the run's own 0.5 (cosine decay), not the old widget's top of 0.1
     assert_no_exception(page)

@@ -1,7 +1,8 @@
 """The lecture in a real browser at projector size: walked from the first step to the last with
-the Next button (in both languages, every step's formulas typeset) and with the arrow key (and
-back with Page Up, what a clicker sends), a screenshot of each step, and how long each step's figure took to appear after the click or key
-press (printed, never asserted: timings go in reports, not pass/fail)."""
+the Next button (in both languages) and with the arrow key (and back with Page Up, what a
+clicker sends), every step's formulas typeset, a screenshot of each step, and how long each
+step's figure took to appear after the click or key press (printed, never asserted: timings go
+in reports, not pass/fail)."""
 import time
 
 import pytest
@@ -38,20 +39,18 @@ def shown(tab, step: int, lang="en") -> float:
     return time.perf_counter() - start
 
 
-def walk(tab, advance, tmp_path, label: str, lang="en", formulas=False) -> dict:
-    """From step 1 to the last, advance() once per step; each step's figure time. formulas:
-    check that each step's formulas typeset (every step has some)."""
+def walk(tab, advance, tmp_path, label: str, lang="en") -> dict:
+    """From step 1 to the last, advance() once per step, checking that each step's formulas
+    typeset (every step has some); each step's figure time."""
     times = {1: shown(tab, 1, lang)}
-    if formulas:
-        formulas_typeset(tab)
+    formulas_typeset(tab)
     tab.screenshot(path=str(tmp_path / f"{label}-step-1.png"))
     for step in range(2, len(STEPS) + 1):
         advance()
         times[step] = shown(tab, step, lang)
         assert f"step={step}" in current_url(tab)
         assert_no_exception(tab)
-        if formulas:
-            formulas_typeset(tab)
+        formulas_typeset(tab)
         tab.screenshot(path=str(tmp_path / f"{label}-step-{step}.png"))
     slowest = max(times, key=times.get)
     print(f"\n{label}: figure after the click, seconds per step: "
@@ -65,7 +64,7 @@ def test_the_next_button_walks_the_lecture(tabs, app_url, tmp_path, lang):
     tab = open_lecture(tabs, app_url, lang)
     next_button = tab.get_by_role("button", name=text("lecture.ui.next", lang))
     try:
-        walk(tab, next_button.click, tmp_path, "next", lang, formulas=True)
+        walk(tab, next_button.click, tmp_path, "next", lang)
         assert next_button.is_disabled()
         assert len(list(tmp_path.glob("next-step-*.png"))) == len(STEPS)
     finally:
